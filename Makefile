@@ -1,0 +1,76 @@
+# shoal: the only makefile. Module source lists live in mk/*.mk.
+# make            debug build of build/shoal
+# make SANITIZE=address,undefined   sanitizer build (objects in build-san/)
+# make test       install deps, build, run the whole suite
+# make demo / demo-down
+
+CC       ?= cc
+PKGS     := libuv raft openssl jansson libcurl
+BUILD    ?= build
+ifneq ($(SANITIZE),)
+override BUILD := $(BUILD)-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wold-style-definition -Wformat=2 -Wvla \
+            -Wwrite-strings -Wpointer-arith -Wimplicit-fallthrough -fno-common
+CFLAGS   := -std=c17 -D_GNU_SOURCE -g -O1 $(WARN) -Isrc \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SANFLAGS) $(EXTRA_CFLAGS)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser $(SANFLAGS)
+
+SRC :=
+include mk/base.mk
+include $(filter-out mk/base.mk,$(sort $(wildcard mk/*.mk)))
+
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/src/main.o
+LIB      := $(BUILD)/libshoal.a
+
+.PHONY: all deps test unit check clean demo demo-down bench
+all: $(BUILD)/shoal
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/shoal: $(MAIN_OBJ) $(LIB)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+# Unit tests: tests/unit/<dir>/test_<stem>.c, each linked with libshoal.a.
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+unit: $(UNIT_BIN)
+
+deps:
+	./scripts/install-deps.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=address,undefined all unit
+	./tests/run.sh
+
+check: all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Isrc -D_GNU_SOURCE src
+
+demo: deps all
+	./scripts/demo.sh up
+
+demo-down:
+	./scripts/demo.sh down
+
+bench:
+	./bench/run.sh
+
+clean:
+	rm -rf build build-san build-*
+
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Files: atomic replace (write tmp, fsync, rename, fsync dir), capped whole
+ * file reads, mkdir -p and emptying a directory tree.
+ */
+#ifndef SHOAL_BASE_FSUTIL_H
+#define SHOAL_BASE_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+
+/* Write data to path atomically with the given mode. 0 or -ERR_IO. */
+int fsutil_write_atomic(const char *path, const void *data, size_t len,
+                        mode_t mode, struct err *err);
+
+/* Read the whole file (at most max bytes, else -ERR_TOOBIG). On 0, *out is
+ * a NUL-terminated malloc'd buffer owned by the caller. ENOENT gives
+ * -ERR_NOTFOUND. */
+int fsutil_read_all(const char *path, size_t max, char **out, size_t *out_len,
+                    struct err *err);
+
+/* mkdir -p with mode for each created component. */
+int fsutil_mkdir_p(const char *path, mode_t mode, struct err *err);
+
+/* Remove everything inside dir (not dir itself). Missing dir is fine. */
+int fsutil_empty_dir(const char *dir, struct err *err);
+
+bool fsutil_exists(const char *path);
+
+#endif
