@@ -1,0 +1,1 @@
+SRC += src/manager/ca/ca_x509.c src/manager/ca/ca_token.c

@@ -1,0 +1,2 @@
+SRC += src/cluster/cluster.c src/cluster/cluster_addr.c \
+       src/cluster/cluster_init.c src/cluster/cluster_ops.c

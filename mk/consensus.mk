@@ -1,0 +1,4 @@
+SRC += src/manager/consensus/consensus.c \
+       src/manager/consensus/consensus_fsm.c \
+       src/manager/consensus/consensus_propose.c \
+       src/manager/consensus/consensus_transport.c

@@ -1,0 +1,1 @@
+SRC += src/manager/store/store.c

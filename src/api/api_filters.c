@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Docker's `filters=` query parameter: parsing and matching. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+json_t *api_filters_parse(const struct api_req *req,
+                          const char *const *allowed, struct err *err)
+{
+    char *raw = api_query_get(req, "filters");
+    json_error_t jerr;
+    json_t *in;
+    json_t *out;
+    const char *key;
+    json_t *v;
+
+    out = json_object();
+    if (raw == NULL || raw[0] == '\0') {
+        free(raw);
+        return out;
+    }
+    in = json_loads(raw, 0, &jerr);
+    free(raw);
+    if (!json_is_object(in)) {
+        json_decref(in);
+        json_decref(out);
+        err_set(err, ERR_INVALID, "invalid filter");
+        return NULL;
+    }
+    json_object_foreach(in, key, v) {
+        const char *const *a;
+        json_t *vals = json_array();
+
+        for (a = allowed; *a != NULL && strcmp(*a, key) != 0; a++)
+            ;
+        if (*a == NULL) {
+            err_set(err, ERR_INVALID, "invalid filter '%s'", key);
+            goto bad;
+        }
+        /* {"key": {"v": true}} (current) or {"key": ["v"]} (legacy) */
+        if (json_is_object(v)) {
+            const char *k2;
+            json_t *b;
+
+            json_object_foreach(v, k2, b) {
+                if (!json_is_true(b))
+                    continue;
+                json_array_append_new(vals, json_string(k2));
+            }
+        } else if (json_is_array(v)) {
+            size_t i;
+            json_t *s;
+
+            json_array_foreach(v, i, s) {
+                if (!json_is_string(s)) {
+                    err_set(err, ERR_INVALID, "invalid filter");
+                    goto bad;
+                }
+                json_array_append(vals, s);
+            }
+        } else {
+            err_set(err, ERR_INVALID, "invalid filter");
+            goto bad;
+        }
+        json_object_set_new(out, key, vals);
+        continue;
+bad:
+        json_decref(vals);
+        json_decref(in);
+        json_decref(out);
+        return NULL;
+    }
+    json_decref(in);
+    return out;
+}
+
+static bool api_filters_any(const json_t *filters, const char *key,
+                            const char *v, bool prefix)
+{
+    json_t *vals = json_object_get(filters, key);
+    json_t *want;
+    size_t i;
+
+    if (json_array_size(vals) == 0)
+        return true;
+    if (v == NULL)
+        return false;
+    json_array_foreach(vals, i, want) {
+        const char *w = json_string_value(want);
+
+        if (prefix ? strncmp(v, w, strlen(w)) == 0 : strcmp(v, w) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool api_filters_match(const json_t *filters, const char *key, const char *v)
+{
+    return api_filters_any(filters, key, v, false);
+}
+
+bool api_filters_match_prefix(const json_t *filters, const char *key,
+                              const char *v)
+{
+    return api_filters_any(filters, key, v, true);
+}
+
+bool api_filters_match_labels(const json_t *filters, const char *key,
+                              const json_t *labels)
+{
+    json_t *vals = json_object_get(filters, key);
+    json_t *want;
+    size_t i;
+
+    /* Every label filter must match (Docker ANDs label filters). */
+    json_array_foreach(vals, i, want) {
+        const char *w = json_string_value(want);
+        const char *eq = strchr(w, '=');
+        char name[256];
+        const char *have;
+
+        if (eq == NULL) {
+            if (json_object_get(labels, w) == NULL)
+                return false;
+            continue;
+        }
+        if ((size_t)(eq - w) >= sizeof(name))
+            return false;
+        memcpy(name, w, (size_t)(eq - w));
+        name[eq - w] = '\0';
+        have = json_string_value(json_object_get(labels, name));
+        if (have == NULL || strcmp(have, eq + 1) != 0)
+            return false;
+    }
+    return true;
+}

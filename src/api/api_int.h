@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Shared inside api/: the request object handlers receive, the reply
+ * functions (each request gets exactly one reply), and the handlers the
+ * route table names.
+ */
+#ifndef SHOAL_API_INT_H
+#define SHOAL_API_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "base/buf.h"
+#include "base/err.h"
+
+#define API_MAX_PARAMS 2
+
+enum api_method { API_GET, API_HEAD, API_POST, API_PUT, API_DELETE, API_OTHER };
+
+struct api_conn;
+
+struct api_req
+{
+    struct api_conn *conn;        /* NULL once the peer went away */
+    struct cluster *cluster;      /* borrowed from the server */
+    enum api_method method;
+    char *url;                    /* owned: raw request target */
+    char *path;                   /* owned: path without /vX.Y, decoded */
+    char *query;                  /* owned: raw query string or NULL */
+    char *params[API_MAX_PARAMS]; /* owned: {name} path segments */
+    struct buf body;              /* request body, capped */
+    char *content_type;           /* owned or NULL */
+    int version_major;            /* requested API version */
+    int version_minor;
+    bool keep_alive;
+    bool replied;
+};
+
+typedef void (*api_handler_fn)(struct api_req *req);
+
+/* Replies. Each request is answered exactly once; after the reply the
+ * request is freed (possibly later, once the write completed), so a handler
+ * must not touch req after calling one of these. */
+void api_reply_json(struct api_req *req, int status, json_t *body); /* steals */
+void api_reply_text(struct api_req *req, int status, const char *ctype,
+                    const char *text);
+void api_reply_empty(struct api_req *req, int status);
+/* {"message": err->msg} with the status from the code table. */
+void api_reply_err(struct api_req *req, const struct err *err);
+void api_reply_error(struct api_req *req, int code, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+/* /_ping's reply: body OK (none for HEAD) and Docker's ping headers. */
+void api_reply_ping(struct api_req *req, const char *swarm_state);
+
+/* A store object as the API shows it: a deep copy without the internal
+ * ('_'-prefixed) fields. Caller owns it. */
+json_t *api_public_copy(const json_t *obj);
+/* A node as the API shows it, with ManagerStatus filled from Raft. */
+json_t *api_node_view(const struct api_req *req, const json_t *node);
+/* Parse a ?version= value like Docker ("invalid <kind> version '<v>'..."). */
+int api_version_param(const struct api_req *req, const char *kind,
+                      uint64_t *out, struct err *err);
+
+/* Query parameters: value of name (decoded, malloc'd) or NULL. */
+char *api_query_get(const struct api_req *req, const char *name);
+/* Docker's boolean query values: "1", "true", "True" ... -> true. */
+bool api_query_bool(const struct api_req *req, const char *name);
+/* The body as a JSON value; empty body -> NULL with 0; bad JSON -> 400. */
+int api_body_json(struct api_req *req, json_t **out, struct err *err);
+/* True if the request's version is >= major.minor. */
+bool api_version_at_least(const struct api_req *req, int major, int minor);
+
+/* Route table dispatch (api_router.c): parses the version prefix, finds
+ * the handler and calls it, or replies with Docker's error. */
+void api_router_dispatch(struct api_req *req);
+
+/* Docker `filters=` parsing (api_filters.c): returns a JSON object
+ * {key: [values...]} (both Docker encodings accepted), or NULL with err
+ * "invalid filter". allowed is a NULL-terminated list of keys. */
+json_t *api_filters_parse(const struct api_req *req,
+                          const char *const *allowed, struct err *err);
+/* True if the filter has no values for key or any value equals v. */
+bool api_filters_match(const json_t *filters, const char *key, const char *v);
+/* Same, with prefix matching (id filters). */
+bool api_filters_match_prefix(const json_t *filters, const char *key,
+                              const char *v);
+/* Label filter: "k" or "k=v" against an object of labels. */
+bool api_filters_match_labels(const json_t *filters, const char *key,
+                              const json_t *labels);
+
+/* Handlers */
+void api_system_ping(struct api_req *req);
+void api_system_version(struct api_req *req);
+void api_system_info(struct api_req *req);
+void api_swarm_inspect(struct api_req *req);
+void api_swarm_init(struct api_req *req);
+void api_swarm_join(struct api_req *req);
+void api_swarm_leave(struct api_req *req);
+void api_swarm_update(struct api_req *req);
+void api_swarm_unlockkey(struct api_req *req);
+void api_swarm_unlock(struct api_req *req);
+void api_nodes_list(struct api_req *req);
+void api_nodes_inspect(struct api_req *req);
+void api_nodes_update(struct api_req *req);
+void api_nodes_delete(struct api_req *req);
+void api_networks_list(struct api_req *req);
+void api_networks_inspect(struct api_req *req);
+
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* THE route table, /vX.Y handling, query and body helpers. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "base/mem.h"
+
+struct api_route
+{
+    enum api_method method;
+    const char *pattern; /* "{}" matches one path segment */
+    api_handler_fn handler;
+};
+
+static const struct api_route api_routes[] = {
+    {API_GET, "/_ping", api_system_ping},
+    {API_HEAD, "/_ping", api_system_ping},
+    {API_GET, "/version", api_system_version},
+    {API_GET, "/info", api_system_info},
+    {API_GET, "/swarm", api_swarm_inspect},
+    {API_POST, "/swarm/init", api_swarm_init},
+    {API_POST, "/swarm/join", api_swarm_join},
+    {API_POST, "/swarm/leave", api_swarm_leave},
+    {API_POST, "/swarm/update", api_swarm_update},
+    {API_GET, "/swarm/unlockkey", api_swarm_unlockkey},
+    {API_POST, "/swarm/unlock", api_swarm_unlock},
+    {API_GET, "/nodes", api_nodes_list},
+    {API_GET, "/nodes/{}", api_nodes_inspect},
+    {API_POST, "/nodes/{}/update", api_nodes_update},
+    {API_DELETE, "/nodes/{}", api_nodes_delete},
+    {API_GET, "/networks", api_networks_list},
+    {API_GET, "/networks/{}", api_networks_inspect},
+};
+
+static int api_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Percent-decode [s, s+len); '+' becomes ' ' when plus is set. NULL if a
+ * bad escape or a NUL byte shows up. */
+static char *api_unescape(const char *s, size_t len, bool plus)
+{
+    char *out = xmalloc(len + 1);
+    size_t i;
+    size_t o = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi;
+            int lo;
+
+            if (i + 2 >= len)
+                goto bad;
+            hi = api_hexval(s[i + 1]);
+            lo = api_hexval(s[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                goto bad;
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (plus && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+bad:
+    free(out);
+    return NULL;
+}
+
+char *api_query_get(const struct api_req *req, const char *name)
+{
+    const char *p = req->query;
+    size_t nlen = strlen(name);
+
+    while (p != NULL && *p != '\0') {
+        size_t seg = strcspn(p, "&");
+        const char *eq = memchr(p, '=', seg);
+        size_t klen = eq ? (size_t)(eq - p) : seg;
+
+        if (klen == nlen && strncmp(p, name, nlen) == 0) {
+            if (eq == NULL)
+                return xstrdup("");
+            return api_unescape(eq + 1, seg - klen - 1, true);
+        }
+        p += seg;
+        if (*p == '&')
+            p++;
+    }
+    return NULL;
+}
+
+bool api_query_bool(const struct api_req *req, const char *name)
+{
+    char *v = api_query_get(req, name);
+    bool on;
+
+    if (v == NULL)
+        return false;
+    /* Docker's BoolValue: anything but "", "0", "no", "false", "none". */
+    on = !(v[0] == '\0' || strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 ||
+           strcasecmp(v, "false") == 0 || strcasecmp(v, "none") == 0);
+    free(v);
+    return on;
+}
+
+int api_body_json(struct api_req *req, json_t **out, struct err *err)
+{
+    json_error_t jerr;
+    json_t *v;
+
+    *out = NULL;
+    if (req->body.len == 0)
+        return 0;
+    v = json_loadb(req->body.data, req->body.len,
+                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL)
+        return err_set(err, ERR_INVALID, "invalid JSON: %s (line %d column %d)",
+                       jerr.text, jerr.line, jerr.column);
+    *out = v;
+    return 0;
+}
+
+bool api_version_at_least(const struct api_req *req, int major, int minor)
+{
+    return req->version_major > major ||
+           (req->version_major == major && req->version_minor >= minor);
+}
+
+/* Split "/v1.44/rest" into version and rest; 0 if there is no prefix,
+ * 1 if parsed, -1 if malformed. */
+static int api_parse_version(const char *path, int *major, int *minor,
+                             const char **rest)
+{
+    const char *p = path;
+    char *end;
+    long ma;
+    long mi;
+
+    if (p[0] != '/' || p[1] != 'v' || !isdigit((unsigned char)p[2]))
+        return 0;
+    ma = strtol(p + 2, &end, 10);
+    if (*end != '.' || !isdigit((unsigned char)end[1]))
+        return 0;
+    mi = strtol(end + 1, &end, 10);
+    if (*end != '/' && *end != '\0')
+        return 0;
+    if (ma > 1000 || mi > 1000)
+        return -1;
+    *major = (int)ma;
+    *minor = (int)mi;
+    *rest = *end ? end : "/";
+    return 1;
+}
+
+static int api_version_cmp(int ma, int mi, const char *v)
+{
+    int vma = atoi(v);
+    int vmi = atoi(strchr(v, '.') + 1);
+
+    if (ma != vma)
+        return ma < vma ? -1 : 1;
+    if (mi != vmi)
+        return mi < vmi ? -1 : 1;
+    return 0;
+}
+
+/* Match path against pattern, filling req->params. */
+static bool api_match(struct api_req *req, const char *pattern,
+                      const char *path)
+{
+    int n_params = 0;
+    int i;
+
+    while (*pattern != '\0' && *path != '\0') {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t seg = strcspn(path, "/");
+
+            if (seg == 0 || n_params == API_MAX_PARAMS)
+                goto nomatch;
+            req->params[n_params++] = xstrndup(path, seg);
+            path += seg;
+            pattern += 2;
+            continue;
+        }
+        if (*pattern != *path)
+            goto nomatch;
+        pattern++;
+        path++;
+    }
+    /* Docker's router ignores one trailing slash. */
+    if (*pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0))
+        return true;
+nomatch:
+    for (i = 0; i < n_params; i++) {
+        free(req->params[i]);
+        req->params[i] = NULL;
+    }
+    return false;
+}
+
+void api_router_dispatch(struct api_req *req)
+{
+    const char *rest = req->url;
+    const char *q;
+    bool path_known = false;
+    size_t i;
+    int rv;
+
+    q = strchr(req->url, '?');
+    req->path = api_unescape(req->url, q ? (size_t)(q - req->url)
+                                         : strlen(req->url), false);
+    req->query = q ? xstrdup(q + 1) : NULL;
+    req->version_major = atoi(API_VERSION_MAX);
+    req->version_minor = atoi(strchr(API_VERSION_MAX, '.') + 1);
+    if (req->path == NULL) {
+        api_reply_error(req, ERR_INVALID, "invalid URL escape in %s",
+                        req->url);
+        return;
+    }
+    rv = api_parse_version(req->path, &req->version_major,
+                           &req->version_minor, &rest);
+    if (rv < 0) {
+        api_reply_error(req, ERR_NOTFOUND, "page not found");
+        return;
+    }
+    if (rv > 0) {
+        if (api_version_cmp(req->version_major, req->version_minor,
+                            API_VERSION_MIN) < 0) {
+            api_reply_error(req, ERR_INVALID,
+                            "client version %d.%d is too old. Minimum "
+                            "supported API version is %s, please upgrade "
+                            "your client to a newer version",
+                            req->version_major, req->version_minor,
+                            API_VERSION_MIN);
+            return;
+        }
+        if (api_version_cmp(req->version_major, req->version_minor,
+                            API_VERSION_MAX) > 0) {
+            api_reply_error(req, ERR_INVALID,
+                            "client version %d.%d is too new. Maximum "
+                            "supported API version is %s",
+                            req->version_major, req->version_minor,
+                            API_VERSION_MAX);
+            return;
+        }
+    } else {
+        rest = req->path;
+    }
+    for (i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+        if (!api_match(req, api_routes[i].pattern, rest))
+            continue;
+        path_known = true;
+        if (api_routes[i].method == req->method) {
+            api_routes[i].handler(req);
+            return;
+        }
+        for (rv = 0; rv < API_MAX_PARAMS; rv++) {
+            free(req->params[rv]);
+            req->params[rv] = NULL;
+        }
+    }
+    if (path_known)
+        api_reply_json(req, 405,
+                       json_pack("{s:s}", "message", "method not allowed"));
+    else
+        api_reply_error(req, ERR_NOTFOUND, "page not found");
+}

@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node's swarm state: lifecycle, restore at start, manager start/stop,
+ * proposals. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cluster/cluster_int.h"
+#include "manager/ca/ca.h"
+#include "manager/consensus/consensus.h"
+#include "manager/store/store.h"
+#include "version.h"
+
+#define CLUSTER__STATE_MAX (1u << 20)
+#define CLUSTER__PEM_MAX (1u << 20)
+
+static const char cluster_msg_not_manager[] =
+    "This node is not a swarm manager. Use \"docker swarm init\" or "
+    "\"docker swarm join\" to connect this node to swarm and try again.";
+static const char cluster_msg_preparing[] =
+    "This node is not a swarm manager. Manager is being prepared or has "
+    "trouble connecting to the cluster.";
+static const char cluster_msg_locked[] =
+    "Swarm is encrypted and needs to be unlocked before it can be used. "
+    "Please use \"docker swarm unlock\" to unlock it.";
+
+int cluster_paths(struct cluster *c, const char *name, char *out,
+                  size_t out_len)
+{
+    int n = snprintf(out, out_len, "%s/%s", c->swarm_dir, name);
+
+    return n > 0 && (size_t)n < out_len ? 0 : -1;
+}
+
+const char *cluster_state_name(enum cluster_state s)
+{
+    switch (s) {
+    case CLUSTER_INACTIVE: return "inactive";
+    case CLUSTER_PENDING: return "pending";
+    case CLUSTER_ACTIVE: return "active";
+    case CLUSTER_ERROR: return "error";
+    case CLUSTER_LOCKED: return "locked";
+    }
+    return "error";
+}
+
+enum cluster_state cluster_state(const struct cluster *c)
+{
+    return c->state;
+}
+
+const char *cluster_ping_state(const struct cluster *c)
+{
+    if (c->state == CLUSTER_ACTIVE)
+        return c->consensus ? "active/manager" : "active/worker";
+    return cluster_state_name(c->state);
+}
+
+const char *cluster_error(const struct cluster *c)
+{
+    return c->error;
+}
+
+const char *cluster_node_id(const struct cluster *c)
+{
+    return c->node_id;
+}
+
+const char *cluster_node_addr(const struct cluster *c)
+{
+    return c->advertise_ip;
+}
+
+const char *cluster_data_root(const struct cluster *c)
+{
+    return c->data_root;
+}
+
+bool cluster_is_manager(const struct cluster *c)
+{
+    return c->state == CLUSTER_ACTIVE && c->consensus != NULL;
+}
+
+uint64_t cluster_leader_raft_id(const struct cluster *c)
+{
+    return c->consensus ? consensus_leader_id(c->consensus) : 0;
+}
+
+uint64_t cluster_raft_id(const struct cluster *c)
+{
+    return c->raft_id;
+}
+
+const struct store *cluster_manager_store(const struct cluster *c,
+                                          struct err *err)
+{
+    switch (c->state) {
+    case CLUSTER_ACTIVE:
+        if (c->consensus != NULL && consensus_leader_id(c->consensus) != 0)
+            return c->store;
+        err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_preparing);
+        return NULL;
+    case CLUSTER_LOCKED:
+        err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_locked);
+        return NULL;
+    case CLUSTER_PENDING:
+        err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_preparing);
+        return NULL;
+    case CLUSTER_ERROR:
+    case CLUSTER_INACTIVE:
+        break;
+    }
+    err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_not_manager);
+    return NULL;
+}
+
+/* --- node description --------------------------------------------------- */
+
+json_t *cluster_node_description(const char *root_pem)
+{
+    char host[256] = "";
+    struct utsname u;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long psize = sysconf(_SC_PAGESIZE);
+    char *subj = NULL;
+    char *pub = NULL;
+    json_t *d;
+
+    gethostname(host, sizeof(host) - 1);
+    if (uname(&u) == -1)
+        snprintf(u.machine, sizeof(u.machine), "unknown");
+    if (ca_tls_info(root_pem, &subj, &pub, NULL) != 0) {
+        subj = xstrdup("");
+        pub = xstrdup("");
+    }
+    /* Engine.Labels and Engine.Plugins are omitempty in Docker's types. */
+    d = json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I}, s:{s:s},"
+                  " s:{s:s, s:s, s:s}}",
+                  "Hostname", host, "Platform", "Architecture", u.machine,
+                  "OS", "linux", "Resources", "NanoCPUs",
+                  (json_int_t)(ncpu > 0 ? ncpu : 1) * 1000000000LL,
+                  "MemoryBytes",
+                  (json_int_t)(pages > 0 && psize > 0 ? pages * psize : 0),
+                  "Engine", "EngineVersion", SHOAL_VERSION, "TLSInfo", "TrustRoot", root_pem,
+                  "CertIssuerSubject", subj, "CertIssuerPublicKey", pub);
+    free(subj);
+    free(pub);
+    return d;
+}
+
+/* --- the manager: store + consensus ------------------------------------- */
+
+static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
+                             size_t len, struct err *err)
+{
+    struct cluster *c = data;
+
+    return store_apply(c->store, index, buf, len, err);
+}
+
+static int cluster_fsm_snapshot(void *data, void **out_buf, size_t *out_len,
+                                struct err *err)
+{
+    struct cluster *c = data;
+
+    UNUSED(err);
+    *out_buf = store_snapshot(c->store, out_len);
+    return 0;
+}
+
+static int cluster_fsm_restore(void *data, const void *buf, size_t len,
+                               struct err *err)
+{
+    struct cluster *c = data;
+
+    return store_restore(c->store, buf, len, err);
+}
+
+struct cluster_propose_op
+{
+    struct consensus_propose_req req;
+    struct cluster *c;
+    cluster_done_cb cb;
+    void *data;
+};
+
+static void cluster_on_proposed(struct consensus_propose_req *req, int status)
+{
+    struct cluster_propose_op *op = req->data;
+    struct cluster *c = op->c;
+
+    c->n_inflight--;
+    if (op->cb != NULL)
+        op->cb(op->data, status, &req->err, NULL);
+    free(op);
+}
+
+int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
+                    void *data, struct err *err)
+{
+    struct cluster_propose_op *op;
+    char *payload;
+    size_t len;
+    int rv;
+
+    if (c->consensus == NULL) {
+        json_decref(actions);
+        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_not_manager);
+    }
+    payload = store_entry_encode(actions, &len);
+    op = xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->cb = cb;
+    op->data = data;
+    op->req.data = op;
+    rv = consensus_propose(c->consensus, &op->req, payload, len,
+                           cluster_on_proposed, err);
+    free(payload);
+    if (rv != 0) {
+        free(op);
+        return rv;
+    }
+    c->n_inflight++;
+    return 0;
+}
+
+/* The first entry this leader commits: an init's objects, or an empty
+ * barrier after a restart (once it applies, every earlier entry has). */
+static void cluster_on_first_entry(void *data, int status,
+                                   const struct err *err, json_t *result)
+{
+    struct cluster *c = data;
+    struct cluster_pending *p = c->pending;
+
+    UNUSED(result);
+    c->pending = NULL;
+    if (status == 0 && p->cb == NULL)
+        c->state = CLUSTER_ACTIVE;
+    if (status != 0 && p->cb == NULL) {
+        log_error(LOG_CLUSTER, "manager start: %s", err->msg);
+        c->state = CLUSTER_ERROR;
+        snprintf(c->error, sizeof(c->error), "%s", err->msg);
+    }
+    if (p->cb != NULL)
+        p->cb(p->data, status, err, NULL);
+    free(p);
+}
+
+static void cluster_on_leader(struct consensus *cons, void *data)
+{
+    struct cluster *c = data;
+    struct cluster_pending *p = c->pending;
+    struct err err;
+
+    if (p == NULL || p->proposed || !consensus_is_leader(cons))
+        return;
+    p->proposed = true;
+    err_clear(&err);
+    if (cluster_propose(c, p->actions, cluster_on_first_entry, c, &err) !=
+        0) {
+        p->actions = NULL;
+        cluster_on_first_entry(c, -err.code, &err, NULL);
+        return;
+    }
+    p->actions = NULL;
+    log_debug(LOG_CLUSTER, "leader: first entry proposed");
+}
+
+int cluster_manager_start(struct cluster *c, bool fresh, struct err *err)
+{
+    static const struct consensus_fsm fsm_ops = {
+        .apply = cluster_fsm_apply,
+        .snapshot = cluster_fsm_snapshot,
+        .restore = cluster_fsm_restore,
+    };
+    struct consensus_fsm fsm = fsm_ops;
+    struct consensus_config cfg;
+    char raft_dir[PATH_MAX];
+    int rv;
+
+    UNUSED(fresh);
+    if (cluster_paths(c, "raft", raft_dir, sizeof(raft_dir)) != 0)
+        return err_set(err, ERR_IO, "data root path too long");
+    fsm.data = c;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.dir = raft_dir;
+    cfg.id = c->raft_id;
+    cfg.address = c->advertise_addr;
+    c->store = store_new();
+    c->consensus = consensus_new(c->loop, &cfg, &fsm, err);
+    if (c->consensus == NULL)
+        goto err_after_store;
+    consensus_set_leader_cb(c->consensus, cluster_on_leader, c);
+    rv = consensus_bootstrap(c->consensus, err);
+    if (rv == 0)
+        rv = consensus_start(c->consensus, err);
+    if (rv != 0) {
+        consensus_close(c->consensus, NULL, NULL);
+        c->consensus = NULL;
+        goto err_after_store;
+    }
+    if (consensus_is_leader(c->consensus))
+        cluster_on_leader(c->consensus, c);
+    return 0;
+
+err_after_store:
+    store_free(c->store);
+    c->store = NULL;
+    return -err->code;
+}
+
+struct cluster_stop
+{
+    struct cluster *c;
+    void (*cb)(void *data);
+    void *data;
+};
+
+static void cluster_on_consensus_closed(void *data)
+{
+    struct cluster_stop *st = data;
+
+    store_free(st->c->store);
+    st->c->store = NULL;
+    st->c->stopping = false;
+    if (st->cb != NULL)
+        st->cb(st->data);
+    free(st);
+}
+
+void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
+                          void *data)
+{
+    struct cluster_stop *st = xcalloc(1, sizeof(*st));
+    struct cluster_pending *p = c->pending;
+    struct consensus *cons = c->consensus;
+
+    st->c = c;
+    st->cb = cb;
+    st->data = data;
+    c->stopping = true;
+    if (p != NULL && !p->proposed) {
+        struct err err;
+
+        c->pending = NULL;
+        err_set(&err, ERR_CANCELED, "the node stopped before it led");
+        json_decref(p->actions);
+        if (p->cb != NULL)
+            p->cb(p->data, -ERR_CANCELED, &err, NULL);
+        free(p);
+    }
+    c->consensus = NULL;
+    if (cons == NULL) {
+        cluster_on_consensus_closed(st);
+        return;
+    }
+    consensus_close(cons, cluster_on_consensus_closed, st);
+}
+
+int cluster_save_state(struct cluster *c, const json_t *extra,
+                       struct err *err)
+{
+    char path[PATH_MAX];
+    char raft_id[32];
+    json_t *st;
+    char *text;
+    int rv;
+
+    if (cluster_paths(c, "docker-state.json", path, sizeof(path)) != 0)
+        return err_set(err, ERR_IO, "data root path too long");
+    st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "LocalAddr", "",
+                   "RemoteAddr", "", "ListenAddr", c->listen_addr,
+                   "AdvertiseAddr", c->advertise_addr, "DataPathAddr", "",
+                   "JoinInProgress", 0, "RaftID", "");
+    snprintf(raft_id, sizeof(raft_id), "%" PRIu64, c->raft_id);
+    json_object_set_new(st, "RaftID", json_string(raft_id));
+    if (extra != NULL)
+        json_object_update(st, (json_t *)extra);
+    text = json_dumps(st, JSON_COMPACT);
+    json_decref(st);
+    rv = fsutil_write_atomic(path, text, strlen(text), 0600, err);
+    free(text);
+    return rv;
+}
+
+/* --- open, restore, close ----------------------------------------------- */
+
+static void cluster_fail(struct cluster *c, const char *prefix,
+                         const char *msg)
+{
+    c->state = CLUSTER_ERROR;
+    snprintf(c->error, sizeof(c->error), "%s%s", prefix, msg);
+    log_error(LOG_CLUSTER, "%s", c->error);
+}
+
+/* Bring back the swarm found under swarm/: identity from the node
+ * certificate, addresses from docker-state.json, the store from Raft. */
+static void cluster_restore(struct cluster *c)
+{
+    char path[PATH_MAX];
+    struct ca_cert_info info;
+    struct err err;
+    json_error_t jerr;
+    json_t *st = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    char *text = NULL;
+    const char *v;
+
+    err_clear(&err);
+    cluster_paths(c, "docker-state.json", path, sizeof(path));
+    if (fsutil_read_all(path, CLUSTER__STATE_MAX, &text, NULL, &err) != 0)
+        goto fail;
+    st = json_loads(text, 0, &jerr);
+    if (!json_is_object(st)) {
+        err_set(&err, ERR_INVALID, "%s: %s", path, jerr.text);
+        goto fail;
+    }
+    v = json_string_value(json_object_get(st, "ListenAddr"));
+    snprintf(c->listen_addr, sizeof(c->listen_addr), "%s", v ? v : "");
+    v = json_string_value(json_object_get(st, "AdvertiseAddr"));
+    snprintf(c->advertise_addr, sizeof(c->advertise_addr), "%s", v ? v : "");
+    v = json_string_value(json_object_get(st, "RaftID"));
+    c->raft_id = v ? strtoull(v, NULL, 10) : 0;
+    if (c->raft_id == 0 || c->advertise_addr[0] == '\0') {
+        err_set(&err, ERR_INVALID, "%s: missing RaftID or AdvertiseAddr",
+                path);
+        goto fail;
+    }
+    {
+        const char *colon = strrchr(c->advertise_addr, ':');
+        size_t n = colon ? (size_t)(colon - c->advertise_addr) : 0;
+
+        if (n >= sizeof(c->advertise_ip))
+            n = sizeof(c->advertise_ip) - 1;
+        memcpy(c->advertise_ip, c->advertise_addr, n);
+        c->advertise_ip[n] = '\0';
+    }
+    cluster_paths(c, "certificates/swarm-node.crt", path, sizeof(path));
+    if (fsutil_read_all(path, CLUSTER__PEM_MAX, &cert, NULL, &err) != 0)
+        goto fail;
+    cluster_paths(c, "certificates/swarm-node.key", path, sizeof(path));
+    if (fsutil_read_all(path, CLUSTER__PEM_MAX, &key, NULL, &err) != 0)
+        goto fail;
+    if (ca_cert_info(cert, &info, &err) != 0)
+        goto fail;
+    if (!ca_key_matches(cert, key)) {
+        err_set(&err, ERR_INVALID,
+                "the node key does not match its certificate");
+        goto fail;
+    }
+    if (!ids_is_valid(info.cn) || !ids_is_valid(info.o)) {
+        err_set(&err, ERR_INVALID, "the node certificate names no swarm "
+                                   "node (CN %s, O %s)", info.cn, info.o);
+        goto fail;
+    }
+    if (info.not_after < (int64_t)time(NULL)) {
+        cluster_fail(c, "",
+                     "Swarm certificates have expired. To replace them, "
+                     "leave the swarm and join again.");
+        goto out;
+    }
+    memcpy(c->node_id, info.cn, sizeof(c->node_id));
+    memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
+    if (strcmp(info.ou, "swarm-manager") != 0) {
+        /* Workers come with the agent; a worker state here is not ours. */
+        err_set(&err, ERR_INVALID, "node certificate role %s is not "
+                                   "supported by this node", info.ou);
+        goto fail;
+    }
+    c->state = CLUSTER_PENDING;
+    c->pending = xcalloc(1, sizeof(*c->pending));
+    c->pending->actions = json_array();
+    if (cluster_manager_start(c, false, &err) != 0) {
+        json_decref(c->pending->actions);
+        free(c->pending);
+        c->pending = NULL;
+        goto fail;
+    }
+    log_info(LOG_CLUSTER, "swarm restored: node %s in cluster %s",
+             c->node_id, c->cluster_id);
+    goto out;
+
+fail:
+    cluster_fail(c, "swarm state could not be restored: ", err.msg);
+out:
+    json_decref(st);
+    free(text);
+    free(cert);
+    free(key);
+}
+
+struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
+                            struct err *err)
+{
+    struct cluster *c = xcalloc(1, sizeof(*c));
+    char state[PATH_MAX];
+    char cert[PATH_MAX];
+
+    c->loop = loop;
+    if (snprintf(c->data_root, sizeof(c->data_root), "%s", data_root) >=
+            (int)sizeof(c->data_root) ||
+        snprintf(c->swarm_dir, sizeof(c->swarm_dir), "%s/swarm",
+                 data_root) >= (int)sizeof(c->swarm_dir)) {
+        free(c);
+        err_set(err, ERR_INVALID, "data root path too long: %s", data_root);
+        return NULL;
+    }
+    if (fsutil_mkdir_p(c->swarm_dir, 0700, err) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->state = CLUSTER_INACTIVE;
+    cluster_paths(c, "docker-state.json", state, sizeof(state));
+    cluster_paths(c, "certificates/swarm-node.crt", cert, sizeof(cert));
+    /* Docker restores only when both exist, and wipes anything else (an
+     * init or join that never completed). */
+    if (fsutil_exists(state) && fsutil_exists(cert)) {
+        cluster_restore(c);
+    } else if (fsutil_empty_dir(c->swarm_dir, err) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void cluster_on_closed(void *data)
+{
+    struct cluster *c = data;
+    void (*cb)(void *) = c->close_cb;
+    void *cb_data = c->close_data;
+
+    free(c);
+    if (cb != NULL)
+        cb(cb_data);
+}
+
+void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)
+{
+    c->close_cb = cb;
+    c->close_data = data;
+    cluster_manager_stop(c, cluster_on_closed, c);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The swarm state of this node (inactive, pending, active, error, locked):
+ * creates a swarm (init), restores it at start from <data-root>/swarm,
+ * leaves it, and runs the manager's writes (propose through Raft, reply
+ * when applied). The API reads the store through it.
+ */
+#ifndef SHOAL_CLUSTER_H
+#define SHOAL_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "base/err.h"
+
+enum cluster_state {
+    CLUSTER_INACTIVE,
+    CLUSTER_PENDING,
+    CLUSTER_ACTIVE,
+    CLUSTER_ERROR,
+    CLUSTER_LOCKED,
+};
+
+struct cluster;
+struct store;
+
+/* Completion of an asynchronous operation: status 0 (result, if any, is
+ * lent to the callback) or -code with err set. Fires exactly once. */
+typedef void (*cluster_done_cb)(void *data, int status, const struct err *err,
+                                json_t *result);
+
+/* Open the node's swarm state under data_root; if a swarm was there, start
+ * it again (the store comes back from Raft's log and snapshots). A damaged
+ * state leaves the node in CLUSTER_ERROR with the reason, not a crash. */
+struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
+                            struct err *err);
+/* Stop the manager; cb fires once everything is closed and c is freed.
+ * Pending operations complete with ERR_CANCELED first. */
+void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);
+
+enum cluster_state cluster_state(const struct cluster *c);
+/* "inactive", "pending", "active", "error", "locked" */
+const char *cluster_state_name(enum cluster_state s);
+/* Docker's /_ping Swarm header: "inactive", "active/manager", ... */
+const char *cluster_ping_state(const struct cluster *c);
+const char *cluster_error(const struct cluster *c);     /* "" if none */
+const char *cluster_node_id(const struct cluster *c);   /* "" if none */
+const char *cluster_node_addr(const struct cluster *c); /* advertise IP */
+const char *cluster_data_root(const struct cluster *c);
+bool cluster_is_manager(const struct cluster *c);
+/* Raft ID of the current leader (0 if none) and of this node. */
+uint64_t cluster_leader_raft_id(const struct cluster *c);
+uint64_t cluster_raft_id(const struct cluster *c);
+
+/* The store of an active manager, else NULL with err set to Docker's
+ * "not a swarm manager" / locked / preparing message (503). */
+const struct store *cluster_manager_store(const struct cluster *c,
+                                          struct err *err);
+
+/* POST /swarm/init: req is the InitRequest (borrowed). On success the
+ * callback's result is a JSON string with the node ID. Returns 0 (cb will
+ * fire) or -code with err set (cb will not fire). */
+int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
+                 void *data, struct err *err);
+
+/* POST /swarm/leave. */
+int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
+                  void *data, struct err *err);
+
+/* POST /swarm/update. */
+int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
+                   bool rotate_worker, bool rotate_manager,
+                   bool rotate_unlock, cluster_done_cb cb, void *data,
+                   struct err *err);
+
+/* Propose a list of store actions (stolen) made by controlapi; cb fires
+ * when they are applied (or rejected). */
+int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
+                    void *data, struct err *err);
+
+#endif

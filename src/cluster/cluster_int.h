@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared inside cluster/: the cluster object and its helpers. */
+#ifndef SHOAL_CLUSTER_INT_H
+#define SHOAL_CLUSTER_INT_H
+
+#include <limits.h>
+
+#include "cluster/cluster.h"
+#include "base/ids.h"
+
+struct consensus;
+struct store;
+
+struct cluster
+{
+    uv_loop_t *loop;              /* borrowed */
+    char data_root[PATH_MAX];
+    char swarm_dir[PATH_MAX];     /* <data-root>/swarm */
+    enum cluster_state state;
+    char error[512];              /* why state is CLUSTER_ERROR */
+    char node_id[IDS_LEN + 1];
+    char cluster_id[IDS_LEN + 1];
+    uint64_t raft_id;
+    char listen_addr[128];        /* "ip:port" */
+    char advertise_addr[128];     /* "ip:port" */
+    char advertise_ip[64];
+    struct store *store;          /* owned; NULL unless a manager */
+    struct consensus *consensus;  /* owned; NULL unless a manager */
+    struct cluster_pending *pending; /* owned: init waiting for leadership */
+    unsigned n_inflight;          /* proposals waiting for their entry */
+    bool stopping;                /* the manager is being stopped */
+    void (*close_cb)(void *data);
+    void *close_data;
+};
+
+/* An init waiting for the new Raft member to lead, then for its entry. */
+struct cluster_pending
+{
+    json_t *actions;              /* owned: what to propose when leading */
+    cluster_done_cb cb;
+    void *data;
+    bool proposed;
+};
+
+/* cluster.c */
+int cluster_paths(struct cluster *c, const char *name, char *out,
+                  size_t out_len);
+int cluster_manager_start(struct cluster *c, bool fresh, struct err *err);
+void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
+                          void *data);
+int cluster_save_state(struct cluster *c, const json_t *extra,
+                       struct err *err);
+json_t *cluster_node_description(const char *root_pem);
+
+/* cluster_addr.c: Docker's listen/advertise address rules. out_* get
+ * "ip:port" and the advertise IP alone. */
+int cluster_addr_resolve(const char *listen, const char *advertise,
+                         char *out_listen, size_t listen_len,
+                         char *out_advertise, size_t adv_len,
+                         char *out_adv_ip, size_t ip_len, struct err *err);
+
+#endif

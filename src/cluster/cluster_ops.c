@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* swarm leave and swarm update. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "cluster/cluster_int.h"
+#include "manager/ca/ca.h"
+#include "manager/controlapi/ctl.h"
+#include "manager/store/store.h"
+
+struct cluster_leave_op
+{
+    struct cluster *c;
+    cluster_done_cb cb;
+    void *data;
+};
+
+static void cluster_leave_on_stopped(void *data)
+{
+    struct cluster_leave_op *op = data;
+    struct cluster *c = op->c;
+    struct err err;
+    int rv;
+
+    err_clear(&err);
+    /* Docker empties the swarm directory but keeps it. */
+    rv = fsutil_empty_dir(c->swarm_dir, &err);
+    c->state = CLUSTER_INACTIVE;
+    c->error[0] = '\0';
+    memset(c->node_id, 0, sizeof(c->node_id));
+    memset(c->cluster_id, 0, sizeof(c->cluster_id));
+    memset(c->advertise_addr, 0, sizeof(c->advertise_addr));
+    memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
+    memset(c->listen_addr, 0, sizeof(c->listen_addr));
+    c->raft_id = 0;
+    if (rv == 0)
+        log_info(LOG_CLUSTER, "left the swarm");
+    op->cb(op->data, rv, rv ? &err : NULL, NULL);
+    free(op);
+}
+
+int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
+                  void *data, struct err *err)
+{
+    struct cluster_leave_op *op;
+
+    if (c->state == CLUSTER_INACTIVE)
+        return err_set(err, ERR_UNAVAILABLE, "This node is not part of a "
+                                             "swarm");
+    if (c->state == CLUSTER_LOCKED && !force)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "Swarm is encrypted and locked. Please unlock it "
+                       "first or use `--force` to ignore this message.");
+    if (!force && c->consensus != NULL && c->store != NULL) {
+        unsigned managers = ctl_node_count_managers(c->store);
+        const char *prefix =
+            "You are attempting to leave the swarm on a node that is "
+            "participating as a manager. ";
+
+        if (managers <= 1)
+            return err_set(err, ERR_UNAVAILABLE,
+                           "%sRemoving the last manager erases all current "
+                           "state of the swarm. Use `--force` to ignore this "
+                           "message. ",
+                           prefix);
+        return err_set(err, ERR_UNAVAILABLE,
+                       "%sRemoving this node leaves %u managers out of %u. "
+                       "Without a Raft quorum your swarm will be "
+                       "inaccessible. The only way to restore a swarm that "
+                       "has lost consensus is to reinitialize it with "
+                       "`--force-new-cluster`. Use `--force` to suppress "
+                       "this message.",
+                       prefix, managers - 1, managers);
+    }
+    op = xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->cb = cb;
+    op->data = data;
+    cluster_manager_stop(c, cluster_leave_on_stopped, op);
+    return 0;
+}
+
+int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
+                   bool rotate_worker, bool rotate_manager,
+                   bool rotate_unlock, cluster_done_cb cb, void *data,
+                   struct err *err)
+{
+    const struct store *s = cluster_manager_store(c, err);
+    char worker[CA_TOKEN_LEN + 1];
+    char manager[CA_TOKEN_LEN + 1];
+    const char *root;
+    json_t *cluster;
+    json_t *action;
+    json_t *actions;
+
+    UNUSED(rotate_unlock); /* ignored while autolock is off, like Docker */
+    if (s == NULL)
+        return -err->code;
+    cluster = store_cluster(s);
+    root = json_string_value(
+        json_object_get(json_object_get(cluster, "_RootCA"), "CACert"));
+    if (root == NULL)
+        return err_set(err, ERR_INTERNAL, "the cluster has no root CA");
+    if (json_is_true(json_object_get(json_object_get(spec, "EncryptionConfig"),
+                                     "AutoLockManagers")))
+        return err_set(err, ERR_NOTIMPLEMENTED,
+                       "autolock (encryption of the swarm's keys at rest) is "
+                       "not available in this version of shoal");
+    if (rotate_worker)
+        ca_token_new(root, worker);
+    if (rotate_manager)
+        ca_token_new(root, manager);
+    action = ctl_swarm_update(s, version, spec,
+                              rotate_worker ? worker : NULL,
+                              rotate_manager ? manager : NULL, NULL, err);
+    if (action == NULL)
+        return -err->code;
+    actions = json_array();
+    json_array_append_new(actions, action);
+    return cluster_propose(c, actions, cb, data, err);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Control API: validation, defaults and the store actions behind the
+ * swarm and node endpoints, with Docker's error texts. Pure functions over
+ * the store: they read it and return actions to propose; they never write.
+ */
+#ifndef SHOAL_CTL_H
+#define SHOAL_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/err.h"
+#include "manager/store/store.h"
+
+#define CTL_NS_PER_SEC 1000000000LL
+#define CTL_DEFAULT_CERT_EXPIRY (2160LL * 3600 * CTL_NS_PER_SEC) /* 90 days */
+#define CTL_MIN_CERT_EXPIRY (3600LL * CTL_NS_PER_SEC)
+
+/* swarmkit's default cluster spec (Name "default"); caller owns it. */
+json_t *ctl_spec_default(void);
+
+/* Check a swarm Spec's field types and values (the JSON an API client
+ * sent). ERR_INVALID with a message naming the field. */
+int ctl_spec_validate(const json_t *spec, struct err *err);
+
+/* Merge the non-zero fields of given into spec (init semantics: Docker
+ * merges what the client set into swarmkit's defaults). */
+void ctl_spec_merge(json_t *spec, const json_t *given);
+
+/* Everything ctl_swarm_init needs to build the first objects. */
+struct ctl_init {
+    const char *cluster_id;
+    const char *node_id;
+    uint64_t raft_id;
+    const char *advertise_addr;   /* "ip:port" */
+    const char *hostname;
+    json_t *spec;                 /* borrowed; validated, defaults merged */
+    const char *root_cert_pem;
+    const char *root_key_pem;
+    const char *worker_token;
+    const char *manager_token;
+    const char *unlock_key;       /* "" unless autolock */
+    json_t *default_addr_pool;    /* borrowed array of CIDR strings or NULL */
+    unsigned subnet_size;         /* 0 -> 24 */
+    unsigned data_path_port;      /* 0 -> 4789 */
+    const char *ingress_id;
+    json_t *node_description;     /* borrowed: Description of this node;
+                                     its TLSInfo is the cluster's too */
+};
+
+/* Actions creating the cluster, this manager's node and the ingress
+ * network. Returns a new action array owned by the caller, or NULL with err
+ * set (a bad address pool, say). */
+json_t *ctl_swarm_init(const struct ctl_init *in, struct err *err);
+
+/* Validate a default address pool list and subnet size like Docker:
+ * "invalid CIDR: ..." / "subnet size is out of range: N". */
+int ctl_addr_pool_validate(const json_t *pools, unsigned subnet_size,
+                           struct err *err);
+
+/* The action for POST /swarm/update: new spec at the given version, with
+ * token rotation (new tokens passed in, NULL to keep) and the unlock key
+ * (NULL to keep, "" to clear). */
+json_t *ctl_swarm_update(const struct store *s, uint64_t version,
+                         const json_t *spec, const char *new_worker_token,
+                         const char *new_manager_token,
+                         const char *new_unlock_key, struct err *err);
+
+/* Resolve a node reference like Docker: exact ID, exact hostname, then ID
+ * prefix. Borrowed node, or NULL with ERR_NOTFOUND "node X not found" /
+ * ERR_INVALID "node X is ambiguous (N matches found)". */
+json_t *ctl_node_lookup(const struct store *s, const char *ref,
+                        struct err *err);
+
+/* The action for POST /nodes/{id}/update. n_managers guards demotion of
+ * the last manager. */
+json_t *ctl_node_update(const struct store *s, const char *ref,
+                        uint64_t version, const json_t *spec,
+                        struct err *err);
+
+/* The action for DELETE /nodes/{id}. */
+json_t *ctl_node_remove(const struct store *s, const char *ref, bool force,
+                        struct err *err);
+
+/* Count managers among the stored nodes (by desired role). */
+unsigned ctl_node_count_managers(const struct store *s);
+
+#endif

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* In-memory object store: apply, snapshot, restore. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/mem.h"
+#include "manager/store/store.h"
+
+#define STORE__MAX_ACTIONS 200 /* swarmkit's MaxChangesPerTransaction */
+
+struct store
+{
+    json_t *objs[STORE__KINDS]; /* owned: kind -> {ID: object} */
+    uint64_t index;             /* last applied raft index */
+};
+
+static const char *const store_kind_names[STORE__KINDS] = {
+    "cluster", "node", "network",
+};
+
+struct store *store_new(void)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+    int k;
+
+    for (k = 0; k < STORE__KINDS; k++)
+        s->objs[k] = json_object();
+    return s;
+}
+
+void store_free(struct store *s)
+{
+    int k;
+
+    if (s == NULL)
+        return;
+    for (k = 0; k < STORE__KINDS; k++)
+        json_decref(s->objs[k]);
+    free(s);
+}
+
+const char *store_kind_name(enum store_kind k)
+{
+    if ((int)k < 0 || k >= STORE__KINDS)
+        return NULL;
+    return store_kind_names[k];
+}
+
+int store_kind_parse(const char *name)
+{
+    int k;
+
+    for (k = 0; k < STORE__KINDS; k++) {
+        if (strcmp(store_kind_names[k], name) == 0)
+            return k;
+    }
+    return -1;
+}
+
+json_t *store_get(const struct store *s, enum store_kind k, const char *id)
+{
+    return json_object_get(s->objs[k], id);
+}
+
+json_t *store_all(const struct store *s, enum store_kind k)
+{
+    return s->objs[k];
+}
+
+json_t *store_cluster(const struct store *s)
+{
+    const char *id;
+    json_t *obj;
+
+    json_object_foreach(s->objs[STORE_CLUSTER], id, obj) {
+        return obj;
+    }
+    return NULL;
+}
+
+uint64_t store_index(const struct store *s)
+{
+    return s->index;
+}
+
+uint64_t store_obj_version(const json_t *obj)
+{
+    json_t *v = json_object_get(json_object_get(obj, "Version"), "Index");
+
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+const char *store_obj_id(const json_t *obj)
+{
+    const char *id = json_string_value(json_object_get(obj, "ID"));
+
+    if (id == NULL)
+        id = json_string_value(json_object_get(obj, "Id"));
+    return id;
+}
+
+static json_t *store_action(const char *op, enum store_kind k)
+{
+    return json_pack("{s:s, s:s}", "op", op, "kind", store_kind_names[k]);
+}
+
+json_t *store_action_create(enum store_kind k, json_t *obj)
+{
+    json_t *a = store_action("create", k);
+
+    json_object_set_new(a, "obj", obj);
+    return a;
+}
+
+json_t *store_action_update(enum store_kind k, json_t *obj,
+                            uint64_t expect_version)
+{
+    json_t *a = store_action("update", k);
+
+    json_object_set_new(a, "obj", obj);
+    if (expect_version != 0)
+        json_object_set_new(a, "version", json_integer((json_int_t)expect_version));
+    return a;
+}
+
+json_t *store_action_delete(enum store_kind k, const char *id)
+{
+    json_t *a = store_action("delete", k);
+
+    json_object_set_new(a, "id", json_string(id));
+    return a;
+}
+
+char *store_entry_encode(json_t *actions, size_t *out_len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[64];
+    json_t *entry;
+    char *text;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts.tv_nsec);
+    entry = json_pack("{s:s, s:o}", "ts", when, "actions", actions);
+    text = json_dumps(entry, JSON_COMPACT);
+    json_decref(entry);
+    if (text == NULL)
+        abort();
+    *out_len = strlen(text);
+    return text;
+}
+
+/* Validate one action against the staged state; 0 or -code. */
+static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
+                              int *out_kind, struct err *err)
+{
+    const char *op = json_string_value(json_object_get(a, "op"));
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    json_t *obj = json_object_get(a, "obj");
+    const char *id;
+    json_t *cur;
+    int k;
+
+    if (op == NULL || kind == NULL)
+        return err_set(err, ERR_PROTO, "store: malformed action");
+    k = store_kind_parse(kind);
+    if (k < 0)
+        return err_set(err, ERR_PROTO, "store: unknown kind %s", kind);
+    *out_kind = k;
+    if (strcmp(op, "delete") == 0) {
+        id = json_string_value(json_object_get(a, "id"));
+        if (id == NULL)
+            return err_set(err, ERR_PROTO, "store: delete without id");
+        if (json_object_get(staged[k], id) == NULL)
+            return err_set(err, ERR_NOTFOUND, "%s %s not found", kind, id);
+        return 0;
+    }
+    if (!json_is_object(obj) || (id = store_obj_id(obj)) == NULL)
+        return err_set(err, ERR_PROTO, "store: action without object");
+    cur = json_object_get(staged[k], id);
+    if (strcmp(op, "create") == 0) {
+        if (cur != NULL)
+            return err_set(err, ERR_CONFLICT, "%s %s already exists", kind,
+                           id);
+        return 0;
+    }
+    if (strcmp(op, "update") == 0) {
+        json_t *want = json_object_get(a, "version");
+
+        if (cur == NULL)
+            return err_set(err, ERR_NOTFOUND, "%s %s not found", kind, id);
+        if (want != NULL && (uint64_t)json_integer_value(want) !=
+                                store_obj_version(cur))
+            return err_set(err, ERR_INTERNAL,
+                           "rpc error: code = Unknown desc = update out of "
+                           "sequence");
+        return 0;
+    }
+    return err_set(err, ERR_PROTO, "store: unknown op %s", op);
+}
+
+/* Stamp the entry's index and time on obj, which is rebuilt with Docker's
+ * field order (ID, Version, CreatedAt, UpdatedAt, then the rest). Returns
+ * the new object (owned); obj is released. */
+static json_t *store_stamp(json_t *obj, json_t *prev, uint64_t index,
+                           const char *ts, bool is_network)
+{
+    const char *created_key = is_network ? "Created" : "CreatedAt";
+    json_t *created = prev ? json_object_get(prev, created_key) : NULL;
+    json_t *out = json_object();
+    const char *key;
+    json_t *v;
+
+    if (is_network) {
+        json_object_update(out, obj);
+        json_object_set_new(out, "Created",
+                            created ? json_copy(created) : json_string(ts));
+        json_object_set_new(out, "_Version", json_integer((json_int_t)index));
+        json_decref(obj);
+        return out;
+    }
+    json_object_set(out, "ID", json_object_get(obj, "ID"));
+    json_object_set_new(out, "Version",
+                        json_pack("{s:I}", "Index", (json_int_t)index));
+    json_object_set_new(out, "CreatedAt",
+                        created ? json_copy(created) : json_string(ts));
+    json_object_set_new(out, "UpdatedAt", json_string(ts));
+    json_object_foreach(obj, key, v) {
+        if (json_object_get(out, key) == NULL)
+            json_object_set(out, key, v);
+    }
+    json_decref(obj);
+    return out;
+}
+
+int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
+                struct err *err)
+{
+    json_t *staged[STORE__KINDS] = {NULL};
+    json_t *entry;
+    json_t *actions;
+    json_t *a;
+    const char *ts;
+    json_error_t jerr;
+    size_t i;
+    int k;
+    int rv = 0;
+
+    s->index = index;
+    entry = json_loadb(buf, len, 0, &jerr);
+    actions = json_object_get(entry, "actions");
+    ts = json_string_value(json_object_get(entry, "ts"));
+    if (!json_is_array(actions) || ts == NULL ||
+        json_array_size(actions) > STORE__MAX_ACTIONS) {
+        json_decref(entry);
+        return err_set(err, ERR_PROTO, "store: malformed entry at %llu",
+                       (unsigned long long)index);
+    }
+    /* Stage on shallow copies of the touched kinds: all or nothing. */
+    for (k = 0; k < STORE__KINDS; k++)
+        staged[k] = json_copy(s->objs[k]);
+    json_array_foreach(actions, i, a) {
+        const char *op;
+        json_t *obj;
+        int kind = 0;
+
+        rv = store_check_action(staged, a, &kind, err);
+        if (rv != 0)
+            break;
+        op = json_string_value(json_object_get(a, "op"));
+        if (strcmp(op, "delete") == 0) {
+            json_object_del(staged[kind],
+                            json_string_value(json_object_get(a, "id")));
+            continue;
+        }
+        obj = json_deep_copy(json_object_get(a, "obj"));
+        obj = store_stamp(obj,
+                          json_object_get(staged[kind], store_obj_id(obj)),
+                          index, ts, kind == STORE_NETWORK);
+        json_object_set_new(staged[kind], store_obj_id(obj), obj);
+    }
+    for (k = 0; k < STORE__KINDS; k++) {
+        if (rv == 0) {
+            json_decref(s->objs[k]);
+            s->objs[k] = staged[k];
+        } else {
+            json_decref(staged[k]);
+        }
+    }
+    json_decref(entry);
+    return rv;
+}
+
+char *store_snapshot(const struct store *s, size_t *out_len)
+{
+    json_t *snap = json_object();
+    json_t *objs = json_object();
+    char *text;
+    int k;
+
+    for (k = 0; k < STORE__KINDS; k++)
+        json_object_set(objs, store_kind_names[k], s->objs[k]);
+    json_object_set_new(snap, "index", json_integer((json_int_t)s->index));
+    json_object_set_new(snap, "objects", objs);
+    text = json_dumps(snap, JSON_COMPACT);
+    json_decref(snap);
+    if (text == NULL)
+        abort();
+    *out_len = strlen(text);
+    return text;
+}
+
+int store_restore(struct store *s, const void *buf, size_t len,
+                  struct err *err)
+{
+    json_error_t jerr;
+    json_t *snap = json_loadb(buf, len, 0, &jerr);
+    json_t *objs = json_object_get(snap, "objects");
+    json_t *index = json_object_get(snap, "index");
+    int k;
+
+    if (!json_is_object(objs) || !json_is_integer(index)) {
+        json_decref(snap);
+        return err_set(err, ERR_PROTO, "store: malformed snapshot");
+    }
+    for (k = 0; k < STORE__KINDS; k++) {
+        if (!json_is_object(json_object_get(objs, store_kind_names[k])) &&
+            json_object_get(objs, store_kind_names[k]) != NULL) {
+            json_decref(snap);
+            return err_set(err, ERR_PROTO, "store: malformed snapshot");
+        }
+    }
+    for (k = 0; k < STORE__KINDS; k++) {
+        json_t *o = json_object_get(objs, store_kind_names[k]);
+
+        json_decref(s->objs[k]);
+        s->objs[k] = o ? json_incref(o) : json_object();
+    }
+    s->index = (uint64_t)json_integer_value(index);
+    json_decref(snap);
+    return 0;
+}
