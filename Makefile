@@ -5,7 +5,9 @@
 # make demo / demo-down
 
 CC       ?= cc
-PKGS     := libuv raft openssl jansson libcurl
+PKGS     := libuv raft openssl jansson
+# libcurl: headers only; base/dlcurl.c loads it at run time (see there).
+HDR_PKGS := libcurl
 BUILD    ?= build
 ifneq ($(SANITIZE),)
 override BUILD := $(BUILD)-san
@@ -16,7 +18,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wold-style-definition -Wformat=2 -Wvla \
             -Wwrite-strings -Wpointer-arith -Wimplicit-fallthrough -fno-common
 CFLAGS   := -std=c17 -D_GNU_SOURCE -g -O1 $(WARN) -Isrc \
-            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SANFLAGS) $(EXTRA_CFLAGS)
+            $(shell pkg-config --cflags $(PKGS) $(HDR_PKGS) 2>/dev/null) \
+            $(SANFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser $(SANFLAGS)
 
 SRC :=

@@ -1,2 +1,2 @@
 SRC += src/base/err.c src/base/mem.c src/base/buf.c src/base/ids.c \
-       src/base/log.c src/base/fsutil.c
+       src/base/log.c src/base/fsutil.c src/base/dlcurl.c

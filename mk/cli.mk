@@ -1,5 +1,7 @@
 # cli/: shoal's command-line client (every subcommand but `daemon`).
 SRC += src/cli/cli.c src/cli/cli_http.c src/cli/cli_format.c \
+       src/cli/cli_tabwriter.c src/cli/cli_template.c \
+       src/cli/cli_template_exec.c \
        src/cli/cli_swarm.c src/cli/cli_node.c src/cli/cli_network.c \
        src/cli/cli_system.c
 

@@ -62,6 +62,8 @@ int err_wrap(struct err *err, const char *fmt, ...)
 {
     char old[ERR_MSG_LEN];
     va_list ap;
+    size_t room;
+    size_t len;
     size_t n;
 
     if (err == NULL)
@@ -74,8 +76,11 @@ int err_wrap(struct err *err, const char *fmt, ...)
     if (n + 2 < sizeof(err->msg)) {
         memcpy(err->msg + n, ": ", 2);
         n += 2;
-        strncpy(err->msg + n, old, sizeof(err->msg) - n - 1);
-        err->msg[sizeof(err->msg) - 1] = '\0';
+        room = sizeof(err->msg) - n - 1;
+        len = strnlen(old, room);
+
+        memcpy(err->msg + n, old, len); /* cut to fit, on purpose */
+        err->msg[n + len] = '\0';
     }
     return -err->code;
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/dlcurl.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "cli/cli.h"
@@ -1280,10 +1281,9 @@ int cli_main(int argc, char **argv)
     host = n_hosts == 1 ? hosts[0] : getenv(CLI_ENV_HOST);
     if (host == NULL || *host == '\0')
         host = CLI_DEFAULT_HOST;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cli_dispatch(argc - 1 - used, argv + 1 + used, host,
                       gv[CLI__G_DEBUG].b);
-    curl_global_cleanup();
+    dlcurl_release();
 out:
     cli_vals_free(gv, cli_flags_count(cli_global_flags));
     fflush(stdout);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/dlcurl.h"
 #include "base/err.h"
 #include "base/mem.h"
 #include "cli/cli_int.h"
@@ -59,8 +60,9 @@ int cli_http_init(struct cli *c, const char *host, struct err *err)
 
 void cli_http_release(struct cli *c)
 {
+    /* A handle exists only if libcurl was loaded. */
     if (c->curl != NULL)
-        curl_easy_cleanup(c->curl);
+        dlcurl_get(NULL)->easy_cleanup(c->curl);
     free(c->host);
     free(c->sock_path);
     free(c->base_url);
@@ -156,53 +158,56 @@ static int cli_http_perform(struct cli *c, const char *method,
                             const char *url, const char *body,
                             struct cli_resp *resp, struct err *err)
 {
+    const struct dlcurl *lc = dlcurl_get(err);
     struct curl_slist *hdrs = NULL;
     CURLcode cc;
     long os_errno = 0;
     CURL *h;
 
+    if (lc == NULL)
+        return -err->code;
     if (c->curl == NULL) {
-        c->curl = curl_easy_init();
+        c->curl = lc->easy_init();
         if (c->curl == NULL)
             return err_set(err, ERR_INTERNAL, "cannot initialise libcurl");
     }
     h = c->curl;
-    curl_easy_reset(h);
+    lc->easy_reset(h);
     memset(resp, 0, sizeof(*resp));
     buf_init(&resp->body, CLI_BODY_MAX);
     if (c->sock_path != NULL)
-        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT,
+        lc->easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
+    lc->easy_setopt(h, CURLOPT_URL, url);
+    lc->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    lc->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    lc->easy_setopt(h, CURLOPT_USERAGENT,
                      CLI_PROG "-Client/" CLI_VERSION " (linux)");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cli_http_write_cb);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cli_http_header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    lc->easy_setopt(h, CURLOPT_WRITEFUNCTION, cli_http_write_cb);
+    lc->easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    lc->easy_setopt(h, CURLOPT_HEADERFUNCTION, cli_http_header_cb);
+    lc->easy_setopt(h, CURLOPT_HEADERDATA, resp);
     if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        lc->easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        lc->easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     if (body != NULL) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        hdrs = lc->slist_append(hdrs, "Content-Type: application/json");
+        lc->easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        lc->easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     } else if (strcmp(method, "POST") == 0) {
         /* an empty POST, without curl's form Content-Type */
-        hdrs = curl_slist_append(hdrs, "Content-Type:");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
+        hdrs = lc->slist_append(hdrs, "Content-Type:");
+        lc->easy_setopt(h, CURLOPT_POSTFIELDS, "");
+        lc->easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
     }
-    hdrs = curl_slist_append(hdrs, "Expect:");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    cc = curl_easy_perform(h);
-    curl_slist_free_all(hdrs);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    hdrs = lc->slist_append(hdrs, "Expect:");
+    lc->easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    cc = lc->easy_perform(h);
+    lc->slist_free_all(hdrs);
+    lc->easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     if (cc != CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+        lc->easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
         buf_release(&resp->body);
         if (cc == CURLE_WRITE_ERROR)
             return err_set(err, ERR_TOOBIG, "response from daemon is too "
@@ -220,9 +225,9 @@ static int cli_http_perform(struct cli *c, const char *method,
                            " daemon running?",
                            c->host);
         return err_set(err, ERR_UNAVAILABLE, "error during connect: %s %s: %s",
-                       method, url, curl_easy_strerror(cc));
+                       method, url, lc->easy_strerror(cc));
     }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    lc->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     return 0;
 }
 

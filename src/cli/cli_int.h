@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Declarations shared inside cli/: the command and flag tables (cli.c), the
- * Engine API client over libcurl (cli_http.c), output formatting with
- * docker's table layout and Go-template subset (cli_format.c), and the
+ * Engine API client over libcurl (cli_http.c), output formatting: the
+ * tabwriter (cli_tabwriter.c), the Go-template subset (cli_template.c,
+ * cli_template_exec.c) and docker's list layouts (cli_format.c), and the
  * command handlers (cli_swarm.c, cli_node.c, cli_network.c, cli_system.c).
  */
 #ifndef SHOAL_CLI_CLI_INT_H
@@ -38,6 +39,8 @@
 
 /* Response bodies larger than this are refused. */
 #define CLI_BODY_MAX (256u << 20)
+/* Cap of the buffers the formatting code builds its output in. */
+#define CLI_OUT_MAX (1u << 30)
 
 /* ---- flags and commands (cli.c) ---- */
 
@@ -169,40 +172,54 @@ int cli_http_json(struct cli *c, const char *method, const char *path,
 /* Percent-encode s for a path segment or a query value (owned result). */
 char *cli_http_escape(const char *s);
 
-/* ---- formatting (cli_format.c) ---- */
+/* ---- tabwriter (cli_tabwriter.c) ---- */
 
 /* Go's text/tabwriter with padchar ' ' and no flags: cells end with '\t',
  * each column is as wide as its widest cell plus padding and at least
  * minwidth; the last cell of a line is not aligned; a line without tabs
- * ends the column blocks above it. Appends the result to out. */
-void cli_format_tabwriter(const char *text, size_t len, size_t minwidth,
-                   size_t padding, struct buf *out);
+ * ends the column blocks above it. text[0..len) is borrowed; the result is
+ * appended to out (append failures past out's cap are ignored). */
+void cli_tabwriter_format(const char *text, size_t len, size_t minwidth,
+                          size_t padding, struct buf *out);
+/* Append n spaces to out (append failures are ignored). */
+void cli_tabwriter_pad(struct buf *out, size_t n);
+
+/* ---- Go templates (cli_template.c, cli_template_exec.c) ---- */
 
 /* A parsed Go template (subset: fields, variables, pipelines, if/else,
  * range, with, and docker's functions json, split, join, title, lower,
  * upper, pad, truncate, println plus Go's index, len, eq, ne, lt, le, gt,
  * ge, and, or, not, print, printf). */
-struct cli_format_tmpl;
+struct cli_template;
 
-/* 0, or -ERR_INVALID with Go's "template: :1: ..." text. */
-int cli_format_tmpl_parse(const char *src, struct cli_format_tmpl **out,
-                          struct err *err);
-/* Execute with dot = data; header mode makes the string functions return
- * their argument unchanged (docker's table headers). With type_name set,
- * data is a row whose fields are all present: a missing one is Go's
- * "can't evaluate field X in type <type_name>" error; with NULL, data is
- * an API object and a missing field is <no value>. */
-int cli_format_tmpl_exec(const struct cli_format_tmpl *t, json_t *data,
-                         bool header, const char *type_name, struct buf *out,
-                         struct err *err);
-void cli_format_tmpl_free(struct cli_format_tmpl *t);
+/* Parse the NUL-terminated src (borrowed; the template keeps a copy). On 0
+ * *out is a new template the caller frees with cli_template_free; on
+ * -ERR_INVALID (Go's "template: :1: ..." text in err) *out is NULL. */
+int cli_template_parse(const char *src, struct cli_template **out,
+                       struct err *err);
+/* Free t and everything it owns; NULL is a no-op. */
+void cli_template_free(struct cli_template *t);
+
+/* Execute t (borrowed) with dot = data (borrowed, not modified) and
+ * append the text to out. Header mode makes the string functions return
+ * their argument unchanged (docker's table headers). With type_name set
+ * (borrowed), data is a row whose fields are all present: a missing one is
+ * Go's "can't evaluate field X in type <type_name>" error; with NULL, data
+ * is an API object and a missing field is <no value>. Returns 0, or
+ * -ERR_INVALID (Go's "template: :L:C: executing ..." text in err) or
+ * -ERR_TOOBIG; out keeps what was written before the error. */
+int cli_template_exec_run(const struct cli_template *t, json_t *data,
+                          bool header, const char *type_name,
+                          struct buf *out, struct err *err);
+
+/* ---- list output and renderings (cli_format.c) ---- */
 
 /* docker's list output: `--format` (table prefix, json, a template), the
  * default table, -q. Rows are JSON objects whose keys are the fields. */
 struct cli_format
 {
     bool table;              /* print header and align with tabwriter */
-    struct cli_format_tmpl *tmpl; /* owned */
+    struct cli_template *tmpl; /* owned */
     json_t *header;          /* owned: field -> column title */
     const char *type_name;   /* borrowed, for template errors; NULL for
                               * API objects */
@@ -242,6 +259,15 @@ bool cli_format_natural_less(const char *a, const char *b);
 void cli_format_json_indent(const char *src, size_t len, struct buf *out);
 /* Compact JSON like Go's encoder without HTML escaping (owned). */
 char *cli_format_json_compact(const json_t *v);
+/* Append d as Go prints a float64: %v (strconv 'g', shortest digits,
+ * exponent when exp < -4 || exp >= 6) or, with json_style, as
+ * encoding/json does ('e' below 1e-6 or from 1e21, no "-0"). Append
+ * failures past out's cap are ignored. */
+void cli_format_float(double d, bool json_style, struct buf *out);
+/* Append s[0..len) (borrowed) as a quoted JSON string, escaped like Go's
+ * encoder without HTML escaping. Append failures past out's cap are
+ * ignored. */
+void cli_format_json_string(const char *s, size_t len, struct buf *out);
 /* Go's time.Time.String() of an RFC 3339 time ("2026-11-25
  * 16:14:07.246839539 +0000 UTC"); a copy of s if it does not parse. */
 char *cli_format_go_time(const char *rfc3339);

@@ -370,18 +370,18 @@ static json_t *cli_system_client_info(const struct cli *c)
 static int cli_system_template(const char *format, json_t *v,
                                const char *name, struct err *err)
 {
-    struct cli_format_tmpl *t;
+    struct cli_template *t;
     struct buf o;
     int rv;
 
     if (strcmp(format, "json") == 0)
         format = "{{json .}}";
-    rv = cli_format_tmpl_parse(format, &t, err);
+    rv = cli_template_parse(format, &t, err);
     if (rv != 0)
         return err_wrap(err, "template parsing error");
     buf_init(&o, CLI_SYSTEM__OUT_MAX);
-    rv = cli_format_tmpl_exec(t, v, false, NULL, &o, err);
-    cli_format_tmpl_free(t);
+    rv = cli_template_exec_run(t, v, false, NULL, &o, err);
+    cli_template_free(t);
     (void)buf_puts(&o, "\n");
     fwrite(o.data, 1, o.len, stdout);
     buf_release(&o);
@@ -579,7 +579,7 @@ int cli_system_version(struct cli *c, struct cli_args *a, struct err *err)
         for (i = 0; i < json_array_size(comps); i++)
             cli_system_component(&text, json_array_get(comps, i));
     }
-    cli_format_tabwriter(text.data, text.len, 20, 1, &out);
+    cli_tabwriter_format(text.data, text.len, 20, 1, &out);
     fwrite(out.data, 1, out.len, stdout);
     buf_release(&text);
     buf_release(&out);

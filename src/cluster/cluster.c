@@ -35,9 +35,15 @@ static const char cluster_msg_locked[] =
 int cluster_paths(struct cluster *c, const char *name, char *out,
                   size_t out_len)
 {
-    int n = snprintf(out, out_len, "%s/%s", c->swarm_dir, name);
+    size_t d = strlen(c->swarm_dir);
+    size_t n = strlen(name);
 
-    return n > 0 && (size_t)n < out_len ? 0 : -1;
+    if (d + 1 + n + 1 > out_len)
+        return -1;
+    memcpy(out, c->swarm_dir, d);
+    out[d] = '/';
+    memcpy(out + d + 1, name, n + 1);
+    return 0;
 }
 
 const char *cluster_state_name(enum cluster_state s)
@@ -397,8 +403,15 @@ int cluster_save_state(struct cluster *c, const json_t *extra,
 static void cluster_fail(struct cluster *c, const char *prefix,
                          const char *msg)
 {
+    size_t p = strlen(prefix);
+
     c->state = CLUSTER_ERROR;
-    snprintf(c->error, sizeof(c->error), "%s%s", prefix, msg);
+    if (p >= sizeof(c->error))
+        p = sizeof(c->error) - 1;
+    memcpy(c->error, prefix, p);
+    c->error[p] = '\0';
+    /* The reason is cut to fit, on purpose. */
+    strncat(c->error, msg, sizeof(c->error) - p - 1);
     log_error(LOG_CLUSTER, "%s", c->error);
 }
 
