@@ -99,8 +99,14 @@ expect_eq "$(dk n1 info -f '{{.Swarm.LocalNodeState}}')" inactive "inactive afte
 expect_fail dk n1 node ls
 expect_contains "$OUT" "This node is not a swarm manager." "node ls after leave"
 
-log "init again after leave: a new swarm"
-run_ok dk n1 swarm init --advertise-addr 127.0.0.1
+log "init again after leave: a new swarm, with its own address pool"
+run_ok dk n1 swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:23777 \
+    --default-addr-pool 198.19.0.0/17 --default-addr-pool-mask-length 26
 [ "$(dk n1 info -f '{{.Swarm.Cluster.ID}}')" != "$cluster_id" ] || fail "same cluster ID after re-init"
+info=$(dk n1 info)
+grep -qxF "  Default Address Pool: 198.19.0.0/17  " <<<"$info" || fail "pool line"
+grep -qxF "  SubnetSize: 26" <<<"$info" || fail "subnet size line"
+grep -qxF "   127.0.0.1:23777" <<<"$info" || fail "manager address follows --listen-addr's port"
+expect_eq "$(dk n1 network inspect ingress -f '{{(index .IPAM.Config 0).Subnet}} {{(index .IPAM.Config 0).Gateway}}')" "198.19.0.0/26 198.19.0.1" "ingress from the pool"
 check_node_log n1
 log "passed"
