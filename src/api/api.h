@@ -7,6 +7,8 @@
 #ifndef SHOAL_API_H
 #define SHOAL_API_H
 
+#include <stddef.h>
+
 #include <uv.h>
 
 #include "base/err.h"
@@ -21,6 +23,22 @@ struct cluster;
  * made 0660. cluster is borrowed for the server's lifetime. NULL on error. */
 struct api_server *api_server_start(uv_loop_t *loop, const char *host,
                                     struct cluster *cluster, struct err *err);
+
+/* Where the reply to a forwarded request goes: status, content type (NULL
+ * for none) and body (lent for the call). Fires exactly once. */
+typedef void (*api_forward_cb)(void *data, int status, const char *ctype,
+                               const char *body, size_t len);
+
+/*
+ * Serve a request that another manager forwarded here because this node
+ * leads: method ("GET", "POST", ...), url (path with its /vX.Y prefix and
+ * query, as the client sent it) and body (copied). The reply reaches cb
+ * instead of a socket; the request is never forwarded again, so two
+ * managers that disagree about the leader cannot bounce it.
+ */
+void api_serve_forwarded(struct cluster *cluster, const char *method,
+                         const char *url, const void *body, size_t len,
+                         api_forward_cb cb, void *data);
 
 /* Stop listening, close every connection (pending requests complete into
  * the void), free the server, then call cb. */

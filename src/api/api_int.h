@@ -38,6 +38,11 @@ struct api_req
     int version_minor;
     bool keep_alive;
     bool replied;
+    api_forward_cb sink;          /* set for a forwarded request: the reply
+                                     goes here instead of a connection */
+    void *sink_data;
+    bool forwarded;               /* served for another manager: never
+                                     forwarded again */
 };
 
 typedef void (*api_handler_fn)(struct api_req *req);

@@ -284,6 +284,11 @@ static void api_send(struct api_req *req, int status, const char *ctype,
         return;
     }
     req->replied = true;
+    if (req->sink != NULL) {
+        req->sink(req->sink_data, status, ctype, body, body_len);
+        api_req_free(req);
+        return;
+    }
     if (conn == NULL) {
         api_req_free(req);
         return;
@@ -385,6 +390,42 @@ void api_reply_ping(struct api_req *req, const char *swarm_state)
     api_send(req, 200, "text/plain; charset=utf-8",
              req->method == API_HEAD ? "" : "OK",
              req->method == API_HEAD ? 0 : 2, extra);
+}
+
+void api_serve_forwarded(struct cluster *cluster, const char *method,
+                         const char *url, const void *body, size_t len,
+                         api_forward_cb cb, void *data)
+{
+    static const struct
+    {
+        const char *name;
+        enum api_method m;
+    } methods[] = {
+        {"GET", API_GET},   {"HEAD", API_HEAD},     {"POST", API_POST},
+        {"PUT", API_PUT},   {"DELETE", API_DELETE},
+    };
+    struct api_req *req = xcalloc(1, sizeof(*req));
+    size_t i;
+
+    req->cluster = cluster;
+    req->method = API_OTHER;
+    for (i = 0; i < ARRAY_SIZE(methods); i++) {
+        if (strcmp(methods[i].name, method) == 0)
+            req->method = methods[i].m;
+    }
+    req->url = xstrdup(url);
+    req->sink = cb;
+    req->sink_data = data;
+    req->forwarded = true;
+    req->keep_alive = true;
+    buf_init(&req->body, API__MAX_BODY);
+    if (buf_append(&req->body, body, len) != 0) {
+        api_reply_error(req, ERR_TOOBIG,
+                        "request body too large (limit %u bytes)",
+                        API__MAX_BODY);
+        return;
+    }
+    api_router_dispatch(req);
 }
 
 /* --- connections -------------------------------------------------------- */

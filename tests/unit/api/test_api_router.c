@@ -289,6 +289,48 @@ static void test_filters(void **state)
     free(r);
 }
 
+struct fwd_result
+{
+    int calls;
+    int status;
+    char body[512];
+};
+
+static void on_forwarded(void *data, int status, const char *ctype,
+                         const char *body, size_t len)
+{
+    struct fwd_result *r = data;
+
+    (void)ctype;
+    r->calls++;
+    r->status = status;
+    snprintf(r->body, sizeof(r->body), "%.*s", (int)len, body);
+}
+
+static void test_forwarded(void **state)
+{
+    struct fixture *f = *state;
+    struct fwd_result r;
+
+    memset(&r, 0, sizeof(r));
+    api_serve_forwarded(f->cluster, "GET", "/v1.44/nodes?filters=%7B%7D",
+                        NULL, 0, on_forwarded, &r);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "This node is not a swarm manager."));
+    memset(&r, 0, sizeof(r));
+    api_serve_forwarded(f->cluster, "POST", "/v1.51/swarm/init", "{\"x", 3,
+                        on_forwarded, &r);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "invalid JSON"));
+    memset(&r, 0, sizeof(r));
+    api_serve_forwarded(f->cluster, "PATCH", "/info", NULL, 0, on_forwarded,
+                        &r);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.status, 405);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
