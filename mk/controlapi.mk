@@ -1,2 +1,2 @@
 SRC += src/manager/controlapi/ctl_spec.c src/manager/controlapi/ctl_swarm.c \
-       src/manager/controlapi/ctl_nodes.c
+       src/manager/controlapi/ctl_nodes.c src/manager/controlapi/ctl_join.c

@@ -85,6 +85,36 @@ json_t *ctl_node_update(const struct store *s, const char *ref,
 json_t *ctl_node_remove(const struct store *s, const char *ref, bool force,
                         struct err *err);
 
+/* A node asking to join (POST /swarm/join on another node, then the CA's
+ * join call on this manager). */
+struct ctl_join_req {
+    const char *token;          /* SWMTKN-1-... */
+    const char *csr_pem;        /* the node's CSR; only its key is used */
+    const char *availability;   /* "" or NULL -> active */
+    uint64_t raft_id;           /* managers: their Raft member ID */
+    const char *advertise_addr; /* managers: "ip:port" for Raft */
+    const char *remote_ip;      /* the address the call came from */
+    json_t *description;        /* borrowed: the node's Description */
+};
+
+struct ctl_join_out {
+    char node_id[26];           /* the new node's ID */
+    const char *role;           /* "manager" | "worker" (static) */
+    char *cert_pem;             /* malloc'd certificate; caller frees */
+};
+
+/* "manager" or "worker" if token is the cluster's current token for that
+ * role (compared in constant time, manager first), else NULL. */
+const char *ctl_join_role(const struct store *s, const char *token);
+
+/* Admit a node: check the token (Docker's "A valid join token is necessary
+ * to join this cluster" otherwise), pick a new node ID, sign the CSR with
+ * the root in the store (OU from the token's role, expiry from the spec),
+ * and return the action creating the node (Status ready). On success *out
+ * is filled and out->cert_pem is the caller's. */
+json_t *ctl_join(const struct store *s, const struct ctl_join_req *in,
+                 struct ctl_join_out *out, struct err *err);
+
 /* Count managers among the stored nodes (by desired role). */
 unsigned ctl_node_count_managers(const struct store *s);
 

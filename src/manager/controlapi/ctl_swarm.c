@@ -98,6 +98,7 @@ json_t *ctl_swarm_init(const struct ctl_init *in, struct err *err)
     json_t *node;
     json_t *ingress;
     json_t *pools;
+    json_t *tls;
     unsigned subnet = in->subnet_size ? in->subnet_size : 24;
     unsigned port = in->data_path_port ? in->data_path_port : 4789;
     const char *colon = strrchr(in->advertise_addr, ':');
@@ -106,15 +107,16 @@ json_t *ctl_swarm_init(const struct ctl_init *in, struct err *err)
     if (ctl_addr_pool_validate(in->default_addr_pool, in->subnet_size,
                                err) != 0)
         return NULL;
+    tls = json_object_get(in->node_description, "TLSInfo");
+    tls = tls != NULL ? json_incref(tls) : json_object();
     pools = json_array_size(in->default_addr_pool) > 0
                 ? json_deep_copy(in->default_addr_pool)
                 : json_pack("[s]", "10.0.0.0/8");
     cluster = json_pack(
-        "{s:s, s:O, s:O, s:b, s:o, s:i, s:i, s:o,"
+        "{s:s, s:O, s:o, s:b, s:o, s:i, s:i, s:o,"
         " s:{s:s, s:s}, s:s, s:{s:I}}",
         "ID", in->cluster_id, "Spec", in->spec, "TLSInfo",
-        json_object_get(in->node_description, "TLSInfo"),
-        "RootRotationInProgress", 0, "DefaultAddrPool", pools, "SubnetSize",
+        tls, "RootRotationInProgress", 0, "DefaultAddrPool", pools, "SubnetSize",
         (int)subnet, "DataPathPort", (int)port, "JoinTokens",
         ctl_tokens(in->worker_token, in->manager_token), "_RootCA", "CACert",
         in->root_cert_pem, "CAKey", in->root_key_pem, "_UnlockKey",
