@@ -54,6 +54,9 @@ void api_reply_json(struct api_req *req, int status, json_t *body); /* steals */
 void api_reply_text(struct api_req *req, int status, const char *ctype,
                     const char *text);
 void api_reply_empty(struct api_req *req, int status);
+/* A reply made elsewhere (the leader's, for a forwarded request). */
+void api_reply_raw(struct api_req *req, int status, const char *ctype,
+                   const char *body, size_t len);
 /* {"message": err->msg} with the status from the code table. */
 void api_reply_err(struct api_req *req, const struct err *err);
 void api_reply_error(struct api_req *req, int code, const char *fmt, ...)

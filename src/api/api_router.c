@@ -7,32 +7,35 @@
 
 #include "api/api_int.h"
 #include "base/mem.h"
+#include "cluster/cluster.h"
 
 struct api_route
 {
     enum api_method method;
     const char *pattern; /* "{}" matches one path segment */
     api_handler_fn handler;
+    bool leader;         /* served with the leader's authority: a follower
+                            manager forwards it to the leader */
 };
 
 static const struct api_route api_routes[] = {
-    {API_GET, "/_ping", api_system_ping},
-    {API_HEAD, "/_ping", api_system_ping},
-    {API_GET, "/version", api_system_version},
-    {API_GET, "/info", api_system_info},
-    {API_GET, "/swarm", api_swarm_inspect},
-    {API_POST, "/swarm/init", api_swarm_init},
-    {API_POST, "/swarm/join", api_swarm_join},
-    {API_POST, "/swarm/leave", api_swarm_leave},
-    {API_POST, "/swarm/update", api_swarm_update},
-    {API_GET, "/swarm/unlockkey", api_swarm_unlockkey},
-    {API_POST, "/swarm/unlock", api_swarm_unlock},
-    {API_GET, "/nodes", api_nodes_list},
-    {API_GET, "/nodes/{}", api_nodes_inspect},
-    {API_POST, "/nodes/{}/update", api_nodes_update},
-    {API_DELETE, "/nodes/{}", api_nodes_delete},
-    {API_GET, "/networks", api_networks_list},
-    {API_GET, "/networks/{}", api_networks_inspect},
+    {API_GET, "/_ping", api_system_ping, false},
+    {API_HEAD, "/_ping", api_system_ping, false},
+    {API_GET, "/version", api_system_version, false},
+    {API_GET, "/info", api_system_info, false},
+    {API_GET, "/swarm", api_swarm_inspect, true},
+    {API_POST, "/swarm/init", api_swarm_init, false},
+    {API_POST, "/swarm/join", api_swarm_join, false},
+    {API_POST, "/swarm/leave", api_swarm_leave, false},
+    {API_POST, "/swarm/update", api_swarm_update, true},
+    {API_GET, "/swarm/unlockkey", api_swarm_unlockkey, true},
+    {API_POST, "/swarm/unlock", api_swarm_unlock, false},
+    {API_GET, "/nodes", api_nodes_list, true},
+    {API_GET, "/nodes/{}", api_nodes_inspect, true},
+    {API_POST, "/nodes/{}/update", api_nodes_update, true},
+    {API_DELETE, "/nodes/{}", api_nodes_delete, true},
+    {API_GET, "/networks", api_networks_list, true},
+    {API_GET, "/networks/{}", api_networks_inspect, true},
 };
 
 static int api_hexval(char c)
@@ -210,6 +213,38 @@ nomatch:
     return false;
 }
 
+static void api_router_on_forwarded(void *data, int status,
+                                    const char *ctype, const char *body,
+                                    size_t len)
+{
+    api_reply_raw(data, status, ctype, body, len);
+}
+
+static const char *api_method_name(enum api_method m)
+{
+    switch (m) {
+    case API_GET: return "GET";
+    case API_HEAD: return "HEAD";
+    case API_POST: return "POST";
+    case API_PUT: return "PUT";
+    case API_DELETE: return "DELETE";
+    case API_OTHER: break;
+    }
+    return "OTHER";
+}
+
+/* Hand the request to the leader as the client sent it. */
+static void api_router_forward(struct api_req *req)
+{
+    struct err err;
+
+    err_clear(&err);
+    if (cluster_forward(req->cluster, api_method_name(req->method), req->url,
+                        req->body.data, req->body.len,
+                        api_router_on_forwarded, req, &err) != 0)
+        api_reply_err(req, &err);
+}
+
 void api_router_dispatch(struct api_req *req)
 {
     const char *rest = req->url;
@@ -263,6 +298,11 @@ void api_router_dispatch(struct api_req *req)
             continue;
         path_known = true;
         if (api_routes[i].method == req->method) {
+            if (api_routes[i].leader && !req->forwarded &&
+                cluster_should_forward(req->cluster)) {
+                api_router_forward(req);
+                return;
+            }
             api_routes[i].handler(req);
             return;
         }

@@ -350,6 +350,12 @@ void api_reply_text(struct api_req *req, int status, const char *ctype,
     api_send(req, status, ctype, text, strlen(text), NULL);
 }
 
+void api_reply_raw(struct api_req *req, int status, const char *ctype,
+                   const char *body, size_t len)
+{
+    api_send(req, status, ctype, body, len, NULL);
+}
+
 void api_reply_empty(struct api_req *req, int status)
 {
     api_send(req, status, status == 204 ? NULL : "text/plain; charset=utf-8",

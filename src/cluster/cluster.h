@@ -60,6 +60,20 @@ uint64_t cluster_raft_id(const struct cluster *c);
 const struct store *cluster_manager_store(const struct cluster *c,
                                           struct err *err);
 
+/* True when this node is a manager that does not lead: requests served
+ * with the leader's authority go to the leader (cluster_forward). */
+bool cluster_should_forward(const struct cluster *c);
+
+/* Forward an Engine API request (method, url with version and query, body
+ * copied) to the leader and deliver its reply to cb, once. Returns 0, or
+ * -code (cb will not fire): ERR_UNAVAILABLE with Docker's "The swarm does
+ * not have a leader..." text when no leader is known. */
+int cluster_forward(struct cluster *c, const char *method, const char *url,
+                    const void *body, size_t len,
+                    void (*cb)(void *data, int status, const char *ctype,
+                               const char *body, size_t len),
+                    void *data, struct err *err);
+
 /* POST /swarm/init: req is the InitRequest (borrowed). On success the
  * callback's result is a JSON string with the node ID. Returns 0 (cb will
  * fire) or -code with err set (cb will not fire). */

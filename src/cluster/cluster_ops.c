@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "cluster/cluster_int.h"
 #include "manager/ca/ca.h"
+#include "manager/consensus/consensus.h"
 #include "manager/controlapi/ctl.h"
 #include "manager/store/store.h"
 
@@ -122,4 +123,35 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
     actions = json_array();
     json_array_append_new(actions, action);
     return cluster_propose(c, actions, cb, data, err);
+}
+
+bool cluster_should_forward(const struct cluster *c)
+{
+    return c->state == CLUSTER_ACTIVE && c->consensus != NULL &&
+           !consensus_is_leader(c->consensus);
+}
+
+int cluster_forward(struct cluster *c, const char *method, const char *url,
+                    const void *body, size_t len,
+                    void (*cb)(void *data, int status, const char *ctype,
+                               const char *body, size_t len),
+                    void *data, struct err *err)
+{
+    UNUSED(method);
+    UNUSED(url);
+    UNUSED(body);
+    UNUSED(len);
+    UNUSED(cb);
+    UNUSED(data);
+    /* With one manager there is never another leader to ask; the cluster
+     * port (RPC to the leader) carries this once managers can join. */
+    if (c->consensus == NULL || consensus_leader_id(c->consensus) == 0)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "rpc error: code = Unknown desc = The swarm does not "
+                       "have a leader. It's possible that too few managers "
+                       "are online. Make sure more than half of the "
+                       "managers are online.");
+    return err_set(err, ERR_UNAVAILABLE,
+                   "This node is not a swarm manager. Manager is being "
+                   "prepared or has trouble connecting to the cluster.");
 }
