@@ -1,4 +1,5 @@
 SRC += src/manager/consensus/consensus.c \
        src/manager/consensus/consensus_fsm.c \
+       src/manager/consensus/consensus_membership.c \
        src/manager/consensus/consensus_propose.c \
        src/manager/consensus/consensus_transport.c

@@ -28,6 +28,10 @@ static const char cluster_msg_not_manager[] =
 static const char cluster_msg_preparing[] =
     "This node is not a swarm manager. Manager is being prepared or has "
     "trouble connecting to the cluster.";
+static const char cluster_msg_worker[] =
+    "This node is not a swarm manager. Worker nodes can't be used to view or "
+    "modify cluster state. Please run this command on a manager node or "
+    "promote the current node to a manager.";
 static const char cluster_msg_locked[] =
     "Swarm is encrypted and needs to be unlocked before it can be used. "
     "Please use \"docker swarm unlock\" to unlock it.";
@@ -110,7 +114,12 @@ const struct store *cluster_manager_store(const struct cluster *c,
 {
     switch (c->state) {
     case CLUSTER_ACTIVE:
-        if (c->consensus != NULL && consensus_leader_id(c->consensus) != 0)
+        if (c->consensus == NULL) {
+            err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_worker);
+            return NULL;
+        }
+        if (consensus_leader_id(c->consensus) != 0 &&
+            (!consensus_is_leader(c->consensus) || c->leader_ready))
             return c->store;
         err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_preparing);
         return NULL;
@@ -129,6 +138,11 @@ const struct store *cluster_manager_store(const struct cluster *c,
 }
 
 /* --- node description --------------------------------------------------- */
+
+json_t *cluster_remote_managers(const struct cluster *c)
+{
+    return c->remote_managers;
+}
 
 json_t *cluster_node_description(const char *root_pem)
 {
@@ -249,6 +263,8 @@ static void cluster_on_first_entry(void *data, int status,
 
     UNUSED(result);
     c->pending = NULL;
+    if (status == 0)
+        c->leader_ready = true;
     if (status == 0 && p->cb == NULL)
         c->state = CLUSTER_ACTIVE;
     if (status != 0 && p->cb == NULL) {
@@ -261,13 +277,47 @@ static void cluster_on_first_entry(void *data, int status,
     free(p);
 }
 
+struct cluster_barrier
+{
+    struct consensus_op_req op;
+    struct cluster *c;
+};
+
+static void cluster_on_barrier(struct consensus_op_req *op, int status)
+{
+    struct cluster_barrier *b = op->data;
+
+    /* Every entry of earlier terms is applied: reads are the leader's. */
+    if (status == 0)
+        b->c->leader_ready = true;
+    else
+        log_warn(LOG_CLUSTER, "leader barrier: %s", op->err.msg);
+    free(b);
+}
+
 static void cluster_on_leader(struct consensus *cons, void *data)
 {
     struct cluster *c = data;
     struct cluster_pending *p = c->pending;
     struct err err;
 
-    if (p == NULL || p->proposed || !consensus_is_leader(cons))
+    if (!consensus_is_leader(cons)) {
+        c->leader_ready = false;
+        return;
+    }
+    if (p == NULL && !c->leader_ready) {
+        struct cluster_barrier *b = xcalloc(1, sizeof(*b));
+
+        b->c = c;
+        b->op.data = b;
+        err_clear(&err);
+        if (consensus_barrier(cons, &b->op, cluster_on_barrier, &err) != 0) {
+            log_warn(LOG_CLUSTER, "leader barrier: %s", err.msg);
+            free(b);
+        }
+        return;
+    }
+    if (p == NULL || p->proposed)
         return;
     p->proposed = true;
     err_clear(&err);
@@ -281,7 +331,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
     log_debug(LOG_CLUSTER, "leader: first entry proposed");
 }
 
-int cluster_manager_start(struct cluster *c, bool fresh, struct err *err)
+int cluster_manager_start(struct cluster *c, bool bootstrap, struct err *err)
 {
     static const struct consensus_fsm fsm_ops = {
         .apply = cluster_fsm_apply,
@@ -293,7 +343,6 @@ int cluster_manager_start(struct cluster *c, bool fresh, struct err *err)
     char raft_dir[PATH_MAX];
     int rv;
 
-    UNUSED(fresh);
     if (cluster_paths(c, "raft", raft_dir, sizeof(raft_dir)) != 0)
         return err_set(err, ERR_IO, "data root path too long");
     fsm.data = c;
@@ -306,7 +355,8 @@ int cluster_manager_start(struct cluster *c, bool fresh, struct err *err)
     if (c->consensus == NULL)
         goto err_after_store;
     consensus_set_leader_cb(c->consensus, cluster_on_leader, c);
-    rv = consensus_bootstrap(c->consensus, err);
+    cluster_port_attach(c);
+    rv = bootstrap ? consensus_bootstrap(c->consensus, err) : 0;
     if (rv == 0)
         rv = consensus_start(c->consensus, err);
     if (rv != 0) {
@@ -338,6 +388,7 @@ static void cluster_on_consensus_closed(void *data)
     store_free(st->c->store);
     st->c->store = NULL;
     st->c->stopping = false;
+    st->c->leader_ready = false;
     if (st->cb != NULL)
         st->cb(st->data);
     free(st);
@@ -484,10 +535,17 @@ static void cluster_restore(struct cluster *c)
     }
     memcpy(c->node_id, info.cn, sizeof(c->node_id));
     memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
+    if (json_is_array(json_object_get(st, "Managers")))
+        c->remote_managers = json_incref(json_object_get(st, "Managers"));
+    if (strcmp(info.ou, "swarm-worker") == 0) {
+        c->state = CLUSTER_ACTIVE;
+        log_info(LOG_CLUSTER, "swarm restored: worker %s in cluster %s",
+                 c->node_id, c->cluster_id);
+        goto out;
+    }
     if (strcmp(info.ou, "swarm-manager") != 0) {
-        /* Workers come with the agent; a worker state here is not ours. */
-        err_set(&err, ERR_INVALID, "node certificate role %s is not "
-                                   "supported by this node", info.ou);
+        err_set(&err, ERR_INVALID, "node certificate role %s is unknown",
+                info.ou);
         goto fail;
     }
     c->state = CLUSTER_PENDING;
@@ -499,6 +557,8 @@ static void cluster_restore(struct cluster *c)
         c->pending = NULL;
         goto fail;
     }
+    if (cluster_port_start(c, &err) != 0)
+        log_error(LOG_CLUSTER, "%s", err.msg);
     log_info(LOG_CLUSTER, "swarm restored: node %s in cluster %s",
              c->node_id, c->cluster_id);
     goto out;
@@ -552,14 +612,22 @@ static void cluster_on_closed(void *data)
     void (*cb)(void *) = c->close_cb;
     void *cb_data = c->close_data;
 
+    json_decref(c->remote_managers);
     free(c);
     if (cb != NULL)
         cb(cb_data);
+}
+
+static void cluster_on_port_closed(void *data)
+{
+    struct cluster *c = data;
+
+    cluster_manager_stop(c, cluster_on_closed, c);
 }
 
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)
 {
     c->close_cb = cb;
     c->close_data = data;
-    cluster_manager_stop(c, cluster_on_closed, c);
+    cluster_port_stop(c, cluster_on_port_closed, c);
 }

@@ -80,6 +80,16 @@ int cluster_forward(struct cluster *c, const char *method, const char *url,
 int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
                  void *data, struct err *err);
 
+/* POST /swarm/join: req is the JoinRequest (borrowed). Returns 0 (cb fires
+ * once the node is in the swarm or the join failed) or -code with err set
+ * (cb will not fire). */
+int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
+                 void *data, struct err *err);
+
+/* Managers this node knows of when it is not one itself (from joining):
+ * [{"NodeID","Addr"}], borrowed; NULL if none. */
+json_t *cluster_remote_managers(const struct cluster *c);
+
 /* POST /swarm/leave. */
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
                   void *data, struct err *err);

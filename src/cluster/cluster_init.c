@@ -77,6 +77,7 @@ static void cluster_init_fail(struct cluster *c)
 {
     struct err err;
 
+    cluster_port_stop(c, NULL, NULL); /* closes in the background */
     c->state = CLUSTER_INACTIVE;
     err_clear(&err);
     if (fsutil_empty_dir(c->swarm_dir, &err) != 0)
@@ -303,6 +304,14 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
             : json_null(),
         "SubnetSize", subnet ? subnet : (json_int_t)24, "DataPathPort",
         port ? port : (json_int_t)4789);
+    /* The port first: a listen address in use fails the init, as in
+     * Docker, before any Raft state exists. */
+    rv = cluster_port_start(c, err);
+    if (rv != 0) {
+        json_decref(op->state_extra);
+        free(op);
+        goto err_after_pki;
+    }
     c->pending = xcalloc(1, sizeof(*c->pending));
     c->pending->actions = actions;
     c->pending->cb = cluster_init_on_applied;

@@ -10,6 +10,9 @@
 
 struct consensus;
 struct store;
+struct tls_ctx;
+struct tls_stream_listener;
+struct cluster_port;
 
 struct cluster
 {
@@ -29,6 +32,12 @@ struct cluster
     struct cluster_pending *pending; /* owned: init waiting for leadership */
     unsigned n_inflight;          /* proposals waiting for their entry */
     bool stopping;                /* the manager is being stopped */
+    bool leader_ready;            /* leading, and a barrier of this term is
+                                     applied: reads are the leader's */
+    struct cluster_port *port;    /* owned: the cluster port, NULL unless
+                                     in a swarm */
+    json_t *remote_managers;      /* owned: [{"NodeID","Addr"}] known from
+                                     joining (workers); NULL if none */
     void (*close_cb)(void *data);
     void *close_data;
 };
@@ -45,12 +54,26 @@ struct cluster_pending
 /* cluster.c */
 int cluster_paths(struct cluster *c, const char *name, char *out,
                   size_t out_len);
-int cluster_manager_start(struct cluster *c, bool fresh, struct err *err);
+/* Start the store and the Raft member. bootstrap: write a one-voter
+ * configuration if the log is empty (init); a joining manager passes false
+ * and waits for the leader to add it. */
+int cluster_manager_start(struct cluster *c, bool bootstrap, struct err *err);
 void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
                           void *data);
 int cluster_save_state(struct cluster *c, const json_t *extra,
                        struct err *err);
 json_t *cluster_node_description(const char *root_pem);
+
+/* cluster_port.c: the TLS listener on listen_addr serving RPC and Raft
+ * (docs/internals/wire.md), and the client TLS contexts managers use to
+ * reach each other. Certificates are read from swarm/certificates/.
+ * Start when the node enters a swarm (init, join, restore); stop on leave
+ * and shutdown (cb fires once everything is closed). */
+int cluster_port_start(struct cluster *c, struct err *err);
+void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
+/* Let the Raft member dial its peers through the port (call whenever both
+ * exist: after the manager or the port starts). */
+void cluster_port_attach(struct cluster *c);
 
 /* cluster_addr.c: Docker's listen/advertise address rules. out_* get
  * "ip:port" and the advertise IP alone. */

@@ -38,10 +38,19 @@ static void cluster_leave_on_stopped(void *data)
     memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
     memset(c->listen_addr, 0, sizeof(c->listen_addr));
     c->raft_id = 0;
+    json_decref(c->remote_managers);
+    c->remote_managers = NULL;
     if (rv == 0)
         log_info(LOG_CLUSTER, "left the swarm");
     op->cb(op->data, rv, rv ? &err : NULL, NULL);
     free(op);
+}
+
+static void cluster_leave_on_port_stopped(void *data)
+{
+    struct cluster_leave_op *op = data;
+
+    cluster_manager_stop(op->c, cluster_leave_on_stopped, op);
 }
 
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
@@ -81,7 +90,7 @@ int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
     op->c = c;
     op->cb = cb;
     op->data = data;
-    cluster_manager_stop(c, cluster_leave_on_stopped, op);
+    cluster_port_stop(c, cluster_leave_on_port_stopped, op);
     return 0;
 }
 
@@ -129,29 +138,4 @@ bool cluster_should_forward(const struct cluster *c)
 {
     return c->state == CLUSTER_ACTIVE && c->consensus != NULL &&
            !consensus_is_leader(c->consensus);
-}
-
-int cluster_forward(struct cluster *c, const char *method, const char *url,
-                    const void *body, size_t len,
-                    void (*cb)(void *data, int status, const char *ctype,
-                               const char *body, size_t len),
-                    void *data, struct err *err)
-{
-    UNUSED(method);
-    UNUSED(url);
-    UNUSED(body);
-    UNUSED(len);
-    UNUSED(cb);
-    UNUSED(data);
-    /* With one manager there is never another leader to ask; the cluster
-     * port (RPC to the leader) carries this once managers can join. */
-    if (c->consensus == NULL || consensus_leader_id(c->consensus) == 0)
-        return err_set(err, ERR_UNAVAILABLE,
-                       "rpc error: code = Unknown desc = The swarm does not "
-                       "have a leader. It's possible that too few managers "
-                       "are online. Make sure more than half of the "
-                       "managers are online.");
-    return err_set(err, ERR_UNAVAILABLE,
-                   "This node is not a swarm manager. Manager is being "
-                   "prepared or has trouble connecting to the cluster.");
 }

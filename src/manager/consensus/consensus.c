@@ -189,6 +189,9 @@ struct consensus *consensus_new(uv_loop_t *loop,
     raft_set_snapshot_trailing(&c->raft, cfg->snapshot_trailing
                                              ? cfg->snapshot_trailing
                                              : CONSENSUS_SNAPSHOT_TRAILING);
+    /* A member coming back from a partition must not depose a working
+     * leader (it would with its bumped term, without pre-vote). */
+    raft_set_pre_vote(&c->raft, true);
 
     rv = uv_check_init(loop, &c->check);
     assert(rv == 0);
@@ -318,6 +321,7 @@ static void consensus_raft_close_cb(struct raft *raft)
     assert(c->conns == NULL);
     raft_uv_close(&c->io);
     consensus_propose_release(c);
+    consensus_ops_release(c);
     uv_close((uv_handle_t *)&c->check, consensus_check_close_cb);
 }
 
@@ -354,6 +358,7 @@ void consensus_close(struct consensus *c, void (*cb)(void *data), void *data)
     /* Every proposer learns now, whatever raft does next; an entry already
      * handed to raft may still commit (and is applied again on restart). */
     consensus_propose_cancel_all(c);
+    consensus_ops_cancel_all(c);
     if (c->n_dispatch == 0 && consensus_is_drained(c)) {
         consensus_close_now(c);
         return;
@@ -383,6 +388,11 @@ static void consensus_check_cb(uv_check_t *handle)
         consensus_close_now(c);
         return;
     }
+    if (c->closing)
+        return;
+    consensus_ops_sample(c);
+    if (c->ops_queued)
+        consensus_ops_run(c);
     if (c->closing)
         return;
     is_leader = consensus_is_leader(c);

@@ -2,9 +2,18 @@
 /*
  * Consensus: one raft member (canonical raft 0.15 with its libuv storage)
  * driving a caller-supplied state machine. Offers bootstrap of a one-voter
- * cluster, proposals whose callback carries the state machine's verdict, a
- * leadership watch, and the transport seam through which already
- * authenticated peer streams reach raft. No raft type appears here.
+ * cluster, joining an existing one, proposals whose callback carries the
+ * state machine's verdict, membership changes (add, promote, demote,
+ * remove), leadership transfer, barriers, a leadership watch, and the
+ * transport seam through which already authenticated peer streams reach
+ * raft (incoming: consensus_transport_accept_stream; outgoing: the dialer
+ * hook). No raft type appears here.
+ *
+ * Pre-vote is on: a member cut off from the others cannot disrupt the
+ * leader when it comes back.
+ *
+ * The process must ignore SIGPIPE (the daemon does): raft writes to its end
+ * of each bridge socketpair with write(2).
  *
  * Everything runs on the loop passed to consensus_new, on its thread.
  */
@@ -67,14 +76,28 @@ struct consensus_config
     const char *dir;               /* raft dir, created 0700 if missing; copied */
     uint64_t id;                   /* this member's raft id, non-zero */
     const char *address;           /* advertise "ip:port" for the raft configuration; copied */
-    unsigned election_timeout_ms;  /* 0 means 1000 */
-    unsigned heartbeat_ms;         /* 0 means 100; must be < election timeout */
+    unsigned election_timeout_ms;  /* 0 means 400: see CONSENSUS_ELECTION_TIMEOUT_MS */
+    unsigned heartbeat_ms;         /* 0 means 50 (raft's tick); must be < election timeout */
     unsigned snapshot_threshold;   /* entries between snapshots; 0 means 10000 (Docker's SnapshotInterval) */
     unsigned snapshot_trailing;    /* entries kept after a snapshot; 0 means 500 (LogEntriesForSlowFollowers) */
 };
 
-#define CONSENSUS_ELECTION_TIMEOUT_MS 1000
-#define CONSENSUS_HEARTBEAT_MS 100
+/*
+ * Failover. raft 0.15 ticks once per heartbeat and randomizes the election
+ * timeout E in [E, 2E); a follower that still has a leader refuses
+ * (pre-)votes, so after the leader dies the survivors elect a new one when
+ * the last of a majority has timed out: about E + 2E/3 after the last
+ * heartbeat, at most 2E + one heartbeat. Two survivors timing out on the
+ * same tick split the vote and cost another [E, 2E): with 100 ms ticks and
+ * E = 500 that happened often enough to push a failover to 1.7 s, hence
+ * 50 ms ticks (heartbeats) and E = 400: measured on loopback with 3
+ * members, new leader in 0.5-0.9 s (see test_consensus_cluster.c), and 8
+ * heartbeats per election timeout so one late heartbeat deposes no one.
+ * Docker's defaults (10 s election) are far slower; the config fields
+ * override both for slow disks or links.
+ */
+#define CONSENSUS_ELECTION_TIMEOUT_MS 400
+#define CONSENSUS_HEARTBEAT_MS 50
 #define CONSENSUS_SNAPSHOT_THRESHOLD 10000
 #define CONSENSUS_SNAPSHOT_TRAILING 500
 
@@ -113,7 +136,9 @@ int consensus_bootstrap(struct consensus *c, struct err *err);
  * synchronously from here as far as the log is known to be committed
  * (restore with the latest snapshot, then apply for the entries after it);
  * a single voter elects itself before this returns and so replays the whole
- * log. Returns 0, -ERR_INVALID if already started, or -ERR_IO (corrupt or
+ * log. On an empty dir without consensus_bootstrap the member starts with
+ * no configuration, never campaigns, and waits for a leader to add it
+ * (consensus_add_member) and send it the log or a snapshot. Returns 0, -ERR_INVALID if already started, or -ERR_IO (corrupt or
  * unreadable state, or an FSM restore failure, whose message is kept).
  * Call once; on failure only consensus_close remains.
  */
@@ -186,6 +211,183 @@ int consensus_transport_accept(struct consensus *c, uint64_t peer_id,
                                struct err *err);
 
 /*
+ * Incoming peer stream. s carries only raft's own messages (no handshake):
+ * peer_id is the peer's raft id as the caller established it (from the
+ * verified certificate and the store), never read from the stream. On 0, s
+ * belongs to consensus: a socketpair bridge copies bytes between s and raft
+ * and closes s (stream_close) when either side hangs up, on
+ * consensus_transport_disconnect and at consensus_close. On error s stays
+ * the caller's: -ERR_INVALID (bad peer id or address, s NULL),
+ * -ERR_UNAVAILABLE (not started, or closing), -ERR_IO.
+ */
+struct stream;
+int consensus_transport_accept_stream(struct consensus *c, uint64_t peer_id,
+                                      const char *peer_address,
+                                      struct stream *s, struct err *err);
+
+/*
+ * Outgoing peer streams. raft connects to a peer (id, address from the raft
+ * configuration) when it has a message for it; consensus then calls the
+ * dialer, which must eventually call done(dial, s, err) exactly once: with
+ * a connected stream to that peer (which then belongs to consensus, and is
+ * bridged as above), or with s NULL on failure (err may be NULL; raft
+ * retries after a second). done may be called from inside dial_fn, and may
+ * be called after consensus_close (even after its cb): the stream is then
+ * just closed. `dial` is consensus's and is freed by done. The dialer must
+ * not send anything of its own on the stream, and must verify that the
+ * peer it reached really is peer_id. Without a dialer (or with dial_fn
+ * NULL) every connect fails, and the member can only answer peers that
+ * dial it... which raft does not do: it needs both directions.
+ */
+struct consensus_dial;
+typedef void (*consensus_dial_done_fn)(struct consensus_dial *dial,
+                                       struct stream *s,
+                                       const struct err *err);
+typedef void (*consensus_dial_fn)(void *data, uint64_t peer_id,
+                                  const char *address,
+                                  consensus_dial_done_fn done,
+                                  struct consensus_dial *dial);
+/* Set (or clear) the dialer; data is borrowed until consensus_close's cb
+ * (and until every started dial has called done). */
+void consensus_set_dialer(struct consensus *c, consensus_dial_fn dial_fn,
+                          void *data);
+
+/*
+ * Close every bridged stream (both directions) with peer_id, or with every
+ * peer when peer_id is 0: for a peer that was removed, whose certificate
+ * was revoked, or to cut a member off in tests. raft reconnects through
+ * the dialer when it next has something to send.
+ */
+void consensus_transport_disconnect(struct consensus *c, uint64_t peer_id);
+
+/* ---- membership ------------------------------------------------------ */
+
+/*
+ * Raft roles (libraft 0.15): a spare is in the configuration but gets no
+ * log; a standby replicates the log but neither votes nor counts for
+ * quorum; a voter does both.
+ */
+enum consensus_role
+{
+    CONSENSUS_SPARE = 0,
+    CONSENSUS_STANDBY = 1,
+    CONSENSUS_VOTER = 2,
+};
+
+struct consensus_member
+{
+    uint64_t id;
+    const char *address;     /* points into the array's allocation */
+    enum consensus_role role;
+    /* Only meaningful on the leader (false elsewhere, except for self):
+     * this member answered the leader within the last election timeout
+     * (sampled from raft's per-follower progress). Self is always true. */
+    bool reachable;
+    /* A bridged stream to or from this member is open here. Self: true. */
+    bool connected;
+};
+
+/*
+ * The current configuration (the latest one, committed or not), in raft's
+ * order. On 0 *out is one malloc'd block (free() it; addresses included)
+ * of *n members (*out may be NULL when *n is 0: a joiner not yet added).
+ */
+int consensus_members(const struct consensus *c,
+                      struct consensus_member **out, size_t *n,
+                      struct err *err);
+
+/*
+ * An asynchronous membership, transfer or barrier operation, allocated by
+ * the caller; must stay valid until cb fires. Each operation returns -code
+ * without firing cb, or 0 and later fires cb exactly once, never from
+ * inside the call, with status:
+ *   0;
+ *   -ERR_NOTLEADER: leadership was lost (a change may still commit under
+ *     the next leader);
+ *   -ERR_CANCELED: consensus_close was called (fires from inside it);
+ *   -ERR_UNAVAILABLE: the member did not catch up in time to be promoted,
+ *     another configuration change was in flight, or a transfer timed out;
+ *   -ERR_NOTFOUND / -ERR_CONFLICT / -ERR_IO otherwise.
+ * Synchronous errors: -ERR_NOTLEADER (not leader, not started, or a
+ * leadership transfer is running), -ERR_CANCELED (closing), -ERR_INVALID,
+ * -ERR_NOTFOUND (no such member), -ERR_NOQUORUM (see remove).
+ * Configuration changes (add, assign, remove) are queued and run one at a
+ * time, in call order.
+ */
+struct consensus_op_req;
+typedef void (*consensus_op_cb)(struct consensus_op_req *req, int status);
+struct consensus_op_req
+{
+    void *data;        /* user */
+    consensus_op_cb cb; /* set by the operation */
+    struct err err;    /* filled when status != 0 */
+    void *impl;        /* private */
+};
+
+/*
+ * Leader only: add member id at address (copied) and bring it up to `role`:
+ * raft_add (as a spare), then standby (the leader now sends it the log or
+ * a snapshot), then, for CONSENSUS_VOTER, voter: raft 0.15 first runs
+ * catch-up rounds (up to 10, the last shorter than an election timeout;
+ * aborted with -ERR_UNAVAILABLE after 5 s without progress) and only then
+ * appends the configuration that makes it a voter. cb fires once the last
+ * change has committed. Idempotent: steps already done (the member is in
+ * the configuration with at least that role) are skipped, so a failed add
+ * can simply be retried; the address of an existing member is not
+ * changed. The new member must run consensus_start on an empty dir WITHOUT
+ * consensus_bootstrap, reachable through the dialers.
+ */
+int consensus_add_member(struct consensus *c, struct consensus_op_req *req,
+                         uint64_t id, const char *address,
+                         enum consensus_role role, consensus_op_cb cb,
+                         struct err *err);
+
+/*
+ * Leader only: change the role of member id (promote: as above, with
+ * catch-up; demote a voter: refused with -ERR_NOQUORUM like remove).
+ * Assigning the role it already has completes with 0.
+ */
+int consensus_assign(struct consensus *c, struct consensus_op_req *req,
+                     uint64_t id, enum consensus_role role,
+                     consensus_op_cb cb, struct err *err);
+
+/*
+ * Leader only: remove member id from the configuration. Removing (or
+ * demoting) a voter is refused with -ERR_NOQUORUM "can't remove member
+ * from the raft: this would result in a loss of quorum" unless the voters
+ * other than id that are reachable from this leader (itself included)
+ * number at least (N-1)/2+1, N the current number of voters (swarmkit's
+ * rule; Docker reports it as a failed precondition, HTTP 400). A leader
+ * may remove itself: it steps down once the change commits (transfer
+ * leadership first to avoid an election). The removed member is not
+ * told; close it and wipe its dir before it could rejoin.
+ */
+int consensus_remove_member(struct consensus *c, struct consensus_op_req *req,
+                            uint64_t id, consensus_op_cb cb,
+                            struct err *err);
+
+/*
+ * Leader only: hand leadership to voter id (0: the most up to date voter).
+ * cb fires with 0 once this member sees id (or, for 0, another member) as
+ * leader, or -ERR_UNAVAILABLE after an election timeout without that.
+ * While a transfer runs, proposals and changes are refused (NOTLEADER).
+ */
+int consensus_transfer_leadership(struct consensus *c,
+                                  struct consensus_op_req *req, uint64_t id,
+                                  consensus_op_cb cb, struct err *err);
+
+/*
+ * Leader only: append a barrier entry; cb fires with 0 once it is applied,
+ * i.e. every entry before it has been applied to the FSM here. raft 0.15
+ * does not commit a no-op when a member becomes leader, so entries of
+ * earlier terms may still be unapplied on a new leader until something of
+ * its own term commits: call this after becoming leader (leader cb) before
+ * serving reads from the FSM. The FSM does not see barrier entries.
+ */
+int consensus_barrier(struct consensus *c, struct consensus_op_req *req,
+                      consensus_op_cb cb, struct err *err);
+
+/*
  * Stop raft and release everything. Call exactly once, after a successful
  * consensus_new. Every pending proposal's callback fires with -ERR_CANCELED
  * before this returns, and no proposal callback fires afterwards; the leader
@@ -193,8 +395,9 @@ int consensus_transport_accept(struct consensus *c, uint64_t peer_id,
  * disk (at most 10 s; a raft 0.15 bug forbids stopping it earlier) or, when
  * called from inside an FSM or proposal callback, at the end of the current
  * loop iteration; until then the FSM may still apply committed entries, so
- * its data must stay valid until cb fires. Accepted peer streams are
- * closed. cb (may be NULL) fires from the loop once every handle is
+ * its data must stay valid until cb fires. Pending membership, transfer
+ * and barrier operations fire -ERR_CANCELED before this returns. Accepted
+ * and dialed peer streams are closed. cb (may be NULL) fires from the loop once every handle is
  * closed, after which c is freed.
  */
 void consensus_close(struct consensus *c, void (*cb)(void *data), void *data);

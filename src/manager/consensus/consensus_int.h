@@ -47,12 +47,89 @@ struct consensus_proposal
     int fsm_status;                     /* what the FSM returned (0 or -code) */
 };
 
-/* A connect request raft made that is waiting to be failed asynchronously. */
+struct consensus_dial;
+
+/* A connect request raft made: waiting for the dialer (dial != NULL), or
+ * answered and waiting to be delivered on the next loop turn (ready). */
 struct consensus_transport_conn
 {
     struct raft_uv_connect *req;          /* borrowed from raft */
     raft_uv_connect_cb cb;
+    struct consensus_dial *dial;          /* in flight at the dialer */
+    bool ready;                           /* status/stream are final */
+    int status;                           /* 0 or a RAFT_* code */
+    uv_stream_t *stream;                  /* raft's end on status 0 */
     struct consensus_transport_conn *next;
+};
+
+/* One dial handed to the user's dialer; outlives c if the dialer is slow
+ * (conn is then NULL and the stream it brings is just closed). */
+struct consensus_dial
+{
+    struct consensus *c;                  /* NULL once orphaned */
+    struct consensus_transport_conn *conn; /* NULL once orphaned */
+    uint64_t peer_id;
+    char *address;                        /* owned */
+};
+
+/* A socketpair bridge between raft's uv stream and a struct stream. */
+struct consensus_bridge
+{
+    struct consensus *c;                  /* borrowed */
+    uint64_t peer_id;
+    bool outgoing;
+    uv_pipe_t pipe;                       /* our end of the socketpair */
+    struct stream *s;                     /* owned */
+    size_t s_pending;                     /* bytes queued on s */
+    size_t p_pending;                     /* bytes queued on pipe */
+    bool pipe_paused;                     /* pipe reads stopped: s is full */
+    bool s_paused;                        /* s reads stopped: pipe is full */
+    bool closing;
+    bool pipe_closed;
+    bool s_closed;
+    struct consensus_bridge *prev;
+    struct consensus_bridge *next;
+};
+
+/* What this member knows about one peer. */
+struct consensus_peer
+{
+    uint64_t id;
+    uint64_t last_seen;                   /* uv_now() the leader last saw recent_recv */
+    unsigned n_in;                        /* open incoming bridges */
+    unsigned n_out;                       /* open outgoing bridges */
+};
+
+enum consensus_op_kind
+{
+    CONSENSUS__OP_ADD,
+    CONSENSUS__OP_ASSIGN,
+    CONSENSUS__OP_REMOVE,
+    CONSENSUS__OP_TRANSFER,
+    CONSENSUS__OP_BARRIER,
+};
+
+/* One membership/transfer/barrier operation (consensus_membership.c). */
+struct consensus_op
+{
+    union {
+        struct raft_change change;
+        struct raft_barrier barrier;
+        struct raft_transfer transfer;
+    } u;                                  /* raft's request; .data = this */
+    struct consensus *c;
+    struct consensus_op_req *req;         /* NULL once its cb fired */
+    enum consensus_op_kind kind;
+    uint64_t target;
+    int role;                             /* RAFT_* role wanted */
+    char *address;                        /* ADD: owned */
+    bool started;                         /* its first step ran */
+    bool in_raft;                         /* raft holds u until its cb */
+    bool queued;                          /* next step runs from the check */
+    bool finish;                          /* queued: complete with status */
+    int status;
+    struct consensus_op *prev;            /* c->ops, call order */
+    struct consensus_op *next;
 };
 
 struct consensus
@@ -74,8 +151,19 @@ struct consensus
     uv_timer_t conn_timer;              /* fails connects on the next turn */
     bool conn_timer_init;
     bool transport_closing;
-    struct consensus_transport_conn *conns; /* pending connect failures, owned */
+    struct consensus_transport_conn *conns; /* pending connects, owned */
     raft_uv_transport_close_cb transport_close_cb;
+    consensus_dial_fn dial_fn;
+    void *dial_data;
+    struct consensus_bridge *bridges;   /* open or closing, owned */
+    struct consensus_peer *peers;       /* owned array */
+    size_t n_peers;
+
+    /* Membership, transfer and barrier operations. */
+    struct consensus_op *ops_head;      /* call order */
+    struct consensus_op *ops_tail;
+    struct consensus_op *graveyard;     /* transfers raft may still touch */
+    bool ops_queued;                    /* some op waits for the check */
 
     /* Leadership watch. */
     uv_check_t check;                   /* end-of-iteration hook */
@@ -115,5 +203,20 @@ void consensus_propose_release(struct consensus *c);
 /* consensus_transport.c: fill c->transport (raft calls init, listen,
  * connect and close through raft_uv). */
 void consensus_transport_init(struct consensus *c);
+
+/* consensus_transport.c: the peer record for id, created if missing. */
+struct consensus_peer *consensus_peer_get(struct consensus *c, uint64_t id);
+/* consensus_transport.c: the peer record for id, or NULL. */
+const struct consensus_peer *consensus_peer_find(const struct consensus *c,
+                                                 uint64_t id);
+
+/* consensus_membership.c: run queued steps (from the check). */
+void consensus_ops_run(struct consensus *c);
+/* consensus_membership.c: leader only, sample raft's recent_recv flags. */
+void consensus_ops_sample(struct consensus *c);
+/* consensus_membership.c: fire -ERR_CANCELED for every op not yet told. */
+void consensus_ops_cancel_all(struct consensus *c);
+/* consensus_membership.c: after raft has closed, free what is left. */
+void consensus_ops_release(struct consensus *c);
 
 #endif

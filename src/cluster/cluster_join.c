@@ -1,0 +1,986 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * swarm join, on the joining node (docs/internals/wire.md): fetch the root
+ * CA over an unverified connection and pin it to the digest in the join
+ * token, have a manager admit this node (ca.join: node ID, role and a
+ * certificate for our CSR) over a connection verified against that root,
+ * then run as a worker, or as a Raft member without a log that the leader
+ * adds and catches up. docker-state.json is written last.
+ *
+ * Every step is asynchronous on c->loop and bounded: dials and calls have
+ * deadlines inside Docker's 20 s, and a manager that has not received the
+ * swarm's state by then answers Docker's "Timeout was reached..." and keeps
+ * catching up in the background, as Docker does (giving up there would leave
+ * a dead voter in the swarm's Raft configuration).
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rpc.h"
+#include "base/tls_ctx.h"
+#include "cluster/cluster_int.h"
+#include "manager/ca/ca.h"
+#include "manager/consensus/consensus.h"
+#include "manager/store/store.h"
+
+#define CLUSTER_JOIN__DEADLINE_MS 20000u /* Docker's swarmConnectTimeout */
+#define CLUSTER_JOIN__DIAL_MS 5000u      /* swarmkit's CA dial timeout */
+#define CLUSTER_JOIN__ROOT_MS 5000u
+#define CLUSTER_JOIN__POLL_MS 20u
+#define CLUSTER_JOIN__BG_POLL_MS 250u
+#define CLUSTER_JOIN__DEFAULT_PORT "2377"
+#define CLUSTER_JOIN__ALPN "shoal-rpc"
+
+/* Forward declarations for the hooks cluster.c and cluster_ops.c call;
+ * they belong in cluster_int.h. */
+void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
+                        void *data);
+bool cluster_join_in_progress(const struct cluster *c);
+
+static const char cluster_join_msg_in_swarm[] =
+    "This node is already part of a swarm. Use \"docker swarm leave\" to "
+    "leave this swarm and join another one.";
+static const char cluster_join_msg_timeout[] =
+    "Timeout was reached before node joined. The attempt to join the swarm "
+    "will continue in the background. Use the \"docker info\" command to "
+    "see the current swarm status of your node.";
+
+enum cluster_join_phase {
+    CLUSTER_JOIN_RESOLVE,    /* resolving a host name */
+    CLUSTER_JOIN_ROOT,       /* insecure dial + ca.root */
+    CLUSTER_JOIN_ADMIT,      /* verified dial + ca.join */
+    CLUSTER_JOIN_WAIT,       /* manager: waiting for the swarm's state */
+    CLUSTER_JOIN_BACKGROUND, /* manager: answered the timeout, still waiting */
+};
+
+struct cluster_join_op
+{
+    struct cluster *c;
+    cluster_done_cb cb;             /* NULL once the caller has its answer */
+    void *data;
+    struct cluster_join_op *next;   /* cluster_join_ops */
+    enum cluster_join_phase phase;
+    char remote[300];               /* RemoteAddrs[0] as "host:port" */
+    char host[256];
+    char port[8];
+    char dial_addr[300];            /* literal "ip:port" / "[ip6]:port" */
+    char *token;                    /* owned */
+    char digest[CA_DIGEST_HEX_LEN + 1];
+    char avail[16];
+    uint64_t deadline;              /* uv_now() ms */
+    uv_timer_t timer;               /* the readiness poll */
+    uv_getaddrinfo_t gai;
+    struct tls_stream_dial_req dial;
+    struct rpc_conn *conn;          /* the current connection, or NULL */
+    struct rpc_call call;
+    char *root_pem;                 /* owned */
+    char *key_pem;                  /* owned */
+    char *csr_pem;                  /* owned */
+    bool timer_open;
+    bool gai_busy;
+    bool dialing;
+    unsigned n_conns;               /* conns whose closed_cb is due */
+    unsigned n_streams;             /* stray streams being closed */
+    bool finishing;                 /* result decided, closing handles */
+    bool detached;                  /* leave or shutdown owns the teardown */
+    bool manager_started;
+    int status;
+    struct err err;
+    void (*abort_cb)(void *data);
+    void *abort_data;
+};
+
+/* Joins in progress, at most one per cluster (the daemon has one). */
+static struct cluster_join_op *cluster_join_ops;
+
+static void cluster_join_finish(struct cluster_join_op *op, int status,
+                                const struct err *err);
+static void cluster_join_dial(struct cluster_join_op *op);
+
+static struct cluster_join_op *cluster_join_find(const struct cluster *c)
+{
+    struct cluster_join_op *op;
+
+    for (op = cluster_join_ops; op != NULL; op = op->next)
+        if (op->c == c)
+            return op;
+    return NULL;
+}
+
+bool cluster_join_in_progress(const struct cluster *c)
+{
+    return cluster_join_find(c) != NULL;
+}
+
+static void cluster_join_unlink(struct cluster_join_op *op)
+{
+    struct cluster_join_op **pp;
+
+    for (pp = &cluster_join_ops; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == op) {
+            *pp = op->next;
+            return;
+        }
+    }
+}
+
+static uint64_t cluster_join_remaining(const struct cluster_join_op *op)
+{
+    uint64_t now = uv_now(op->c->loop);
+
+    return now >= op->deadline ? 0 : op->deadline - now;
+}
+
+static uint64_t cluster_join_min(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Somebody else moved the node on (swarm leave, shutdown) while a step of
+ * ours was in flight: stop without touching the cluster's state. */
+static bool cluster_join_gone(struct cluster_join_op *op)
+{
+    struct cluster *c = op->c;
+    struct err err;
+
+    if (op->manager_started ? (c->consensus != NULL && !c->stopping)
+                            : c->state == CLUSTER_PENDING)
+        return false;
+    op->detached = true;
+    err_set(&err, ERR_CANCELED,
+            "the join was canceled: the node left the swarm");
+    cluster_join_finish(op, -ERR_CANCELED, &err);
+    return true;
+}
+
+/* A failure to reach or talk to the manager, with what a user can check. */
+static void cluster_join_fail_unreachable(struct cluster_join_op *op,
+                                          const struct err *cause)
+{
+    struct err err;
+
+    err_set(&err, ERR_UNAVAILABLE,
+            "could not join the swarm through %s: %s - check that a swarm "
+            "manager listens at %s (the address \"docker swarm join-token\" "
+            "prints) and that this node can reach it",
+            op->remote, cause->msg, op->remote);
+    cluster_join_finish(op, -ERR_UNAVAILABLE, &err);
+}
+
+/* An RPC failed: Docker-shaped statuses from the manager pass unchanged;
+ * transport failures get the address and a hint. */
+static void cluster_join_fail_call(struct cluster_join_op *op, int status,
+                                   const struct err *cause,
+                                   const char *method)
+{
+    struct err err;
+
+    if (strncmp(cause->msg, "rpc error: ", 11) == 0) {
+        cluster_join_finish(op, status, cause);
+        return;
+    }
+    if (strcmp(cause->msg, "deadline exceeded") == 0 ||
+        strncmp(cause->msg, "connection to ", 14) == 0) {
+        err_set(&err, ERR_UNAVAILABLE, "%s: %s", method, cause->msg);
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
+    err = *cause;
+    err_wrap(&err, "%s on the manager at %s", method, op->remote);
+    cluster_join_finish(op, status, &err);
+}
+
+/* --- completion --------------------------------------------------------- */
+
+/* Undo a failed join: nothing of it stays on disk or in c. */
+static void cluster_join_reset(struct cluster *c)
+{
+    struct err err;
+
+    err_clear(&err);
+    if (fsutil_empty_dir(c->swarm_dir, &err) != 0)
+        log_error(LOG_CLUSTER, "clean up after failed join: %s", err.msg);
+    c->state = CLUSTER_INACTIVE;
+    c->error[0] = '\0';
+    memset(c->node_id, 0, sizeof(c->node_id));
+    memset(c->cluster_id, 0, sizeof(c->cluster_id));
+    memset(c->listen_addr, 0, sizeof(c->listen_addr));
+    memset(c->advertise_addr, 0, sizeof(c->advertise_addr));
+    memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
+    c->raft_id = 0;
+    json_decref(c->remote_managers);
+    c->remote_managers = NULL;
+}
+
+static void cluster_join_free(struct cluster_join_op *op)
+{
+    void (*abort_cb)(void *) = op->abort_cb;
+    void *abort_data = op->abort_data;
+
+    cluster_join_unlink(op);
+    free(op->token);
+    free(op->root_pem);
+    free(op->key_pem);
+    free(op->csr_pem);
+    free(op);
+    if (abort_cb != NULL)
+        abort_cb(abort_data);
+}
+
+static void cluster_join_reply(struct cluster_join_op *op)
+{
+    cluster_done_cb cb = op->cb;
+
+    op->cb = NULL;
+    if (cb != NULL)
+        cb(op->data, op->status, op->status ? &op->err : NULL, NULL);
+}
+
+static void cluster_join_on_manager_stopped(void *data)
+{
+    struct cluster_join_op *op = data;
+
+    cluster_join_reset(op->c);
+    cluster_join_reply(op);
+    cluster_join_free(op);
+}
+
+static void cluster_join_on_port_stopped(void *data)
+{
+    struct cluster_join_op *op = data;
+
+    cluster_manager_stop(op->c, cluster_join_on_manager_stopped, op);
+}
+
+/* Every handle of ours is closed: answer, undoing the join on failure. */
+static void cluster_join_complete(struct cluster_join_op *op)
+{
+    if (op->status == 0) {
+        log_info(LOG_CLUSTER, "joined the swarm as a %s: node %s, cluster %s",
+                 op->c->consensus ? "manager" : "worker", op->c->node_id,
+                 op->c->cluster_id);
+    } else if (op->detached) {
+        log_info(LOG_CLUSTER, "join through %s abandoned: %s", op->remote,
+                 op->err.msg);
+    } else {
+        log_warn(LOG_CLUSTER, "join through %s failed: %s", op->remote,
+                 op->err.msg);
+        if (op->manager_started) {
+            cluster_port_stop(op->c, cluster_join_on_port_stopped, op);
+            return;
+        }
+        cluster_join_reset(op->c);
+    }
+    cluster_join_reply(op);
+    cluster_join_free(op);
+}
+
+static void cluster_join_try_complete(struct cluster_join_op *op)
+{
+    if (!op->finishing || op->timer_open || op->gai_busy || op->dialing ||
+        op->n_conns > 0 || op->n_streams > 0)
+        return;
+    cluster_join_complete(op);
+}
+
+static void cluster_join_on_timer_closed(uv_handle_t *h)
+{
+    struct cluster_join_op *op = h->data;
+
+    op->timer_open = false;
+    cluster_join_try_complete(op);
+}
+
+/* Decide the result (the first decision wins) and close what is open;
+ * the answer goes out once everything is closed. */
+static void cluster_join_finish(struct cluster_join_op *op, int status,
+                                const struct err *err)
+{
+    if (op->finishing)
+        return;
+    op->finishing = true;
+    op->status = status;
+    if (status != 0)
+        op->err = *err;
+    if (op->gai_busy)
+        uv_cancel((uv_req_t *)&op->gai);
+    if (op->dialing)
+        tls_stream_dial_cancel(&op->dial);
+    if (op->conn != NULL) {
+        struct rpc_conn *conn = op->conn;
+
+        op->conn = NULL;
+        rpc_conn_close(conn); /* a call in flight completes: ignored */
+    }
+    if (op->timer_open && !uv_is_closing((uv_handle_t *)&op->timer))
+        uv_close((uv_handle_t *)&op->timer, cluster_join_on_timer_closed);
+    cluster_join_try_complete(op);
+}
+
+void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
+                        void *data)
+{
+    struct cluster_join_op *op = cluster_join_find(c);
+    struct err err;
+
+    if (op == NULL) {
+        if (cb != NULL)
+            cb(data);
+        return;
+    }
+    op->abort_cb = cb;
+    op->abort_data = data;
+    /* A started manager and its port are the closer's to stop. */
+    if (op->manager_started)
+        op->detached = true;
+    err_set(&err, ERR_CANCELED,
+            "the join was canceled: the node is leaving the swarm or "
+            "shutting down");
+    cluster_join_finish(op, -ERR_CANCELED, &err);
+}
+
+/* --- the manager catches up --------------------------------------------- */
+
+static int cluster_join_save(struct cluster_join_op *op, struct err *err)
+{
+    json_t *extra;
+    int rv;
+
+    extra = json_pack("{s:s, s:O}", "RemoteAddr", op->remote, "Managers",
+                      op->c->remote_managers ? op->c->remote_managers
+                                             : json_null());
+    rv = cluster_save_state(op->c, extra, err);
+    json_decref(extra);
+    return rv;
+}
+
+static void cluster_join_on_poll(uv_timer_t *t)
+{
+    struct cluster_join_op *op = t->data;
+    struct cluster *c = op->c;
+    struct err err;
+
+    if (op->finishing || cluster_join_gone(op))
+        return;
+    err_clear(&err);
+    if (c->store != NULL && store_cluster(c->store) != NULL &&
+        store_get(c->store, STORE_NODE, c->node_id) != NULL &&
+        consensus_leader_id(c->consensus) != 0) {
+        if (op->phase == CLUSTER_JOIN_WAIT &&
+            cluster_join_save(op, &err) != 0) {
+            cluster_join_finish(op, -err.code, &err);
+            return;
+        }
+        c->state = CLUSTER_ACTIVE;
+        cluster_join_finish(op, 0, NULL);
+        return;
+    }
+    if (op->phase != CLUSTER_JOIN_WAIT || cluster_join_remaining(op) > 0)
+        return;
+    /* Docker's answer after 20 s; the member keeps catching up and the
+     * state is saved so that a restart resumes it. */
+    if (cluster_join_save(op, &err) != 0) {
+        cluster_join_finish(op, -err.code, &err);
+        return;
+    }
+    log_warn(LOG_CLUSTER, "join: no swarm state from the leader after %u "
+                          "ms; still waiting in the background",
+             CLUSTER_JOIN__DEADLINE_MS);
+    op->phase = CLUSTER_JOIN_BACKGROUND;
+    op->status = -ERR_UNAVAILABLE;
+    err_set(&op->err, ERR_UNAVAILABLE, "%s", cluster_join_msg_timeout);
+    cluster_join_reply(op);
+    op->status = 0;
+    uv_timer_start(&op->timer, cluster_join_on_poll,
+                   CLUSTER_JOIN__BG_POLL_MS, CLUSTER_JOIN__BG_POLL_MS);
+}
+
+/* --- admitted: certificate checks, then worker or manager --------------- */
+
+static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
+{
+    struct cluster *c = op->c;
+    struct ca_cert_info info;
+    struct err err;
+    const char *node_id = json_string_value(json_object_get(body, "NodeID"));
+    const char *role = json_string_value(json_object_get(body, "Role"));
+    const char *cert = json_string_value(json_object_get(body, "Certificate"));
+    json_t *managers = json_object_get(body, "Managers");
+    const char *ou;
+    bool manager;
+    char path[PATH_MAX];
+
+    err_clear(&err);
+    if (node_id == NULL || role == NULL || cert == NULL ||
+        !json_is_array(managers)) {
+        err_set(&err, ERR_PROTO,
+                "the manager at %s answered ca.join without NodeID, Role, "
+                "Certificate or Managers",
+                op->remote);
+        goto fail;
+    }
+    manager = strcmp(role, "manager") == 0;
+    if (manager) {
+        ou = CA_ROLE_MANAGER;
+    } else if (strcmp(role, "worker") == 0) {
+        ou = CA_ROLE_WORKER;
+    } else {
+        err_set(&err, ERR_PROTO, "the manager at %s gave an unknown role %s",
+                op->remote, role);
+        goto fail;
+    }
+    if (ca_cert_info(cert, &info, &err) != 0)
+        goto bad_cert;
+    if (!ids_is_valid(node_id) || strcmp(info.cn, node_id) != 0 ||
+        !ids_is_valid(info.o) || strcmp(info.ou, ou) != 0) {
+        err_set(&err, ERR_INVALID,
+                "it names CN %s, O %s, OU %s for node %s as a %s", info.cn,
+                info.o, info.ou, node_id, role);
+        goto bad_cert;
+    }
+    if (ca_verify(op->root_pem, cert, &err) != 0)
+        goto bad_cert;
+    if (!ca_key_matches(cert, op->key_pem)) {
+        err_set(&err, ERR_INVALID, "it is not for the key this node sent");
+        goto bad_cert;
+    }
+    if (cluster_paths(c, "certificates/swarm-node.key", path,
+                      sizeof(path)) != 0 ||
+        fsutil_write_atomic(path, op->key_pem, strlen(op->key_pem), 0600,
+                            &err) != 0)
+        goto fail_io;
+    if (cluster_paths(c, "certificates/swarm-node.crt", path,
+                      sizeof(path)) != 0 ||
+        fsutil_write_atomic(path, cert, strlen(cert), 0644, &err) != 0)
+        goto fail_io;
+    memcpy(c->node_id, node_id, sizeof(c->node_id));
+    memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
+    json_decref(c->remote_managers);
+    c->remote_managers = json_deep_copy(managers);
+    log_info(LOG_CLUSTER, "admitted by %s as %s %s in cluster %s", op->remote,
+             role, node_id, info.o);
+
+    if (!manager) {
+        c->raft_id = 0;
+        if (cluster_join_save(op, &err) != 0)
+            goto fail;
+        c->state = CLUSTER_ACTIVE;
+        cluster_join_finish(op, 0, NULL);
+        return;
+    }
+    if (cluster_manager_start(c, false, &err) != 0)
+        goto fail;
+    op->manager_started = true;
+    if (cluster_port_start(c, &err) != 0)
+        goto fail;
+    op->phase = CLUSTER_JOIN_WAIT;
+    uv_timer_start(&op->timer, cluster_join_on_poll, CLUSTER_JOIN__POLL_MS,
+                   CLUSTER_JOIN__POLL_MS);
+    return;
+
+bad_cert:
+    err_wrap(&err, "the manager at %s issued an invalid certificate",
+             op->remote);
+    err.code = ERR_PROTO;
+    goto fail;
+fail_io:
+    if (err.code == ERR_OK)
+        err_set(&err, ERR_IO, "data root path too long");
+fail:
+    cluster_join_finish(op, -err.code, &err);
+}
+
+/* --- the root CA -------------------------------------------------------- */
+
+static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
+{
+    struct cluster *c = op->c;
+    const char *pem = json_string_value(json_object_get(body, "CACert"));
+    char digest[CA_DIGEST_HEX_LEN + 1];
+    char path[PATH_MAX];
+    struct err err;
+
+    err_clear(&err);
+    if (pem == NULL) {
+        err_set(&err, ERR_PROTO,
+                "the manager at %s answered ca.root without CACert",
+                op->remote);
+        goto fail;
+    }
+    ca_digest_hex(pem, strlen(pem), digest);
+    if (strcmp(digest, op->digest) != 0) {
+        err_set(&err, ERR_INTERNAL,
+                "remote CA does not match fingerprint. Expected: %s",
+                op->digest);
+        goto fail;
+    }
+    if (ca_root_check(pem, &err) != 0) {
+        err_wrap(&err, "the root CA of the swarm at %s is not usable",
+                 op->remote);
+        goto fail;
+    }
+    op->root_pem = xstrdup(pem);
+    if (cluster_paths(c, "certificates", path, sizeof(path)) != 0 ||
+        fsutil_mkdir_p(path, 0700, &err) != 0)
+        goto fail_io;
+    if (cluster_paths(c, "certificates/swarm-root-ca.crt", path,
+                      sizeof(path)) != 0 ||
+        fsutil_write_atomic(path, pem, strlen(pem), 0644, &err) != 0)
+        goto fail_io;
+    if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
+        goto fail;
+    op->phase = CLUSTER_JOIN_ADMIT;
+    cluster_join_dial(op);
+    return;
+
+fail_io:
+    if (err.code == ERR_OK)
+        err_set(&err, ERR_IO, "data root path too long");
+fail:
+    cluster_join_finish(op, -err.code, &err);
+}
+
+/* --- connections and calls ---------------------------------------------- */
+
+static void cluster_join_on_call(struct rpc_call *call, int status,
+                                 json_t *body)
+{
+    struct cluster_join_op *op = call->data;
+    const char *method =
+        op->phase == CLUSTER_JOIN_ROOT ? "ca.root" : "ca.join";
+    struct rpc_conn *conn = op->conn;
+
+    if (op->finishing || cluster_join_gone(op))
+        return;
+    if (status != 0) {
+        cluster_join_fail_call(op, status, &call->err, method);
+        return;
+    }
+    /* One call per connection: the next step dials anew. */
+    op->conn = NULL;
+    rpc_conn_close(conn);
+    if (op->phase == CLUSTER_JOIN_ROOT)
+        cluster_join_on_root(op, body);
+    else
+        cluster_join_admitted(op, body);
+}
+
+static void cluster_join_on_conn_closed(struct rpc_conn *conn,
+                                        const struct err *why, void *data)
+{
+    struct cluster_join_op *op = data;
+
+    UNUSED(why);
+    if (op->conn == conn)
+        op->conn = NULL;
+    op->n_conns--;
+    cluster_join_try_complete(op);
+}
+
+static void cluster_join_on_stray_closed(struct stream *s, void *data)
+{
+    struct cluster_join_op *op = data;
+
+    UNUSED(s);
+    op->n_streams--;
+    cluster_join_try_complete(op);
+}
+
+static void cluster_join_close_stray(struct cluster_join_op *op,
+                                     struct stream *s)
+{
+    op->n_streams++;
+    stream_close(s, cluster_join_on_stray_closed, op);
+}
+
+static void cluster_join_call(struct cluster_join_op *op)
+{
+    struct cluster *c = op->c;
+    char raft_id[32];
+    json_t *body = NULL;
+    const char *method = "ca.root";
+    uint64_t timeout = cluster_join_remaining(op);
+    struct err err;
+    int rv;
+
+    err_clear(&err);
+    if (op->phase == CLUSTER_JOIN_ADMIT) {
+        method = "ca.join";
+        snprintf(raft_id, sizeof(raft_id), "%" PRIu64, c->raft_id);
+        body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "Token",
+                         op->token, "CSR", op->csr_pem, "Availability",
+                         op->avail, "RaftID", raft_id, "AdvertiseAddr",
+                         c->advertise_addr, "Description",
+                         cluster_node_description(op->root_pem));
+    } else {
+        timeout = cluster_join_min(timeout, CLUSTER_JOIN__ROOT_MS);
+    }
+    if (timeout == 0) {
+        json_decref(body);
+        err_set(&err, ERR_UNAVAILABLE, "%s: deadline exceeded", method);
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
+    memset(&op->call, 0, sizeof(op->call));
+    op->call.data = op;
+    op->call.cb = cluster_join_on_call;
+    rv = rpc_conn_call(op->conn, &op->call, method, body, timeout, &err);
+    json_decref(body);
+    if (rv != 0)
+        cluster_join_fail_call(op, rv, &err, method);
+}
+
+static void cluster_join_on_dialed(struct tls_stream_dial_req *req,
+                                   int status, struct stream *s)
+{
+    struct cluster_join_op *op = req->data;
+    struct err err;
+
+    op->dialing = false;
+    if (op->finishing) {
+        if (s != NULL)
+            cluster_join_close_stray(op, s);
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op)) {
+        if (s != NULL)
+            cluster_join_close_stray(op, s);
+        return;
+    }
+    if (status != 0) {
+        cluster_join_fail_unreachable(op, &req->err);
+        return;
+    }
+    err_clear(&err);
+    if (rpc_conn_new(op->c->loop, &s, NULL, op->remote,
+                     cluster_join_on_conn_closed, op, &op->conn,
+                     &err) != 0) {
+        cluster_join_close_stray(op, s);
+        cluster_join_finish(op, -err.code, &err);
+        return;
+    }
+    op->n_conns++;
+    cluster_join_call(op);
+}
+
+/* Dial the manager: insecure for ca.root, verified against the pinned
+ * root (name "swarm-ca", no client certificate) for ca.join. */
+static void cluster_join_dial(struct cluster_join_op *op)
+{
+    struct tls_ctx_config cfg;
+    struct tls_ctx *ctx = NULL;
+    uint64_t timeout;
+    struct err err;
+    int rv;
+
+    err_clear(&err);
+    timeout = cluster_join_min(cluster_join_remaining(op),
+                               CLUSTER_JOIN__DIAL_MS);
+    if (timeout == 0) {
+        err_set(&err, ERR_UNAVAILABLE, "connect to %s: deadline exceeded",
+                op->dial_addr);
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    if (op->phase == CLUSTER_JOIN_ROOT) {
+        cfg.insecure = true;
+    } else {
+        cfg.root_pem = op->root_pem;
+        cfg.verify_name = CA_ROOT_CN;
+    }
+    rv = tls_ctx_new(&cfg, &ctx, &err);
+    if (rv == 0) {
+        memset(&op->dial, 0, sizeof(op->dial));
+        op->dial.data = op;
+        rv = tls_stream_dial(op->c->loop, ctx, op->dial_addr,
+                             CLUSTER_JOIN__ALPN, timeout, &op->dial,
+                             cluster_join_on_dialed, &err);
+        tls_ctx_free(ctx); /* borrowed by the dial for the call only */
+    }
+    if (rv != 0) {
+        cluster_join_finish(op, rv, &err);
+        return;
+    }
+    op->dialing = true;
+}
+
+/* --- name resolution ---------------------------------------------------- */
+
+static void cluster_join_on_resolved(uv_getaddrinfo_t *req, int status,
+                                     struct addrinfo *res)
+{
+    struct cluster_join_op *op = req->data;
+    char ip[INET6_ADDRSTRLEN];
+    struct addrinfo *ai;
+    struct err err;
+
+    op->gai_busy = false;
+    if (op->finishing) {
+        uv_freeaddrinfo(res);
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op)) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    ip[0] = '\0';
+    for (ai = status == 0 ? res : NULL; ai != NULL && ip[0] == '\0';
+         ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)ai->ai_addr, ip, sizeof(ip));
+        else if (ai->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)ai->ai_addr, ip, sizeof(ip));
+    }
+    uv_freeaddrinfo(res);
+    if (ip[0] == '\0') {
+        err_set(&err, ERR_UNAVAILABLE, "lookup %s: %s", op->host,
+                status != 0 ? uv_strerror(status) : "no address");
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
+    snprintf(op->dial_addr, sizeof(op->dial_addr),
+             strchr(ip, ':') ? "[%s]:%s" : "%s:%s", ip, op->port);
+    op->phase = CLUSTER_JOIN_ROOT;
+    cluster_join_dial(op);
+}
+
+/* --- the request -------------------------------------------------------- */
+
+/* Type checks of the JoinRequest fields (Go's decoder errors). */
+static int cluster_join_check(const json_t *req, struct err *err)
+{
+    static const struct
+    {
+        const char *name;
+        json_type type;
+    } fields[] = {
+        {"ListenAddr", JSON_STRING},   {"AdvertiseAddr", JSON_STRING},
+        {"DataPathAddr", JSON_STRING}, {"RemoteAddrs", JSON_ARRAY},
+        {"JoinToken", JSON_STRING},    {"Availability", JSON_STRING},
+    };
+    json_t *a;
+    json_t *v;
+    size_t i;
+
+    if (!json_is_object(req))
+        return err_set(err, ERR_INVALID,
+                       "json: cannot unmarshal value into Go value of type "
+                       "swarm.JoinRequest");
+    for (i = 0; i < ARRAY_SIZE(fields); i++) {
+        v = json_object_get(req, fields[i].name);
+        if (v == NULL || json_is_null(v))
+            continue;
+        if (json_typeof(v) != fields[i].type)
+            return err_set(err, ERR_INVALID,
+                           "json: cannot unmarshal value into Go struct "
+                           "field JoinRequest.%s of wrong type",
+                           fields[i].name);
+    }
+    a = json_object_get(req, "RemoteAddrs");
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v))
+            return err_set(err, ERR_INVALID,
+                           "json: cannot unmarshal value into Go struct "
+                           "field JoinRequest.RemoteAddrs of type string");
+    }
+    return 0;
+}
+
+static bool cluster_join_port_ok(const char *p)
+{
+    char *end;
+    long v;
+
+    if (p[0] == '\0')
+        return false;
+    v = strtol(p, &end, 10);
+    return *end == '\0' && v > 0 && v <= 65535;
+}
+
+/* Docker's validateAddr for a remote address: "[tcp://]host[:port]", an
+ * empty host meaning 0.0.0.0 and a missing port 2377. */
+static int cluster_join_parse_remote(struct cluster_join_op *op,
+                                     const char *in, struct err *err)
+{
+    const char *s = in;
+    const char *colon;
+    size_t n;
+
+    if (in[0] == '\0')
+        return err_set(err, ERR_INVALID,
+                       "invalid remoteAddr \"\": invalid empty address");
+    if (strncmp(s, "tcp://", 6) == 0)
+        s += 6;
+    else if (strstr(s, "://") != NULL)
+        return err_set(err, ERR_INVALID,
+                       "invalid remoteAddr \"%s\": unsupported proto '%.*s'",
+                       in, (int)(strstr(s, "://") - s), s);
+    op->port[0] = '\0';
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return err_set(err, ERR_INVALID,
+                           "invalid remoteAddr \"%s\": missing ']' in "
+                           "address",
+                           in);
+        n = (size_t)(close - s - 1);
+        colon = close[1] == ':' ? close + 1 : NULL;
+        s++;
+    } else {
+        colon = strchr(s, ':');
+        if (colon != NULL && strchr(colon + 1, ':') != NULL)
+            return err_set(err, ERR_INVALID,
+                           "invalid remoteAddr \"%s\": too many colons in "
+                           "address (write an IPv6 address as [ip]:port)",
+                           in);
+        n = colon ? (size_t)(colon - s) : strlen(s);
+    }
+    if (n >= sizeof(op->host) || strchr(s, '/') != NULL)
+        return err_set(err, ERR_INVALID,
+                       "invalid remoteAddr \"%s\": not a host[:port] address",
+                       in);
+    memcpy(op->host, s, n);
+    op->host[n] = '\0';
+    if (op->host[0] == '\0')
+        snprintf(op->host, sizeof(op->host), "0.0.0.0");
+    if (colon == NULL || colon[1] == '\0')
+        snprintf(op->port, sizeof(op->port), CLUSTER_JOIN__DEFAULT_PORT);
+    else if (strlen(colon + 1) < sizeof(op->port) &&
+             cluster_join_port_ok(colon + 1))
+        snprintf(op->port, sizeof(op->port), "%s", colon + 1);
+    else
+        return err_set(err, ERR_INVALID,
+                       "invalid remoteAddr \"%s\": invalid port \"%s\"", in,
+                       colon + 1);
+    snprintf(op->remote, sizeof(op->remote),
+             strchr(op->host, ':') ? "[%s]:%s" : "%s:%s", op->host,
+             op->port);
+    return 0;
+}
+
+static bool cluster_join_is_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, buf) == 1 ||
+           inet_pton(AF_INET6, host, buf) == 1;
+}
+
+int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
+                 void *data, struct err *err)
+{
+    struct cluster_join_op *op = NULL;
+    json_t *remotes;
+    const char *avail;
+    const char *token;
+    int rv;
+
+    if (c->state != CLUSTER_INACTIVE)
+        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_join_msg_in_swarm);
+    if (cluster_join_find(c) != NULL)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "a canceled join is still closing its connections; "
+                       "try again in a moment");
+    if (req == NULL)
+        return err_set(err, ERR_INVALID, "missing JoinRequest body");
+    rv = cluster_join_check(req, err);
+    if (rv != 0)
+        return rv;
+    remotes = json_object_get(req, "RemoteAddrs");
+    if (json_array_size(remotes) == 0)
+        return err_set(err, ERR_INVALID,
+                       "at least 1 RemoteAddr is required to join");
+    avail = json_string_value(json_object_get(req, "Availability"));
+    if (avail != NULL && avail[0] != '\0' && strcmp(avail, "active") != 0 &&
+        strcmp(avail, "pause") != 0 && strcmp(avail, "drain") != 0)
+        return err_set(err, ERR_INVALID, "invalid Availability: \"%s\"",
+                       avail);
+
+    op = xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->cb = cb;
+    op->data = data;
+    rv = cluster_join_parse_remote(
+        op, json_string_value(json_array_get(remotes, 0)), err);
+    if (rv != 0)
+        goto err_after_op;
+    rv = cluster_addr_resolve(
+        json_string_value(json_object_get(req, "ListenAddr")),
+        json_string_value(json_object_get(req, "AdvertiseAddr")),
+        c->listen_addr, sizeof(c->listen_addr), c->advertise_addr,
+        sizeof(c->advertise_addr), c->advertise_ip, sizeof(c->advertise_ip),
+        err);
+    if (rv != 0)
+        goto err_after_addr;
+    token = json_string_value(json_object_get(req, "JoinToken"));
+    if (ca_token_parse(token ? token : "", op->digest, err) != 0) {
+        rv = err_set(err, ERR_INTERNAL, "invalid join token");
+        goto err_after_addr;
+    }
+    op->token = xstrdup(token);
+    snprintf(op->avail, sizeof(op->avail), "%s",
+             avail && avail[0] ? avail : "active");
+
+    /* From here on the answer goes through cb. */
+    c->state = CLUSTER_PENDING;
+    c->error[0] = '\0';
+    /* Sent always: the role is known only from the answer, and a worker's
+     * is ignored by the manager (then reset to 0). */
+    c->raft_id = ids_random_u64() >> 1;
+    if (c->raft_id == 0)
+        c->raft_id = 1;
+    op->deadline = uv_now(c->loop) + CLUSTER_JOIN__DEADLINE_MS;
+    uv_timer_init(c->loop, &op->timer);
+    op->timer.data = op;
+    op->timer_open = true;
+    op->next = cluster_join_ops;
+    cluster_join_ops = op;
+    log_info(LOG_CLUSTER, "joining the swarm through %s", op->remote);
+    if (cluster_join_is_literal(op->host)) {
+        snprintf(op->dial_addr, sizeof(op->dial_addr), "%s", op->remote);
+        op->phase = CLUSTER_JOIN_ROOT;
+        cluster_join_dial(op);
+        return 0;
+    }
+    {
+        struct addrinfo hints;
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        op->phase = CLUSTER_JOIN_RESOLVE;
+        op->gai.data = op;
+        rv = uv_getaddrinfo(c->loop, &op->gai, cluster_join_on_resolved,
+                            op->host, op->port, &hints);
+        if (rv != 0) {
+            struct err e;
+
+            err_set(&e, ERR_UNAVAILABLE, "lookup %s: %s", op->host,
+                    uv_strerror(rv));
+            cluster_join_fail_unreachable(op, &e);
+            return 0;
+        }
+        op->gai_busy = true;
+    }
+    return 0;
+
+err_after_addr:
+    memset(c->listen_addr, 0, sizeof(c->listen_addr));
+    memset(c->advertise_addr, 0, sizeof(c->advertise_addr));
+    memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
+err_after_op:
+    free(op);
+    return rv;
+}

@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The cluster port: mutual TLS listener, the managers' RPC methods
+ * (docs/internals/wire.md), and the client that reaches the leader. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rpc.h"
+#include "base/tls_ctx.h"
+#include "cluster/cluster_int.h"
+#include "manager/consensus/consensus.h"
+#include "manager/controlapi/ctl.h"
+#include "manager/store/store.h"
+
+#define CLUSTER_PORT__PEM_MAX (1u << 20)
+#define CLUSTER_PORT__CALL_MS 20000 /* Docker's swarmRequestTimeout */
+#define CLUSTER_PORT__DIAL_MS 5000
+
+static const char cluster_port_alpn_rpc[] = "shoal-rpc";
+static const char cluster_port_alpn_raft[] = "shoal-raft";
+
+struct cluster_port_conn
+{
+    struct cluster_port *port;
+    struct rpc_conn *conn;       /* owned by the RPC layer until closed_cb */
+    struct cluster_port_conn *prev, *next;
+};
+
+struct cluster_port
+{
+    struct cluster *c;
+    struct tls_ctx *server_ctx;          /* owned */
+    struct tls_ctx *client_ctx;          /* owned: to managers, with our
+                                            certificate */
+    struct tls_stream_listener *listener; /* owned until its close cb */
+    struct rpc_server rpc;
+    struct cluster_port_conn *conns;     /* accepted RPC connections */
+    struct rpc_client *leader;           /* owned: client to the leader */
+    struct cluster_port_raft_dial *raft_dials; /* Raft dials in flight */
+    uint64_t leader_id;                  /* Raft ID leader points at */
+    unsigned n_closing;                  /* handles still closing */
+    void (*stop_cb)(void *data);
+    void *stop_data;
+    bool stopping;
+};
+
+/* --- helpers ------------------------------------------------------------ */
+
+static const struct store *cluster_port_store(struct cluster_port *p)
+{
+    return p->c->consensus != NULL ? p->c->store : NULL;
+}
+
+static bool cluster_port_is_leader(struct cluster_port *p)
+{
+    return p->c->consensus != NULL && consensus_is_leader(p->c->consensus) &&
+           p->c->state == CLUSTER_ACTIVE;
+}
+
+/* The node object whose Raft member is id, or NULL. */
+static json_t *cluster_port_node_by_raft(const struct store *s, uint64_t id)
+{
+    const char *nid;
+    json_t *node;
+
+    json_object_foreach(store_all(s, STORE_NODE), nid, node) {
+        json_t *raft = json_object_get(node, "_Raft");
+
+        if (raft != NULL &&
+            (uint64_t)json_integer_value(json_object_get(raft, "ID")) == id)
+            return node;
+    }
+    return NULL;
+}
+
+static json_t *cluster_port_managers(const struct store *s)
+{
+    json_t *out = json_array();
+    const char *nid;
+    json_t *node;
+
+    json_object_foreach(store_all(s, STORE_NODE), nid, node) {
+        json_t *raft = json_object_get(node, "_Raft");
+
+        if (raft != NULL)
+            json_array_append_new(out,
+                                  json_pack("{s:s, s:O}", "NodeID", nid,
+                                            "Addr",
+                                            json_object_get(raft, "Addr")));
+    }
+    return out;
+}
+
+static const char cluster_port_no_leader[] =
+    "rpc error: code = Unknown desc = The swarm does not have a leader. "
+    "It's possible that too few managers are online. Make sure more than "
+    "half of the managers are online.";
+
+/* --- the client to the leader ------------------------------------------- */
+
+struct cluster_port_dial
+{
+    struct tls_stream_dial_req req;
+    struct rpc_client *client;
+};
+
+static void cluster_port_on_dialed(struct tls_stream_dial_req *req,
+                                   int status, struct stream *s)
+{
+    struct cluster_port_dial *d = req->data;
+
+    if (status == 0)
+        rpc_client_dialed(d->client, &s, NULL);
+    else
+        rpc_client_dialed(d->client, NULL, &req->err);
+    free(d);
+}
+
+static void cluster_port_dial(struct rpc_client *client, const char *address,
+                              void *data)
+{
+    struct cluster_port *p = data;
+    struct cluster_port_dial *d = xcalloc(1, sizeof(*d));
+    struct err err;
+
+    d->client = client;
+    d->req.data = d;
+    err_clear(&err);
+    if (tls_stream_dial(p->c->loop, p->client_ctx, address,
+                        cluster_port_alpn_rpc, CLUSTER_PORT__DIAL_MS, &d->req,
+                        cluster_port_on_dialed, &err) != 0) {
+        free(d);
+        rpc_client_dialed(client, NULL, &err);
+    }
+}
+
+static void cluster_port_on_client_closed(struct rpc_client *client)
+{
+    struct cluster_port *p = client->data;
+
+    free(client);
+    p->n_closing--;
+    if (p->stopping && p->n_closing == 0 && p->stop_cb != NULL)
+        p->stop_cb(p->stop_data);
+}
+
+static void cluster_port_drop_leader(struct cluster_port *p)
+{
+    if (p->leader == NULL)
+        return;
+    p->n_closing++;
+    rpc_client_close(p->leader, cluster_port_on_client_closed);
+    p->leader = NULL;
+    p->leader_id = 0;
+}
+
+/* The client for the current leader, made or remade on leader change;
+ * NULL with err when no leader is known (Docker's no-leader text). */
+static struct rpc_client *cluster_port_leader(struct cluster_port *p,
+                                              struct err *err)
+{
+    uint64_t id = p->c->consensus ? consensus_leader_id(p->c->consensus) : 0;
+    const char *addr;
+    json_t *node;
+
+    if (id == 0 || p->c->store == NULL) {
+        err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        return NULL;
+    }
+    if (p->leader != NULL && p->leader_id == id)
+        return p->leader;
+    cluster_port_drop_leader(p);
+    node = cluster_port_node_by_raft(p->c->store, id);
+    addr = json_string_value(
+        json_object_get(json_object_get(node, "_Raft"), "Addr"));
+    if (addr == NULL) {
+        err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        return NULL;
+    }
+    p->leader = xcalloc(1, sizeof(*p->leader));
+    rpc_client_init(p->leader, p->c->loop, addr, cluster_port_dial, p, NULL,
+                    err);
+    p->leader->data = p;
+    p->leader_id = id;
+    return p->leader;
+}
+
+/* A call to the leader whose answer (or failure) completes an RPC request
+ * this manager received, or an API request forwarded from here. */
+struct cluster_port_relay
+{
+    struct rpc_call call;
+    struct rpc_req *req;          /* the request to answer, or NULL */
+    void (*api_cb)(void *data, int status, const char *ctype,
+                   const char *body, size_t len);
+    void *api_data;
+};
+
+static void cluster_port_on_relayed(struct rpc_call *call, int status,
+                                    json_t *body)
+{
+    struct cluster_port_relay *r = call->data;
+
+    if (r->req != NULL) {
+        if (status == 0)
+            rpc_server_reply(r->req, body);
+        else
+            rpc_server_fail(r->req, &call->err);
+    } else if (status != 0) {
+        char *msg = json_dumps(json_pack("{s:s}", "message", call->err.msg),
+                               JSON_COMPACT);
+        int http = err_http_status(call->err.code);
+
+        r->api_cb(r->api_data, http == 200 ? 500 : http, "application/json",
+                  msg, strlen(msg));
+        free(msg);
+    } else {
+        const char *text = json_string_value(json_object_get(body, "Body"));
+
+        r->api_cb(r->api_data,
+                  (int)json_integer_value(json_object_get(body, "Status")),
+                  json_string_value(json_object_get(body, "ContentType")),
+                  text ? text : "", text ? strlen(text) : 0);
+    }
+    free(r);
+}
+
+static int cluster_port_relay(struct cluster_port *p,
+                              struct cluster_port_relay *r,
+                              const char *method, json_t *body,
+                              struct err *err)
+{
+    struct rpc_client *leader = cluster_port_leader(p, err);
+    int rv;
+
+    if (leader == NULL)
+        return -err->code;
+    r->call.data = r;
+    r->call.cb = cluster_port_on_relayed;
+    rv = rpc_client_call(leader, &r->call, method, body,
+                         CLUSTER_PORT__CALL_MS, err);
+    return rv;
+}
+
+int cluster_forward(struct cluster *c, const char *method, const char *url,
+                    const void *body, size_t len,
+                    void (*cb)(void *data, int status, const char *ctype,
+                               const char *body, size_t len),
+                    void *data, struct err *err)
+{
+    struct cluster_port_relay *r;
+    json_t *req;
+    int rv;
+
+    if (c->port == NULL)
+        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+    r = xcalloc(1, sizeof(*r));
+    r->api_cb = cb;
+    r->api_data = data;
+    req = json_pack("{s:s, s:s, s:s%}", "Method", method, "URL", url, "Body",
+                    body ? (const char *)body : "", len);
+    if (req == NULL) {
+        free(r);
+        return err_set(err, ERR_INVALID, "the request body is not UTF-8");
+    }
+    rv = cluster_port_relay(c->port, r, "control.forward", req, err);
+    json_decref(req);
+    if (rv != 0)
+        free(r);
+    return rv;
+}
+
+/* --- Raft over the cluster port ---------------------------------------- */
+
+/* The Raft member ID of a verified peer of this cluster, from the store by
+ * its certificate's CN; 0 if it is not a manager we know. */
+static uint64_t cluster_port_peer_raft_id(struct cluster_port *p,
+                                          const struct stream_peer *peer)
+{
+    json_t *node;
+
+    if (!peer->verified || strcmp(peer->role, "swarm-manager") != 0 ||
+        strcmp(peer->org, p->c->cluster_id) != 0 || p->c->store == NULL)
+        return 0;
+    node = store_get(p->c->store, STORE_NODE, peer->node_id);
+    return (uint64_t)json_integer_value(
+        json_object_get(json_object_get(node, "_Raft"), "ID"));
+}
+
+static int cluster_port_accept_raft(struct cluster_port *p, struct stream *s,
+                                    struct err *err)
+{
+    uint64_t id = cluster_port_peer_raft_id(p, &s->peer);
+
+    if (p->c->consensus == NULL)
+        return err_set(err, ERR_UNAVAILABLE, "this node is not a manager");
+    if (id == 0)
+        return err_set(err, ERR_FORBIDDEN,
+                       "peer %s (%s) is not a manager of this swarm",
+                       s->peer.node_id[0] ? s->peer.node_id : "unknown",
+                       s->peer.role[0] ? s->peer.role : "no certificate");
+    return consensus_transport_accept_stream(p->c->consensus, id,
+                                             s->peer.addr, s, err);
+}
+
+struct cluster_port_raft_dial
+{
+    struct tls_stream_dial_req req;
+    struct cluster_port *port;
+    uint64_t peer_id;
+    consensus_dial_done_fn done;
+    struct consensus_dial *dial;
+    struct cluster_port_raft_dial *prev, *next;
+};
+
+static void cluster_port_raft_dial_unlink(struct cluster_port_raft_dial *d)
+{
+    struct cluster_port *p = d->port;
+
+    if (d->prev != NULL)
+        d->prev->next = d->next;
+    else
+        p->raft_dials = d->next;
+    if (d->next != NULL)
+        d->next->prev = d->prev;
+}
+
+static void cluster_port_on_raft_dialed(struct tls_stream_dial_req *req,
+                                        int status, struct stream *s)
+{
+    struct cluster_port_raft_dial *d = req->data;
+    struct cluster_port *p = d->port;
+    struct err err;
+
+    cluster_port_raft_dial_unlink(d);
+    err_clear(&err);
+    if (status != 0) {
+        d->done(d->dial, NULL, &req->err);
+    } else if (p->stopping ||
+               cluster_port_peer_raft_id(p, &s->peer) != d->peer_id) {
+        /* The address answered with another node's certificate. */
+        err_set(&err, ERR_FORBIDDEN, "raft peer at %s is not member %016"
+                PRIx64, s->peer.addr, d->peer_id);
+        stream_close(s, NULL, NULL);
+        d->done(d->dial, NULL, &err);
+    } else {
+        d->done(d->dial, s, NULL);
+    }
+    free(d);
+    if (p->stopping) {
+        p->n_closing--;
+        if (p->n_closing == 0 && p->stop_cb != NULL)
+            p->stop_cb(p->stop_data);
+    }
+}
+
+static void cluster_port_raft_dial(void *data, uint64_t peer_id,
+                                   const char *address,
+                                   consensus_dial_done_fn done,
+                                   struct consensus_dial *dial)
+{
+    struct cluster_port *p = data;
+    struct cluster_port_raft_dial *d;
+    struct err err;
+
+    err_clear(&err);
+    if (p->stopping) {
+        err_set(&err, ERR_CANCELED, "cluster port stopping");
+        done(dial, NULL, &err);
+        return;
+    }
+    d = xcalloc(1, sizeof(*d));
+    d->port = p;
+    d->peer_id = peer_id;
+    d->done = done;
+    d->dial = dial;
+    d->req.data = d;
+    if (tls_stream_dial(p->c->loop, p->client_ctx, address,
+                        cluster_port_alpn_raft, CLUSTER_PORT__DIAL_MS,
+                        &d->req, cluster_port_on_raft_dialed, &err) != 0) {
+        free(d);
+        done(dial, NULL, &err);
+        return;
+    }
+    d->next = p->raft_dials;
+    if (p->raft_dials != NULL)
+        p->raft_dials->prev = d;
+    p->raft_dials = d;
+}
+
+void cluster_port_attach(struct cluster *c)
+{
+    if (c->port != NULL && c->consensus != NULL)
+        consensus_set_dialer(c->consensus, cluster_port_raft_dial, c->port);
+}
+
+/* A manager joined: the leader adds it to Raft (caught up as a standby,
+ * then a voter). */
+struct cluster_port_add
+{
+    struct consensus_op_req op;
+    char node_id[IDS_LEN + 1];
+};
+
+static void cluster_port_on_member_added(struct consensus_op_req *op,
+                                         int status)
+{
+    struct cluster_port_add *a = op->data;
+
+    if (status == 0)
+        log_info(LOG_CLUSTER, "manager %s is a Raft voter", a->node_id);
+    else
+        log_warn(LOG_CLUSTER, "adding manager %s to Raft: %s", a->node_id,
+                 op->err.msg);
+    free(a);
+}
+
+static void cluster_port_add_member(struct cluster *c, const char *node_id,
+                                    uint64_t raft_id, const char *addr)
+{
+    struct cluster_port_add *a = xcalloc(1, sizeof(*a));
+    struct err err;
+
+    err_clear(&err);
+    snprintf(a->node_id, sizeof(a->node_id), "%s", node_id);
+    a->op.data = a;
+    if (c->consensus == NULL ||
+        consensus_add_member(c->consensus, &a->op, raft_id, addr,
+                             CONSENSUS_VOTER, cluster_port_on_member_added,
+                             &err) != 0) {
+        log_warn(LOG_CLUSTER, "adding manager %s to Raft: %s", node_id,
+                 err.msg);
+        free(a);
+    }
+}
+
+/* --- RPC methods -------------------------------------------------------- */
+
+static void cluster_port_ca_root(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    char path[PATH_MAX];
+    char *pem = NULL;
+    struct err err;
+    json_t *body;
+
+    err_clear(&err);
+    if (cluster_paths(p->c, "certificates/swarm-root-ca.crt", path,
+                      sizeof(path)) != 0 ||
+        fsutil_read_all(path, CLUSTER_PORT__PEM_MAX, &pem, NULL, &err) != 0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    body = json_pack("{s:s}", "CACert", pem);
+    free(pem);
+    rpc_server_reply(req, body);
+    json_decref(body);
+}
+
+struct cluster_port_join
+{
+    struct cluster *c;
+    struct rpc_req *req;
+    struct ctl_join_out out;
+    json_t *managers;
+    uint64_t raft_id;
+    char addr[128];
+};
+
+static void cluster_port_on_joined(void *data, int status,
+                                   const struct err *err, json_t *result)
+{
+    struct cluster_port_join *j = data;
+    json_t *body;
+
+    UNUSED(result);
+    if (status != 0) {
+        rpc_server_fail(j->req, err);
+    } else {
+        body = json_pack("{s:s, s:s, s:s, s:O}", "NodeID", j->out.node_id,
+                         "Role", j->out.role, "Certificate", j->out.cert_pem,
+                         "Managers", j->managers);
+        rpc_server_reply(j->req, body);
+        json_decref(body);
+        log_info(LOG_CLUSTER, "node %s joined as a %s", j->out.node_id,
+                 j->out.role);
+        if (strcmp(j->out.role, "manager") == 0)
+            cluster_port_add_member(j->c, j->out.node_id, j->raft_id,
+                                    j->addr);
+    }
+    free(j->out.cert_pem);
+    json_decref(j->managers);
+    free(j);
+}
+
+static void cluster_port_ca_join(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    const struct store *s = cluster_port_store(p);
+    struct cluster_port_join *j;
+    struct ctl_join_req in;
+    struct err err;
+    char ip[64];
+    const char *colon;
+    const char *raft_id;
+    json_t *action;
+    json_t *actions;
+
+    err_clear(&err);
+    if (s == NULL) {
+        err_set(&err, ERR_UNAVAILABLE, "this node is not a swarm manager");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (!cluster_port_is_leader(p)) {
+        struct cluster_port_relay *r = xcalloc(1, sizeof(*r));
+
+        r->req = req;
+        if (cluster_port_relay(p, r, "ca.join", req->body, &err) != 0) {
+            free(r);
+            rpc_server_fail(req, &err);
+        }
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    in.token = json_string_value(json_object_get(req->body, "Token"));
+    in.csr_pem = json_string_value(json_object_get(req->body, "CSR"));
+    in.availability =
+        json_string_value(json_object_get(req->body, "Availability"));
+    raft_id = json_string_value(json_object_get(req->body, "RaftID"));
+    in.raft_id = raft_id ? strtoull(raft_id, NULL, 10) : 0;
+    in.advertise_addr =
+        json_string_value(json_object_get(req->body, "AdvertiseAddr"));
+    in.description = json_object_get(req->body, "Description");
+    snprintf(ip, sizeof(ip), "%s", req->peer->addr);
+    colon = strrchr(ip, ':');
+    if (colon != NULL)
+        ip[colon - ip] = '\0';
+    if (ip[0] == '[') {
+        memmove(ip, ip + 1, strlen(ip));
+        ip[strcspn(ip, "]")] = '\0';
+    }
+    in.remote_ip = ip;
+    if (in.csr_pem == NULL) {
+        err_set(&err, ERR_INVALID, "a join request needs a CSR");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    j = xcalloc(1, sizeof(*j));
+    j->c = p->c;
+    j->req = req;
+    j->raft_id = in.raft_id;
+    snprintf(j->addr, sizeof(j->addr), "%s",
+             in.advertise_addr ? in.advertise_addr : "");
+    action = ctl_join(s, &in, &j->out, &err);
+    if (action == NULL) {
+        free(j);
+        rpc_server_fail(req, &err);
+        return;
+    }
+    j->managers = cluster_port_managers(s);
+    if (strcmp(j->out.role, "manager") == 0)
+        json_array_append_new(j->managers,
+                              json_pack("{s:s, s:s}", "NodeID", j->out.node_id,
+                                        "Addr", in.advertise_addr));
+    actions = json_array();
+    json_array_append_new(actions, action);
+    if (cluster_propose(p->c, actions, cluster_port_on_joined, j, &err) !=
+        0) {
+        free(j->out.cert_pem);
+        json_decref(j->managers);
+        free(j);
+        rpc_server_fail(req, &err);
+    }
+}
+
+static void cluster_port_on_forward_served(void *data, int status,
+                                           const char *ctype,
+                                           const char *body, size_t len)
+{
+    struct rpc_req *req = data;
+    json_t *out = json_pack("{s:i, s:s?, s:s%}", "Status", status,
+                            "ContentType", ctype, "Body", body, len);
+
+    rpc_server_reply(req, out);
+    json_decref(out);
+}
+
+static void cluster_port_control_forward(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    const char *method = json_string_value(json_object_get(req->body, "Method"));
+    const char *url = json_string_value(json_object_get(req->body, "URL"));
+    json_t *body = json_object_get(req->body, "Body");
+    struct err err;
+
+    if (method == NULL || url == NULL || !json_is_string(body)) {
+        err_set(&err, ERR_PROTO, "control.forward: malformed request");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (!cluster_port_is_leader(p)) {
+        /* Never forwarded twice: two managers that disagree about the
+         * leader must not bounce a request between them. */
+        err_set(&err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        rpc_server_fail(req, &err);
+        return;
+    }
+    api_serve_forwarded(p->c, method, url, json_string_value(body),
+                        json_string_length(body),
+                        cluster_port_on_forward_served, req);
+}
+
+static const struct rpc_method cluster_port_methods[] = {
+    {"ca.root", RPC_ROLE_ANY, cluster_port_ca_root},
+    {"ca.join", RPC_ROLE_ANY, cluster_port_ca_join},
+    {"control.forward", RPC_ROLE_MANAGER, cluster_port_control_forward},
+};
+
+/* --- listener ----------------------------------------------------------- */
+
+static void cluster_port_on_conn_closed(struct rpc_conn *conn,
+                                        const struct err *why, void *data)
+{
+    struct cluster_port_conn *pc = data;
+    struct cluster_port *p = pc->port;
+
+    UNUSED(conn);
+    UNUSED(why);
+    if (pc->prev != NULL)
+        pc->prev->next = pc->next;
+    else
+        p->conns = pc->next;
+    if (pc->next != NULL)
+        pc->next->prev = pc->prev;
+    free(pc);
+    if (p->stopping) {
+        p->n_closing--;
+        if (p->n_closing == 0 && p->stop_cb != NULL)
+            p->stop_cb(p->stop_data);
+    }
+}
+
+static void cluster_port_on_accept(struct tls_stream_listener *l,
+                                   struct stream *s, const char *alpn)
+{
+    struct cluster_port *p = tls_stream_listener_data(l);
+    struct cluster_port_conn *pc;
+    struct err err;
+
+    err_clear(&err);
+    if (strcmp(alpn, cluster_port_alpn_raft) == 0) {
+        if (cluster_port_accept_raft(p, s, &err) != 0) {
+            log_info(LOG_CLUSTER, "raft connection from %s refused: %s",
+                     s->peer.addr, err.msg);
+            stream_close(s, NULL, NULL);
+        }
+        return;
+    }
+    pc = xcalloc(1, sizeof(*pc));
+    pc->port = p;
+    if (rpc_conn_new(p->c->loop, &s, &p->rpc, NULL,
+                     cluster_port_on_conn_closed, pc, &pc->conn, &err) != 0) {
+        log_warn(LOG_CLUSTER, "rpc connection: %s", err.msg);
+        stream_close(s, NULL, NULL);
+        free(pc);
+        return;
+    }
+    pc->next = p->conns;
+    if (p->conns != NULL)
+        p->conns->prev = pc;
+    p->conns = pc;
+}
+
+static char *cluster_port_read(struct cluster *c, const char *name,
+                               struct err *err)
+{
+    char path[PATH_MAX];
+    char *pem = NULL;
+
+    if (cluster_paths(c, name, path, sizeof(path)) != 0) {
+        err_set(err, ERR_IO, "data root path too long");
+        return NULL;
+    }
+    if (fsutil_read_all(path, CLUSTER_PORT__PEM_MAX, &pem, NULL, err) != 0)
+        return NULL;
+    return pem;
+}
+
+int cluster_port_start(struct cluster *c, struct err *err)
+{
+    static const char *const alpn[] = {cluster_port_alpn_rpc,
+                                       cluster_port_alpn_raft};
+    struct tls_ctx_config cfg;
+    struct cluster_port *p;
+    char *root = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    int rv = -ERR_IO;
+
+    if (c->port != NULL)
+        return 0;
+    root = cluster_port_read(c, "certificates/swarm-root-ca.crt", err);
+    cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
+                : NULL;
+    key = cert ? cluster_port_read(c, "certificates/swarm-node.key", err)
+               : NULL;
+    if (key == NULL)
+        goto out;
+    p = xcalloc(1, sizeof(*p));
+    p->c = c;
+    rpc_server_init(&p->rpc, cluster_port_methods,
+                    ARRAY_SIZE(cluster_port_methods), p);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.is_server = true;
+    cfg.root_pem = root;
+    cfg.cert_pem = cert;
+    cfg.key_pem = key;
+    cfg.alpn = alpn;
+    cfg.n_alpn = ARRAY_SIZE(alpn);
+    rv = tls_ctx_new(&cfg, &p->server_ctx, err);
+    if (rv != 0)
+        goto err_after_port;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.root_pem = root;
+    cfg.cert_pem = cert;
+    cfg.key_pem = key;
+    cfg.verify_name = "swarm-manager";
+    rv = tls_ctx_new(&cfg, &p->client_ctx, err);
+    if (rv != 0)
+        goto err_after_server;
+    rv = tls_stream_listen(c->loop, p->server_ctx, c->listen_addr,
+                           TLS_STREAM_HANDSHAKE_MS, cluster_port_on_accept, p,
+                           &p->listener, err);
+    if (rv != 0) {
+        err_wrap(err, "failed to listen on remote API address");
+        goto err_after_client;
+    }
+    c->port = p;
+    cluster_port_attach(c);
+    log_info(LOG_CLUSTER, "cluster port listening on %s", c->listen_addr);
+    goto out;
+
+err_after_client:
+    tls_ctx_free(p->client_ctx);
+err_after_server:
+    tls_ctx_free(p->server_ctx);
+err_after_port:
+    free(p);
+out:
+    free(root);
+    free(cert);
+    free(key);
+    return rv;
+}
+
+static void cluster_port_on_listener_closed(struct tls_stream_listener *l)
+{
+    struct cluster_port *p = tls_stream_listener_data(l);
+
+    p->n_closing--;
+    if (p->n_closing == 0 && p->stop_cb != NULL)
+        p->stop_cb(p->stop_data);
+}
+
+struct cluster_port_stop
+{
+    struct cluster_port *p;
+    void (*cb)(void *data);
+    void *data;
+};
+
+static void cluster_port_on_stopped(void *data)
+{
+    struct cluster_port_stop *st = data;
+    struct cluster_port *p = st->p;
+
+    tls_ctx_free(p->client_ctx);
+    tls_ctx_free(p->server_ctx);
+    free(p);
+    if (st->cb != NULL)
+        st->cb(st->data);
+    free(st);
+}
+
+void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data)
+{
+    struct cluster_port *p = c->port;
+    struct cluster_port_stop *st;
+    struct cluster_port_conn *pc;
+
+    if (p == NULL) {
+        if (cb != NULL)
+            cb(data);
+        return;
+    }
+    c->port = NULL;
+    st = xcalloc(1, sizeof(*st));
+    st->p = p;
+    st->cb = cb;
+    st->data = data;
+    p->stopping = true;
+    p->stop_cb = cluster_port_on_stopped;
+    p->stop_data = st;
+    p->n_closing = 1; /* the listener */
+    for (pc = p->conns; pc != NULL; pc = pc->next)
+        p->n_closing++;
+    if (c->consensus != NULL)
+        consensus_set_dialer(c->consensus, NULL, NULL);
+    {
+        struct cluster_port_raft_dial *d;
+
+        for (d = p->raft_dials; d != NULL; d = d->next)
+            p->n_closing++;
+        for (d = p->raft_dials; d != NULL;) {
+            struct cluster_port_raft_dial *next = d->next;
+
+            tls_stream_dial_cancel(&d->req);
+            d = next;
+        }
+    }
+    cluster_port_drop_leader(p);
+    for (pc = p->conns; pc != NULL;) {
+        struct cluster_port_conn *next = pc->next;
+
+        rpc_conn_close(pc->conn);
+        pc = next;
+    }
+    tls_stream_listener_close(p->listener, cluster_port_on_listener_closed);
+}
