@@ -12,6 +12,8 @@ BUILD    ?= build
 ifneq ($(SANITIZE),)
 override BUILD := $(BUILD)-san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Test builds carry the debug endpoints (STYLE: never in production).
+TESTFLAGS := -DSHOAL_TESTING
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -19,7 +21,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wwrite-strings -Wpointer-arith -Wimplicit-fallthrough -fno-common
 CFLAGS   := -std=c17 -D_GNU_SOURCE -g -O1 $(WARN) -Isrc \
             $(shell pkg-config --cflags $(PKGS) $(HDR_PKGS) 2>/dev/null) \
-            $(SANFLAGS) $(EXTRA_CFLAGS)
+            $(SANFLAGS) $(TESTFLAGS) $(EXTRA_CFLAGS)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser $(SANFLAGS)
 
 SRC :=

@@ -118,5 +118,8 @@ void api_nodes_update(struct api_req *req);
 void api_nodes_delete(struct api_req *req);
 void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
+#ifdef SHOAL_TESTING
+void api_debug_store_digest(struct api_req *req);
+#endif
 
 #endif

@@ -23,8 +23,10 @@ json_t *api_node_view(const struct api_req *req, const json_t *node)
     json_object_set_new(
         out, "ManagerStatus",
         json_pack("{s:b, s:s, s:O}", "Leader", leader != 0 && leader == id,
-                  "Reachability", self ? "reachable" : "unknown", "Addr",
-                  json_object_get(raft, "Addr")));
+                  "Reachability",
+                  self ? "reachable"
+                       : cluster_member_reachability(req->cluster, id),
+                  "Addr", json_object_get(raft, "Addr")));
     if (leader == 0 || leader != id)
         json_object_del(json_object_get(out, "ManagerStatus"), "Leader");
     return out;

@@ -36,6 +36,9 @@ static const struct api_route api_routes[] = {
     {API_DELETE, "/nodes/{}", api_nodes_delete, true},
     {API_GET, "/networks", api_networks_list, true},
     {API_GET, "/networks/{}", api_networks_inspect, true},
+#ifdef SHOAL_TESTING
+    {API_GET, "/_shoal/debug/store-digest", api_debug_store_digest, false},
+#endif
 };
 
 static int api_hexval(char c)

@@ -138,6 +138,9 @@ static json_t *api_swarm_info(const struct api_req *req)
             json_object_set_new(info, "Cluster", ci);
         }
     }
+    if (s == NULL && st == CLUSTER_ACTIVE &&
+        cluster_remote_managers(c) != NULL)
+        remote = json_deep_copy(cluster_remote_managers(c));
     json_object_set_new(info, "RemoteManagers", remote);
     return info;
 }

@@ -139,6 +139,36 @@ const struct store *cluster_manager_store(const struct cluster *c,
 
 /* --- node description --------------------------------------------------- */
 
+const struct store *cluster_local_store(const struct cluster *c)
+{
+    return c->consensus != NULL ? c->store : NULL;
+}
+
+const char *cluster_member_reachability(const struct cluster *c,
+                                        uint64_t raft_id)
+{
+    struct consensus_member *m = NULL;
+    const char *r = "unknown";
+    size_t n = 0;
+    size_t i;
+
+    if (raft_id == c->raft_id)
+        return "reachable";
+    if (c->consensus == NULL ||
+        consensus_members(c->consensus, &m, &n, NULL) != 0)
+        return r;
+    for (i = 0; i < n; i++) {
+        if (m[i].id != raft_id)
+            continue;
+        if (consensus_is_leader(c->consensus))
+            r = m[i].reachable ? "reachable" : "unreachable";
+        else
+            r = m[i].connected ? "reachable" : "unreachable";
+    }
+    free(m);
+    return r;
+}
+
 json_t *cluster_remote_managers(const struct cluster *c)
 {
     return c->remote_managers;

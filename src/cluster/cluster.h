@@ -55,6 +55,17 @@ bool cluster_is_manager(const struct cluster *c);
 uint64_t cluster_leader_raft_id(const struct cluster *c);
 uint64_t cluster_raft_id(const struct cluster *c);
 
+/* Docker's ManagerStatus.Reachability of Raft member raft_id as this node
+ * sees it: "reachable" (self, or answering the leader), "unreachable", or
+ * "unknown" (not a member, or not known here). Meaningful on the leader,
+ * which serves node listings. */
+const char *cluster_member_reachability(const struct cluster *c,
+                                        uint64_t raft_id);
+
+/* This manager's own store, whatever its role in Raft (NULL when not a
+ * manager). For diagnostics; API reads go through cluster_manager_store. */
+const struct store *cluster_local_store(const struct cluster *c);
+
 /* The store of an active manager, else NULL with err set to Docker's
  * "not a swarm manager" / locked / preparing message (503). */
 const struct store *cluster_manager_store(const struct cluster *c,
