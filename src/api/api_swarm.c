@@ -81,23 +81,11 @@ void api_swarm_join(struct api_req *req)
     struct err err;
     json_t *body = NULL;
 
-    if (api_body_json(req, &body, &err) != 0) {
+    err_clear(&err);
+    if (api_body_json(req, &body, &err) != 0 ||
+        cluster_join(req->cluster, body, api_swarm_done, req, &err) != 0)
         api_reply_err(req, &err);
-        return;
-    }
     json_decref(body);
-    if (cluster_state(req->cluster) != CLUSTER_INACTIVE) {
-        api_reply_error(req, ERR_UNAVAILABLE,
-                        "This node is already part of a swarm. Use \"docker "
-                        "swarm leave\" to leave this swarm and join another "
-                        "one.");
-        return;
-    }
-    /* Joining needs the cluster port (mutual TLS, the CA's issuing RPC and
-     * Raft membership); it is the next capability on the roadmap. */
-    api_reply_error(req, ERR_NOTIMPLEMENTED,
-                    "joining an existing swarm is not available in this "
-                    "version of shoal");
 }
 
 void api_swarm_leave(struct api_req *req)

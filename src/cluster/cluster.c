@@ -209,12 +209,58 @@ json_t *cluster_node_description(const char *root_pem)
 
 /* --- the manager: store + consensus ------------------------------------- */
 
+/* The managers in the store: [{"NodeID","Addr","RaftID"}]. */
+static json_t *cluster_store_managers(const struct store *s)
+{
+    json_t *out = json_array();
+    const char *id;
+    json_t *node;
+
+    json_object_foreach(store_all(s, STORE_NODE), id, node) {
+        json_t *raft = json_object_get(node, "_Raft");
+
+        if (raft != NULL)
+            json_array_append_new(
+                out, json_pack("{s:s, s:O, s:O}", "NodeID", id, "Addr",
+                               json_object_get(raft, "Addr"), "RaftID",
+                               json_object_get(raft, "ID")));
+    }
+    return out;
+}
+
+/* Keep swarm/state.json (Docker's list of known managers) in step with the
+ * store, so that a restarted manager can tell its peers' certificates to
+ * Raft IDs before the leader has resent the log. */
+static void cluster_sync_managers(struct cluster *c)
+{
+    char path[PATH_MAX];
+    struct err err;
+    json_t *m = cluster_store_managers(c->store);
+    char *text;
+
+    if (json_array_size(m) == 0 || json_equal(m, c->remote_managers)) {
+        json_decref(m);
+        return;
+    }
+    json_decref(c->remote_managers);
+    c->remote_managers = m;
+    text = json_dumps(m, JSON_COMPACT);
+    err_clear(&err);
+    if (cluster_paths(c, "state.json", path, sizeof(path)) != 0 ||
+        fsutil_write_atomic(path, text, strlen(text), 0600, &err) != 0)
+        log_error(LOG_CLUSTER, "save the manager list: %s", err.msg);
+    free(text);
+}
+
 static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
                              size_t len, struct err *err)
 {
     struct cluster *c = data;
+    int rv = store_apply(c->store, index, buf, len, err);
 
-    return store_apply(c->store, index, buf, len, err);
+    if (rv == 0)
+        cluster_sync_managers(c);
+    return rv;
 }
 
 static int cluster_fsm_snapshot(void *data, void **out_buf, size_t *out_len,
@@ -231,8 +277,11 @@ static int cluster_fsm_restore(void *data, const void *buf, size_t len,
                                struct err *err)
 {
     struct cluster *c = data;
+    int rv = store_restore(c->store, buf, len, err);
 
-    return store_restore(c->store, buf, len, err);
+    if (rv == 0)
+        cluster_sync_managers(c);
+    return rv;
 }
 
 struct cluster_propose_op
@@ -331,8 +380,19 @@ static void cluster_on_leader(struct consensus *cons, void *data)
     struct cluster_pending *p = c->pending;
     struct err err;
 
+    cluster_port_leader_changed(c);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
+        if (c->state == CLUSTER_PENDING && p != NULL && p->cb == NULL &&
+            !p->proposed && consensus_leader_id(cons) != 0) {
+            /* A restored manager that follows: the leader serves the
+             * reads (forwarded) while this store catches up; should this
+             * node lead later, it commits a barrier then. */
+            json_decref(p->actions);
+            free(p);
+            c->pending = NULL;
+            c->state = CLUSTER_ACTIVE;
+        }
         return;
     }
     if (p == NULL && !c->leader_ready) {
@@ -525,8 +585,8 @@ static void cluster_restore(struct cluster *c)
     snprintf(c->advertise_addr, sizeof(c->advertise_addr), "%s", v ? v : "");
     v = json_string_value(json_object_get(st, "RaftID"));
     c->raft_id = v ? strtoull(v, NULL, 10) : 0;
-    if (c->raft_id == 0 || c->advertise_addr[0] == '\0') {
-        err_set(&err, ERR_INVALID, "%s: missing RaftID or AdvertiseAddr",
+    if (c->advertise_addr[0] == '\0') {
+        err_set(&err, ERR_INVALID, "%s: missing AdvertiseAddr",
                 path);
         goto fail;
     }
@@ -567,6 +627,24 @@ static void cluster_restore(struct cluster *c)
     memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
     if (json_is_array(json_object_get(st, "Managers")))
         c->remote_managers = json_incref(json_object_get(st, "Managers"));
+    {
+        char *known = NULL;
+        json_t *list;
+
+        /* state.json is newer than what the join left in docker-state. */
+        cluster_paths(c, "state.json", path, sizeof(path));
+        if (fsutil_read_all(path, CLUSTER__STATE_MAX, &known, NULL, NULL) ==
+            0) {
+            list = json_loads(known, 0, NULL);
+            if (json_is_array(list)) {
+                json_decref(c->remote_managers);
+                c->remote_managers = list;
+            } else {
+                json_decref(list);
+            }
+            free(known);
+        }
+    }
     if (strcmp(info.ou, "swarm-worker") == 0) {
         c->state = CLUSTER_ACTIVE;
         log_info(LOG_CLUSTER, "swarm restored: worker %s in cluster %s",
@@ -576,6 +654,10 @@ static void cluster_restore(struct cluster *c)
     if (strcmp(info.ou, "swarm-manager") != 0) {
         err_set(&err, ERR_INVALID, "node certificate role %s is unknown",
                 info.ou);
+        goto fail;
+    }
+    if (c->raft_id == 0) {
+        err_set(&err, ERR_INVALID, "docker-state.json: missing RaftID");
         goto fail;
     }
     c->state = CLUSTER_PENDING;
@@ -655,9 +737,16 @@ static void cluster_on_port_closed(void *data)
     cluster_manager_stop(c, cluster_on_closed, c);
 }
 
+static void cluster_on_join_aborted(void *data)
+{
+    struct cluster *c = data;
+
+    cluster_port_stop(c, cluster_on_port_closed, c);
+}
+
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)
 {
     c->close_cb = cb;
     c->close_data = data;
-    cluster_port_stop(c, cluster_on_port_closed, c);
+    cluster_join_abort(c, cluster_on_join_aborted, c);
 }

@@ -74,6 +74,13 @@ void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
 /* Let the Raft member dial its peers through the port (call whenever both
  * exist: after the manager or the port starts). */
 void cluster_port_attach(struct cluster *c);
+/* The Raft leader changed: forget the client to the old one. */
+void cluster_port_leader_changed(struct cluster *c);
+
+/* cluster_join.c */
+void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
+                        void *data);
+bool cluster_join_in_progress(const struct cluster *c);
 
 /* cluster_addr.c: Docker's listen/advertise address rules. out_* get
  * "ip:port" and the advertise IP alone. */

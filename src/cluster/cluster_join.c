@@ -14,12 +14,15 @@
  * a dead voter in the swarm's Raft configuration).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/fsutil.h"
 #include "base/log.h"
@@ -870,6 +873,54 @@ static int cluster_join_parse_remote(struct cluster_join_op *op,
     return 0;
 }
 
+/* Bind the listen address for a moment, so that a busy port fails the
+ * join before a manager admits this node (a manager that cannot listen
+ * would be a dead Raft voter in the swarm). Workers do not listen, but the
+ * role is known only from the answer. */
+static int cluster_join_probe_listen(const char *addr, struct err *err)
+{
+    struct sockaddr_storage ss;
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon ? (size_t)(colon - addr) : 0;
+    int port = colon ? atoi(colon + 1) : 0;
+    int one = 1;
+    int fd;
+    int rv = 0;
+
+    if (n >= sizeof(host))
+        n = sizeof(host) - 1;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    if (host[0] == '[') {
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    memset(&ss, 0, sizeof(ss));
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
+        return 0; /* cluster_port_start will say what is wrong */
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    /* libuv sets SO_REUSEADDR on TCP listeners: probe the same way. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss,
+             ss.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+                                     : sizeof(struct sockaddr_in6)) != 0) {
+        char why[128];
+
+        snprintf(why, sizeof(why), "%s", strerror(errno));
+        why[0] = (char)tolower((unsigned char)why[0]);
+        rv = err_set(err, ERR_UNAVAILABLE,
+                     "failed to listen on remote API address: listen tcp "
+                     "%s: bind: %s",
+                     addr, why);
+    }
+    close(fd);
+    return rv;
+}
+
 static bool cluster_join_is_literal(const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
@@ -922,6 +973,9 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
         c->listen_addr, sizeof(c->listen_addr), c->advertise_addr,
         sizeof(c->advertise_addr), c->advertise_ip, sizeof(c->advertise_ip),
         err);
+    if (rv != 0)
+        goto err_after_addr;
+    rv = cluster_join_probe_listen(c->listen_addr, err);
     if (rv != 0)
         goto err_after_addr;
     token = json_string_value(json_object_get(req, "JoinToken"));

@@ -53,6 +53,13 @@ static void cluster_leave_on_port_stopped(void *data)
     cluster_manager_stop(op->c, cluster_leave_on_stopped, op);
 }
 
+static void cluster_leave_on_join_aborted(void *data)
+{
+    struct cluster_leave_op *op = data;
+
+    cluster_port_stop(op->c, cluster_leave_on_port_stopped, op);
+}
+
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
                   void *data, struct err *err)
 {
@@ -90,7 +97,7 @@ int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
     op->c = c;
     op->cb = cb;
     op->data = data;
-    cluster_port_stop(c, cluster_leave_on_port_stopped, op);
+    cluster_join_abort(c, cluster_leave_on_join_aborted, op);
     return 0;
 }
 

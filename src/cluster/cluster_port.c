@@ -89,9 +89,11 @@ static json_t *cluster_port_managers(const struct store *s)
 
         if (raft != NULL)
             json_array_append_new(out,
-                                  json_pack("{s:s, s:O}", "NodeID", nid,
+                                  json_pack("{s:s, s:O, s:O}", "NodeID", nid,
                                             "Addr",
-                                            json_object_get(raft, "Addr")));
+                                            json_object_get(raft, "Addr"),
+                                            "RaftID",
+                                            json_object_get(raft, "ID")));
     }
     return out;
 }
@@ -206,16 +208,22 @@ static void cluster_port_on_relayed(struct rpc_call *call, int status,
 {
     struct cluster_port_relay *r = call->data;
 
+    if (status == -ERR_CANCELED)
+        err_set(&call->err, ERR_UNAVAILABLE,
+                "rpc error: code = Unknown desc = raft: failed to process "
+                "the request: node lost leader status");
+
     if (r->req != NULL) {
         if (status == 0)
             rpc_server_reply(r->req, body);
         else
             rpc_server_fail(r->req, &call->err);
     } else if (status != 0) {
-        char *msg = json_dumps(json_pack("{s:s}", "message", call->err.msg),
-                               JSON_COMPACT);
+        json_t *e = json_pack("{s:s}", "message", call->err.msg);
+        char *msg = json_dumps(e, JSON_COMPACT);
         int http = err_http_status(call->err.code);
 
+        json_decref(e);
         r->api_cb(r->api_data, http == 200 ? 500 : http, "application/json",
                   msg, strlen(msg));
         free(msg);
@@ -279,33 +287,67 @@ int cluster_forward(struct cluster *c, const char *method, const char *url,
 
 /* The Raft member ID of a verified peer of this cluster, from the store by
  * its certificate's CN; 0 if it is not a manager we know. */
-static uint64_t cluster_port_peer_raft_id(struct cluster_port *p,
-                                          const struct stream_peer *peer)
+/* A manager's Raft ID and address by node ID: from the store, else from
+ * the managers this node knows from its state (a joining manager's store
+ * is still empty, and a restarted one's is until the leader resends it).
+ * 0 if unknown. */
+static uint64_t cluster_port_manager(struct cluster_port *p,
+                                     const char *node_id,
+                                     const char **out_addr)
 {
-    json_t *node;
+    json_t *node = p->c->store ? store_get(p->c->store, STORE_NODE, node_id)
+                               : NULL;
+    json_t *raft = json_object_get(node, "_Raft");
+    json_t *m;
+    size_t i;
 
+    if (raft != NULL) {
+        *out_addr = json_string_value(json_object_get(raft, "Addr"));
+        return (uint64_t)json_integer_value(json_object_get(raft, "ID"));
+    }
+    json_array_foreach(p->c->remote_managers, i, m) {
+        const char *id = json_string_value(json_object_get(m, "NodeID"));
+        const char *rid = json_string_value(json_object_get(m, "RaftID"));
+
+        if (id == NULL || strcmp(id, node_id) != 0)
+            continue;
+        *out_addr = json_string_value(json_object_get(m, "Addr"));
+        if (json_is_integer(json_object_get(m, "RaftID")))
+            return (uint64_t)json_integer_value(json_object_get(m, "RaftID"));
+        return rid ? strtoull(rid, NULL, 10) : 0;
+    }
+    return 0;
+}
+
+/* The Raft member ID of a verified manager of this cluster; 0 if it is
+ * not one we know. */
+static uint64_t cluster_port_peer_raft_id(struct cluster_port *p,
+                                          const struct stream_peer *peer,
+                                          const char **out_addr)
+{
     if (!peer->verified || strcmp(peer->role, "swarm-manager") != 0 ||
-        strcmp(peer->org, p->c->cluster_id) != 0 || p->c->store == NULL)
+        strcmp(peer->org, p->c->cluster_id) != 0)
         return 0;
-    node = store_get(p->c->store, STORE_NODE, peer->node_id);
-    return (uint64_t)json_integer_value(
-        json_object_get(json_object_get(node, "_Raft"), "ID"));
+    return cluster_port_manager(p, peer->node_id, out_addr);
 }
 
 static int cluster_port_accept_raft(struct cluster_port *p, struct stream *s,
                                     struct err *err)
 {
-    uint64_t id = cluster_port_peer_raft_id(p, &s->peer);
+    const char *addr = NULL;
+    uint64_t id = cluster_port_peer_raft_id(p, &s->peer, &addr);
 
     if (p->c->consensus == NULL)
         return err_set(err, ERR_UNAVAILABLE, "this node is not a manager");
-    if (id == 0)
+    if (id == 0 || addr == NULL)
         return err_set(err, ERR_FORBIDDEN,
                        "peer %s (%s) is not a manager of this swarm",
                        s->peer.node_id[0] ? s->peer.node_id : "unknown",
                        s->peer.role[0] ? s->peer.role : "no certificate");
-    return consensus_transport_accept_stream(p->c->consensus, id,
-                                             s->peer.addr, s, err);
+    /* Raft needs the member's advertised address, not the source port of
+     * this connection. */
+    return consensus_transport_accept_stream(p->c->consensus, id, addr, s,
+                                             err);
 }
 
 struct cluster_port_raft_dial
@@ -335,6 +377,7 @@ static void cluster_port_on_raft_dialed(struct tls_stream_dial_req *req,
 {
     struct cluster_port_raft_dial *d = req->data;
     struct cluster_port *p = d->port;
+    const char *addr = NULL;
     struct err err;
 
     cluster_port_raft_dial_unlink(d);
@@ -342,7 +385,7 @@ static void cluster_port_on_raft_dialed(struct tls_stream_dial_req *req,
     if (status != 0) {
         d->done(d->dial, NULL, &req->err);
     } else if (p->stopping ||
-               cluster_port_peer_raft_id(p, &s->peer) != d->peer_id) {
+               cluster_port_peer_raft_id(p, &s->peer, &addr) != d->peer_id) {
         /* The address answered with another node's certificate. */
         err_set(&err, ERR_FORBIDDEN, "raft peer at %s is not member %016"
                 PRIx64, s->peer.addr, d->peer_id);
@@ -391,6 +434,17 @@ static void cluster_port_raft_dial(void *data, uint64_t peer_id,
     if (p->raft_dials != NULL)
         p->raft_dials->prev = d;
     p->raft_dials = d;
+}
+
+void cluster_port_leader_changed(struct cluster *c)
+{
+    struct cluster_port *p = c->port;
+    uint64_t id = c->consensus ? consensus_leader_id(c->consensus) : 0;
+
+    /* Calls queued for a leader that is gone fail now (the client retries
+     * against the new one) rather than at their deadline. */
+    if (p != NULL && p->leader != NULL && p->leader_id != id)
+        cluster_port_drop_leader(p);
 }
 
 void cluster_port_attach(struct cluster *c)
@@ -566,8 +620,10 @@ static void cluster_port_ca_join(struct rpc_req *req, void *data)
     j->managers = cluster_port_managers(s);
     if (strcmp(j->out.role, "manager") == 0)
         json_array_append_new(j->managers,
-                              json_pack("{s:s, s:s}", "NodeID", j->out.node_id,
-                                        "Addr", in.advertise_addr));
+                              json_pack("{s:s, s:s, s:I}", "NodeID",
+                                        j->out.node_id, "Addr",
+                                        in.advertise_addr, "RaftID",
+                                        (json_int_t)in.raft_id));
     actions = json_array();
     json_array_append_new(actions, action);
     if (cluster_propose(p->c, actions, cluster_port_on_joined, j, &err) !=
