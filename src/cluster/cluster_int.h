@@ -74,6 +74,13 @@ void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
 /* Let the Raft member dial its peers through the port (call whenever both
  * exist: after the manager or the port starts). */
 void cluster_port_attach(struct cluster *c);
+/* Take this manager out of Raft (its node object keeps its role but loses
+ * its Raft identity): locally when leading, else through the leader.
+ * Returns 0 and cb fires once, or -code (cb will not fire). */
+int cluster_port_leave_raft(struct cluster *c,
+                            void (*cb)(void *data, int status,
+                                       const struct err *err),
+                            void *data, struct err *err);
 /* The Raft leader changed: forget the client to the old one. */
 void cluster_port_leader_changed(struct cluster *c);
 

@@ -60,10 +60,90 @@ static void cluster_leave_on_join_aborted(void *data)
     cluster_port_stop(op->c, cluster_leave_on_port_stopped, op);
 }
 
+static void cluster_leave_stop(struct cluster_leave_op *op)
+{
+    cluster_join_abort(op->c, cluster_leave_on_join_aborted, op);
+}
+
+static void cluster_leave_on_left_raft(void *data, int status,
+                                       const struct err *err)
+{
+    struct cluster_leave_op *op = data;
+
+    /* --force leaves whatever the leader said; the other managers then
+     * see this one as unreachable until it is removed. */
+    if (status != 0)
+        log_warn(LOG_CLUSTER, "leaving the raft: %s", err->msg);
+    cluster_leave_stop(op);
+}
+
+/* Docker's refusal for a manager leaving without --force, from the
+ * reachable and unreachable managers it sees. */
+static int cluster_leave_refuse(struct cluster *c, struct err *err)
+{
+    static const char prefix[] =
+        "You are attempting to leave the swarm on a node that is "
+        "participating as a manager. ";
+    static const char restore[] =
+        "The only way to restore a swarm that has lost consensus is to "
+        "reinitialize it with `--force-new-cluster`. Use `--force` to "
+        "suppress this message.";
+    unsigned reachable = 0;
+    unsigned unreachable = 0;
+    const char *id;
+    json_t *node;
+
+    json_object_foreach(store_all(c->store, STORE_NODE), id, node) {
+        json_t *raft = json_object_get(node, "_Raft");
+        uint64_t rid;
+
+        if (raft == NULL)
+            continue;
+        rid = (uint64_t)json_integer_value(json_object_get(raft, "ID"));
+        if (strcmp(cluster_member_reachability(c, rid), "reachable") == 0)
+            reachable++;
+        else
+            unreachable++;
+    }
+    if (reachable == 1 && unreachable == 0)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "%sRemoving the last manager erases all current "
+                       "state of the swarm. Use `--force` to ignore this "
+                       "message. ",
+                       prefix);
+    if (reachable >= 2 && reachable - 2 <= unreachable)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "%sRemoving this node leaves %u managers out of %u. "
+                       "Without a Raft quorum your swarm will be "
+                       "inaccessible. %s",
+                       prefix, reachable - 1, reachable + unreachable,
+                       restore);
+    if (strcmp(cluster_member_reachability(c, c->raft_id), "reachable") != 0)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "%sDoing so may lose the consensus of your cluster. "
+                       "%s",
+                       prefix, restore);
+    return err_set(err, ERR_UNAVAILABLE, "%s%s", prefix, restore);
+}
+
+static unsigned cluster_leave_raft_members(struct cluster *c)
+{
+    const char *id;
+    json_t *node;
+    unsigned n = 0;
+
+    json_object_foreach(store_all(c->store, STORE_NODE), id, node) {
+        if (json_object_get(node, "_Raft") != NULL)
+            n++;
+    }
+    return n;
+}
+
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
                   void *data, struct err *err)
 {
     struct cluster_leave_op *op;
+    struct err e;
 
     if (c->state == CLUSTER_INACTIVE)
         return err_set(err, ERR_UNAVAILABLE, "This node is not part of a "
@@ -72,32 +152,20 @@ int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
         return err_set(err, ERR_UNAVAILABLE,
                        "Swarm is encrypted and locked. Please unlock it "
                        "first or use `--force` to ignore this message.");
-    if (!force && c->consensus != NULL && c->store != NULL) {
-        unsigned managers = ctl_node_count_managers(c->store);
-        const char *prefix =
-            "You are attempting to leave the swarm on a node that is "
-            "participating as a manager. ";
-
-        if (managers <= 1)
-            return err_set(err, ERR_UNAVAILABLE,
-                           "%sRemoving the last manager erases all current "
-                           "state of the swarm. Use `--force` to ignore this "
-                           "message. ",
-                           prefix);
-        return err_set(err, ERR_UNAVAILABLE,
-                       "%sRemoving this node leaves %u managers out of %u. "
-                       "Without a Raft quorum your swarm will be "
-                       "inaccessible. The only way to restore a swarm that "
-                       "has lost consensus is to reinitialize it with "
-                       "`--force-new-cluster`. Use `--force` to suppress "
-                       "this message.",
-                       prefix, managers - 1, managers);
-    }
+    if (!force && c->consensus != NULL && c->store != NULL)
+        return cluster_leave_refuse(c, err);
     op = xcalloc(1, sizeof(*op));
     op->c = c;
     op->cb = cb;
     op->data = data;
-    cluster_join_abort(c, cluster_leave_on_join_aborted, op);
+    err_clear(&e);
+    if (c->consensus != NULL && c->store != NULL &&
+        cluster_leave_raft_members(c) > 1 &&
+        cluster_port_leave_raft(c, cluster_leave_on_left_raft, op, &e) == 0)
+        return 0;
+    if (e.code != ERR_OK)
+        log_warn(LOG_CLUSTER, "leaving the raft: %s", e.msg);
+    cluster_leave_stop(op);
     return 0;
 }
 

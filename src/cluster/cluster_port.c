@@ -171,7 +171,7 @@ static struct rpc_client *cluster_port_leader(struct cluster_port *p,
     json_t *node;
 
     if (id == 0 || p->c->store == NULL) {
-        err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        err_set(err, ERR_INTERNAL, "%s", cluster_port_no_leader);
         return NULL;
     }
     if (p->leader != NULL && p->leader_id == id)
@@ -181,7 +181,7 @@ static struct rpc_client *cluster_port_leader(struct cluster_port *p,
     addr = json_string_value(
         json_object_get(json_object_get(node, "_Raft"), "Addr"));
     if (addr == NULL) {
-        err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        err_set(err, ERR_INTERNAL, "%s", cluster_port_no_leader);
         return NULL;
     }
     p->leader = xcalloc(1, sizeof(*p->leader));
@@ -266,7 +266,7 @@ int cluster_forward(struct cluster *c, const char *method, const char *url,
     int rv;
 
     if (c->port == NULL)
-        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        return err_set(err, ERR_INTERNAL, "%s", cluster_port_no_leader);
     r = xcalloc(1, sizeof(*r));
     r->api_cb = cb;
     r->api_data = data;
@@ -672,7 +672,167 @@ static void cluster_port_control_forward(struct rpc_req *req, void *data)
                         cluster_port_on_forward_served, req);
 }
 
+/* --- a manager leaves Raft ---------------------------------------------- */
+
+/* Removing a manager from Raft on the leader: first its node object loses
+ * its Raft identity (so the leader can still propose even when it is the
+ * one leaving), then the member is removed. */
+struct cluster_port_leave
+{
+    struct consensus_op_req op;
+    struct cluster *c;
+    uint64_t raft_id;
+    struct rpc_req *req;        /* answer this, or: */
+    void (*cb)(void *data, int status, const struct err *err);
+    void *data;
+};
+
+static void cluster_port_leave_done(struct cluster_port_leave *l, int status,
+                                    const struct err *err)
+{
+    if (l->req != NULL) {
+        if (status == 0)
+            rpc_server_reply(l->req, NULL);
+        else
+            rpc_server_fail(l->req, err);
+    } else if (l->cb != NULL) {
+        l->cb(l->data, status, err);
+    }
+    free(l);
+}
+
+static void cluster_port_on_member_removed(struct consensus_op_req *op,
+                                           int status)
+{
+    struct cluster_port_leave *l = op->data;
+
+    cluster_port_leave_done(l, status, &op->err);
+}
+
+static void cluster_port_on_leave_applied(void *data, int status,
+                                          const struct err *err,
+                                          json_t *result)
+{
+    struct cluster_port_leave *l = data;
+    struct err e;
+
+    UNUSED(result);
+    if (status != 0 || l->c->consensus == NULL) {
+        cluster_port_leave_done(l, status ? status : -ERR_CANCELED, err);
+        return;
+    }
+    err_clear(&e);
+    l->op.data = l;
+    if (consensus_remove_member(l->c->consensus, &l->op, l->raft_id,
+                                cluster_port_on_member_removed, &e) != 0)
+        cluster_port_leave_done(l, -e.code, &e);
+}
+
+/* On the leader: take manager node_id out of Raft. */
+static int cluster_port_leave_start(struct cluster *c,
+                                    struct cluster_port_leave *l,
+                                    const char *node_id, struct err *err)
+{
+    json_t *node = store_get(c->store, STORE_NODE, node_id);
+    json_t *raft = json_object_get(node, "_Raft");
+    json_t *next;
+    json_t *actions;
+
+    if (raft == NULL)
+        return err_set(err, ERR_NOTFOUND,
+                       "node %s is not a member of the raft", node_id);
+    l->c = c;
+    l->raft_id = (uint64_t)json_integer_value(json_object_get(raft, "ID"));
+    next = json_deep_copy(node);
+    json_object_del(next, "_Raft");
+    actions = json_array();
+    json_array_append_new(actions, store_action_update(STORE_NODE, next, 0));
+    return cluster_propose(c, actions, cluster_port_on_leave_applied, l, err);
+}
+
+static void cluster_port_raft_leave(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    struct cluster_port_leave *l;
+    struct err err;
+
+    err_clear(&err);
+    if (!cluster_port_is_leader(p)) {
+        struct cluster_port_relay *r = xcalloc(1, sizeof(*r));
+
+        r->req = req;
+        if (cluster_port_relay(p, r, "raft.leave", req->body, &err) != 0) {
+            free(r);
+            rpc_server_fail(req, &err);
+        }
+        return;
+    }
+    l = xcalloc(1, sizeof(*l));
+    l->req = req;
+    /* Who leaves comes from the certificate, never from the body. */
+    if (cluster_port_leave_start(p->c, l, req->peer->node_id, &err) != 0) {
+        free(l);
+        rpc_server_fail(req, &err);
+    }
+}
+
+struct cluster_port_leave_call
+{
+    struct rpc_call call;
+    void (*cb)(void *data, int status, const struct err *err);
+    void *data;
+};
+
+static void cluster_port_on_leave_called(struct rpc_call *call, int status,
+                                         json_t *body)
+{
+    struct cluster_port_leave_call *lc = call->data;
+
+    UNUSED(body);
+    lc->cb(lc->data, status, &call->err);
+    free(lc);
+}
+
+int cluster_port_leave_raft(struct cluster *c,
+                            void (*cb)(void *data, int status,
+                                       const struct err *err),
+                            void *data, struct err *err)
+{
+    struct cluster_port *p = c->port;
+    struct cluster_port_leave_call *lc;
+    struct rpc_client *leader;
+
+    if (p == NULL || c->consensus == NULL)
+        return err_set(err, ERR_UNAVAILABLE, "this node is not a manager");
+    if (cluster_port_is_leader(p)) {
+        struct cluster_port_leave *l = xcalloc(1, sizeof(*l));
+        int rv;
+
+        l->cb = cb;
+        l->data = data;
+        rv = cluster_port_leave_start(c, l, c->node_id, err);
+        if (rv != 0)
+            free(l);
+        return rv;
+    }
+    leader = cluster_port_leader(p, err);
+    if (leader == NULL)
+        return -err->code;
+    lc = xcalloc(1, sizeof(*lc));
+    lc->cb = cb;
+    lc->data = data;
+    lc->call.data = lc;
+    lc->call.cb = cluster_port_on_leave_called;
+    if (rpc_client_call(leader, &lc->call, "raft.leave", NULL,
+                        CLUSTER_PORT__DIAL_MS, err) != 0) {
+        free(lc);
+        return -err->code;
+    }
+    return 0;
+}
+
 static const struct rpc_method cluster_port_methods[] = {
+    {"raft.leave", RPC_ROLE_MANAGER, cluster_port_raft_leave},
     {"ca.root", RPC_ROLE_ANY, cluster_port_ca_root},
     {"ca.join", RPC_ROLE_ANY, cluster_port_ca_join},
     {"control.forward", RPC_ROLE_MANAGER, cluster_port_control_forward},

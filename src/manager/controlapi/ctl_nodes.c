@@ -172,8 +172,8 @@ json_t *ctl_node_remove(const struct store *s, const char *ref, bool force,
     if (node == NULL)
         return NULL;
     id = store_obj_id(node);
-    if (json_object_get(node, "_Raft") != NULL ||
-        strcmp(ctl_node_role(node), "manager") == 0) {
+    /* A manager that left the raft (leave --force) can be removed. */
+    if (json_object_get(node, "_Raft") != NULL) {
         err_set(err, ERR_INVALID,
                 "rpc error: code = FailedPrecondition desc = node %s is a "
                 "cluster manager and is a member of the raft cluster. It "
