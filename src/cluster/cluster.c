@@ -411,6 +411,8 @@ static void cluster_on_leader(struct consensus *cons, void *data)
         return;
     p->proposed = true;
     err_clear(&err);
+    if (p->build != NULL)
+        p->actions = p->build(c);
     if (cluster_propose(c, p->actions, cluster_on_first_entry, c, &err) !=
         0) {
         p->actions = NULL;
@@ -447,6 +449,8 @@ int cluster_manager_start(struct cluster *c, bool bootstrap, struct err *err)
     consensus_set_leader_cb(c->consensus, cluster_on_leader, c);
     cluster_port_attach(c);
     rv = bootstrap ? consensus_bootstrap(c->consensus, err) : 0;
+    if (rv == 0 && c->recover)
+        rv = consensus_recover(c->consensus, err);
     if (rv == 0)
         rv = consensus_start(c->consensus, err);
     if (rv != 0) {

@@ -172,13 +172,23 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
     json_int_t subnet = 0;
     int rv;
 
-    if (c->state != CLUSTER_INACTIVE)
-        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_in_swarm);
     if (req == NULL)
         return err_set(err, ERR_INVALID, "missing InitRequest body");
     rv = cluster_init_check(req, err);
     if (rv != 0)
         return rv;
+    if (c->state != CLUSTER_INACTIVE &&
+        json_is_true(json_object_get(req, "ForceNewCluster"))) {
+        if (c->consensus == NULL)
+            return err_set(err, ERR_UNAVAILABLE,
+                           "This node is not a swarm manager. Worker nodes "
+                           "can't be used to view or modify cluster state. "
+                           "Please run this command on a manager node or "
+                           "promote the current node to a manager.");
+        return cluster_force_new_cluster(c, cb, data, err);
+    }
+    if (c->state != CLUSTER_INACTIVE)
+        return err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_in_swarm);
     if (json_is_true(json_object_get(req, "AutoLockManagers")))
         return err_set(err, ERR_NOTIMPLEMENTED,
                        "autolock (encryption of the swarm's keys at rest) is "
@@ -346,4 +356,106 @@ out:
     free(csr);
     free(node_cert);
     return rv;
+}
+
+/* --- swarm init --force-new-cluster ------------------------------------- */
+
+struct cluster_fnc
+{
+    struct cluster *c;
+    cluster_done_cb cb;
+    void *data;
+};
+
+/* The first entry of the recovered cluster: the other managers are no
+ * longer Raft members (their nodes stay, like Docker's). */
+static json_t *cluster_fnc_actions(struct cluster *c)
+{
+    json_t *actions = json_array();
+    const char *id;
+    json_t *node;
+
+    json_object_foreach(store_all(c->store, STORE_NODE), id, node) {
+        json_t *next;
+
+        if (json_object_get(node, "_Raft") == NULL ||
+            strcmp(id, c->node_id) == 0)
+            continue;
+        next = json_deep_copy(node);
+        json_object_del(next, "_Raft");
+        json_array_append_new(actions,
+                              store_action_update(STORE_NODE, next, 0));
+    }
+    return actions;
+}
+
+static void cluster_fnc_on_applied(void *data, int status,
+                                   const struct err *err, json_t *result)
+{
+    struct cluster_fnc *f = data;
+    json_t *id;
+
+    UNUSED(result);
+    if (status != 0) {
+        f->c->state = CLUSTER_ERROR;
+        snprintf(f->c->error, sizeof(f->c->error), "%s", err->msg);
+        f->cb(f->data, status, err, NULL);
+    } else {
+        f->c->state = CLUSTER_ACTIVE;
+        log_info(LOG_CLUSTER, "new cluster forced from node %s",
+                 f->c->node_id);
+        id = json_string(f->c->node_id);
+        f->cb(f->data, 0, NULL, id);
+        json_decref(id);
+    }
+    free(f);
+}
+
+static void cluster_fnc_on_stopped(void *data)
+{
+    struct cluster_fnc *f = data;
+    struct cluster *c = f->c;
+    struct err err;
+
+    err_clear(&err);
+    c->pending = xcalloc(1, sizeof(*c->pending));
+    c->pending->build = cluster_fnc_actions;
+    c->pending->cb = cluster_fnc_on_applied;
+    c->pending->data = f;
+    c->recover = true;
+    if (cluster_manager_start(c, false, &err) != 0) {
+        c->recover = false;
+        free(c->pending);
+        c->pending = NULL;
+        c->state = CLUSTER_ERROR;
+        snprintf(c->error, sizeof(c->error), "%s", err.msg);
+        f->cb(f->data, -err.code, &err, NULL);
+        free(f);
+        return;
+    }
+    c->recover = false;
+    if (cluster_port_start(c, &err) != 0)
+        log_error(LOG_CLUSTER, "%s", err.msg);
+}
+
+static void cluster_fnc_on_port_stopped(void *data)
+{
+    struct cluster_fnc *f = data;
+
+    cluster_manager_stop(f->c, cluster_fnc_on_stopped, f);
+}
+
+int cluster_force_new_cluster(struct cluster *c, cluster_done_cb cb,
+                              void *data, struct err *err)
+{
+    struct cluster_fnc *f;
+
+    UNUSED(err);
+    f = xcalloc(1, sizeof(*f));
+    f->c = c;
+    f->cb = cb;
+    f->data = data;
+    c->state = CLUSTER_PENDING;
+    cluster_port_stop(c, cluster_fnc_on_port_stopped, f);
+    return 0;
 }

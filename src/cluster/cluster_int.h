@@ -34,6 +34,8 @@ struct cluster
     bool stopping;                /* the manager is being stopped */
     bool leader_ready;            /* leading, and a barrier of this term is
                                      applied: reads are the leader's */
+    bool recover;                 /* next manager start forces a new
+                                     one-voter configuration */
     struct cluster_port *port;    /* owned: the cluster port, NULL unless
                                      in a swarm */
     json_t *remote_managers;      /* owned: [{"NodeID","Addr"}] known from
@@ -46,6 +48,8 @@ struct cluster
 struct cluster_pending
 {
     json_t *actions;              /* owned: what to propose when leading */
+    json_t *(*build)(struct cluster *c); /* or: made when leading, from
+                                            the replayed store */
     cluster_done_cb cb;
     void *data;
     bool proposed;
@@ -88,6 +92,10 @@ void cluster_port_leader_changed(struct cluster *c);
 void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
                         void *data);
 bool cluster_join_in_progress(const struct cluster *c);
+
+/* cluster_init.c: `swarm init --force-new-cluster` on a manager. */
+int cluster_force_new_cluster(struct cluster *c, cluster_done_cb cb,
+                              void *data, struct err *err);
 
 /* cluster_addr.c: Docker's listen/advertise address rules. out_* get
  * "ip:port" and the advertise IP alone. */

@@ -240,6 +240,30 @@ int consensus_bootstrap(struct consensus *c, struct err *err)
     return 0;
 }
 
+int consensus_recover(struct consensus *c, struct err *err)
+{
+    struct raft_configuration conf;
+    int rv;
+
+    if (c->started)
+        return err_set(err, ERR_INVALID, "raft: recover after start");
+    raft_configuration_init(&conf);
+    rv = raft_configuration_add(&conf, c->id, c->address, RAFT_VOTER);
+    if (rv != 0) {
+        raft_configuration_close(&conf);
+        return err_set(err, ERR_INTERNAL, "raft: configuration: %s",
+                       raft_strerror(rv));
+    }
+    rv = raft_recover(&c->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv != 0)
+        return err_set(err, ERR_IO, "raft: recover %s: %s", c->dir,
+                       c->io.errmsg[0] ? c->io.errmsg : raft_strerror(rv));
+    log_info(LOG_RAFT, "raft in %s recovered as single voter %llx (%s)",
+             c->dir, (unsigned long long)c->id, c->address);
+    return 0;
+}
+
 int consensus_start(struct consensus *c, struct err *err)
 {
     int rv;

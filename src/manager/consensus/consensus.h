@@ -132,6 +132,15 @@ struct consensus *consensus_new(uv_loop_t *loop,
 int consensus_bootstrap(struct consensus *c, struct err *err);
 
 /*
+ * Before consensus_start, on a member with state on disk: append a
+ * configuration in which this member is the only voter, keeping the log
+ * and snapshots (Docker's `swarm init --force-new-cluster`). Only safe
+ * when no other member of the old configuration runs. -ERR_INVALID after
+ * start, -ERR_IO on disk errors.
+ */
+int consensus_recover(struct consensus *c, struct err *err);
+
+/*
  * Load the snapshot and log from disk and start ticking. The FSM is fed
  * synchronously from here as far as the log is known to be committed
  * (restore with the latest snapshot, then apply for the entries after it);
