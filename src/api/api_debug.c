@@ -28,7 +28,10 @@ void api_debug_store_digest(struct api_req *req)
     ca_digest_hex(snap, len, digest);
     free(snap);
     api_reply_json(req, 200,
-                   json_pack("{s:I, s:s}", "Index",
-                             (json_int_t)store_index(s), "Digest", digest));
+                   json_pack("{s:I, s:s, s:I, s:b}", "Index",
+                             (json_int_t)store_index(s), "Digest", digest,
+                             "Term",
+                             (json_int_t)cluster_raft_term(req->cluster),
+                             "Leader", cluster_is_leader(req->cluster)));
 }
 #endif

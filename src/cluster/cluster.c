@@ -139,6 +139,16 @@ const struct store *cluster_manager_store(const struct cluster *c,
 
 /* --- node description --------------------------------------------------- */
 
+uint64_t cluster_raft_term(const struct cluster *c)
+{
+    return c->consensus ? consensus_term(c->consensus) : 0;
+}
+
+bool cluster_is_leader(const struct cluster *c)
+{
+    return c->consensus != NULL && consensus_is_leader(c->consensus);
+}
+
 const struct store *cluster_local_store(const struct cluster *c)
 {
     return c->consensus != NULL ? c->store : NULL;

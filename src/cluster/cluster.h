@@ -62,6 +62,11 @@ uint64_t cluster_raft_id(const struct cluster *c);
 const char *cluster_member_reachability(const struct cluster *c,
                                         uint64_t raft_id);
 
+/* This manager's Raft term and whether it leads in it (0/false when not a
+ * manager). For diagnostics. */
+uint64_t cluster_raft_term(const struct cluster *c);
+bool cluster_is_leader(const struct cluster *c);
+
 /* This manager's own store, whatever its role in Raft (NULL when not a
  * manager). For diagnostics; API reads go through cluster_manager_store. */
 const struct store *cluster_local_store(const struct cluster *c);

@@ -68,6 +68,22 @@ write n3 w1
 expect_eq "${#acked[@]}" 2 "writes through followers"
 wait_for 200 0.05 "stores to converge" all_converged
 
+# Sample every manager's (term, leads?) all along the failovers: no term
+# may ever have two leaders (Raft's election safety).
+sampler() {
+    local n
+    while kill -0 $$ 2>/dev/null; do
+        for n in n1 n2 n3; do
+            curl -sf --max-time 1 --unix-socket "$(node_sock "$n")" \
+                http://shoal/_shoal/debug/store-digest 2>/dev/null |
+                jq -r --arg n "$n" 'select(.Leader) | "\(.Term) \($n)"'
+        done
+        sleep 0.02
+    done
+}
+sampler >"$TMP/leaders" 2>/dev/null &
+sampler_pid=$!
+
 log "kill -9 the leader five times during writes"
 for round in 1 2 3 4 5; do
     lid=$(leader_of) || fail "no leader before round $round"
@@ -92,6 +108,14 @@ for round in 1 2 3 4 5; do
     wait_for 400 0.05 "$ln to rejoin" three_managers n1
     wait_for 400 0.05 "stores to converge after round $round" all_converged
 done
+
+kill "$sampler_pid" 2>/dev/null
+wait "$sampler_pid" 2>/dev/null
+terms=$(sort -u "$TMP/leaders" | awk '{print $1}' | uniq -d)
+[ -z "$terms" ] || fail "two managers led in the same term(s): $terms ($(sort -u "$TMP/leaders" | tr '\n' ' '))"
+expect_eq "$(sort -u "$TMP/leaders" | awk '{print $1}' | sort -un | wc -l | tr -d ' ')" \
+    "$(sort -u "$TMP/leaders" | wc -l | tr -d ' ')" "one leader per term"
+[ "$(sort -u "$TMP/leaders" | wc -l)" -ge 5 ] || fail "the sampler saw fewer than 5 leaderships: $(sort -u "$TMP/leaders" | tr '\n' ' ')"
 
 log "every acknowledged write is on every manager"
 for n in n1 n2 n3; do

@@ -319,6 +319,11 @@ uint64_t consensus_applied_index(const struct consensus *c)
     return raft_last_applied(consensus_raft(c));
 }
 
+uint64_t consensus_term(const struct consensus *c)
+{
+    return c->raft.current_term;
+}
+
 uint64_t consensus_id(const struct consensus *c)
 {
     return c->id;

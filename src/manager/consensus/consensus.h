@@ -165,6 +165,8 @@ uint64_t consensus_leader_id(const struct consensus *c);
 uint64_t consensus_applied_index(const struct consensus *c);
 /* This member's raft id. */
 uint64_t consensus_id(const struct consensus *c);
+/* The current Raft term as this member knows it. */
+uint64_t consensus_term(const struct consensus *c);
 
 struct consensus_propose_req;
 /* status is 0 or -code (with req->err set); see consensus_propose. */
