@@ -224,6 +224,10 @@ static void tls_stream_fail(struct tls_stream *s, int code, const char *fmt,
     va_end(ap);
     if (s->req != NULL)
         err_set(&s->req->err, code, "%s", msg);
+    else if (code == ERR_UNAUTHORIZED)
+        /* A refused certificate (another swarm's, expired, forged) is
+         * worth an operator's attention; plain drops are not. */
+        log_warn(LOG_TLS, "connection refused: %s", msg);
     else
         log_debug(LOG_TLS, "connection dropped: %s", msg);
     tls_stream_close_handles(s);

@@ -10,12 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "cluster/cluster_int.h"
 #include "manager/ca/ca.h"
 #include "manager/consensus/consensus.h"
+#include "manager/dispatcher/dispatcher.h"
 #include "manager/store/store.h"
 #include "version.h"
 
@@ -302,12 +304,26 @@ struct cluster_propose_op
     void *data;
 };
 
+/* Raft's leadership errors reach users as Docker shows swarmkit's: a
+ * plain gRPC error (code Unknown, HTTP 500) around raft's text. */
+static int cluster_docker_err(struct err *err, int status)
+{
+    char msg[ERR_MSG_LEN];
+
+    if (status != -ERR_NOTLEADER && status != -ERR_NOQUORUM)
+        return status;
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    return err_set(err, ERR_INTERNAL, "rpc error: code = Unknown desc = %s",
+                   msg);
+}
+
 static void cluster_on_proposed(struct consensus_propose_req *req, int status)
 {
     struct cluster_propose_op *op = req->data;
     struct cluster *c = op->c;
 
     c->n_inflight--;
+    status = cluster_docker_err(&req->err, status);
     if (op->cb != NULL)
         op->cb(op->data, status, &req->err, NULL);
     free(op);
@@ -336,7 +352,7 @@ int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
     free(payload);
     if (rv != 0) {
         free(op);
-        return rv;
+        return cluster_docker_err(err, rv);
     }
     c->n_inflight++;
     return 0;
@@ -391,6 +407,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
     struct err err;
 
     cluster_port_leader_changed(c);
+    dispatcher_leader_changed(c->dispatcher);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
         if (c->state == CLUSTER_PENDING && p != NULL && p->cb == NULL &&
@@ -520,6 +537,7 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
         free(p);
     }
     c->consensus = NULL;
+    dispatcher_leader_changed(c->dispatcher);
     if (cons == NULL) {
         cluster_on_consensus_closed(st);
         return;
@@ -729,6 +747,9 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
         free(c);
         return NULL;
     }
+    c->dispatcher = dispatcher_new_cluster(loop, c);
+    dispatcher_leader_changed(c->dispatcher);
+    c->agent = agent_new(loop, c);
     return c;
 }
 
@@ -758,9 +779,27 @@ static void cluster_on_join_aborted(void *data)
     cluster_port_stop(c, cluster_on_port_closed, c);
 }
 
+static void cluster_on_dispatcher_closed(void *data)
+{
+    struct cluster *c = data;
+
+    c->dispatcher = NULL;
+    cluster_join_abort(c, cluster_on_join_aborted, c);
+}
+
+static void cluster_on_agent_closed(void *data)
+{
+    struct cluster *c = data;
+
+    c->agent = NULL;
+    dispatcher_close(c->dispatcher, cluster_on_dispatcher_closed, c);
+}
+
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)
 {
     c->close_cb = cb;
     c->close_data = data;
-    cluster_join_abort(c, cluster_on_join_aborted, c);
+    /* The agent and the dispatcher first: no heartbeat or status write
+     * starts while the rest closes. */
+    agent_close(c->agent, cluster_on_agent_closed, c);
 }

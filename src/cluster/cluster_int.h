@@ -13,6 +13,8 @@ struct store;
 struct tls_ctx;
 struct tls_stream_listener;
 struct cluster_port;
+struct dispatcher;
+struct agent;
 
 struct cluster
 {
@@ -40,6 +42,9 @@ struct cluster
                                      in a swarm */
     json_t *remote_managers;      /* owned: [{"NodeID","Addr"}] known from
                                      joining (workers); NULL if none */
+    struct dispatcher *dispatcher; /* owned: node liveness, acts when this
+                                      manager leads */
+    struct agent *agent;          /* owned: this node's heartbeats */
     void (*close_cb)(void *data);
     void *close_data;
 };

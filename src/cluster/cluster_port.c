@@ -15,6 +15,7 @@
 #include "cluster/cluster_int.h"
 #include "manager/consensus/consensus.h"
 #include "manager/controlapi/ctl.h"
+#include "manager/dispatcher/dispatcher.h"
 #include "manager/store/store.h"
 
 #define CLUSTER_PORT__PEM_MAX (1u << 20)
@@ -209,7 +210,7 @@ static void cluster_port_on_relayed(struct rpc_call *call, int status,
     struct cluster_port_relay *r = call->data;
 
     if (status == -ERR_CANCELED)
-        err_set(&call->err, ERR_UNAVAILABLE,
+        err_set(&call->err, ERR_INTERNAL,
                 "rpc error: code = Unknown desc = raft: failed to process "
                 "the request: node lost leader status");
 
@@ -831,11 +832,50 @@ int cluster_port_leave_raft(struct cluster *c,
     return 0;
 }
 
+/* Served by the leader's dispatcher; a follower relays it once, naming
+ * the caller (trusted by the leader because we are a manager). */
+static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    char node_id[STREAM_ID_MAX];
+    char ip[64];
+    bool forwarded;
+    struct cluster_port_relay *r;
+    struct err err;
+    json_t *body;
+
+    err_clear(&err);
+    if (dispatcher_heartbeat_who(req, node_id, sizeof(node_id), ip,
+                                 sizeof(ip), &forwarded, &err) != 0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_heartbeat(p->c->dispatcher, req, node_id, ip);
+        return;
+    }
+    if (forwarded || cluster_port_store(p) == NULL) {
+        err_set(&err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+        rpc_server_fail(req, &err);
+        return;
+    }
+    r = xcalloc(1, sizeof(*r));
+    r->req = req;
+    body = dispatcher_heartbeat_relay_body(node_id, ip, req->body);
+    if (cluster_port_relay(p, r, "dispatcher.heartbeat", body, &err) != 0) {
+        free(r);
+        rpc_server_fail(req, &err);
+    }
+    json_decref(body);
+}
+
 static const struct rpc_method cluster_port_methods[] = {
     {"raft.leave", RPC_ROLE_MANAGER, cluster_port_raft_leave},
     {"ca.root", RPC_ROLE_ANY, cluster_port_ca_root},
     {"ca.join", RPC_ROLE_ANY, cluster_port_ca_join},
     {"control.forward", RPC_ROLE_MANAGER, cluster_port_control_forward},
+    {"dispatcher.heartbeat", RPC_ROLE_NODE,
+     cluster_port_dispatcher_heartbeat},
 };
 
 /* --- listener ----------------------------------------------------------- */

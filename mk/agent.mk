@@ -1,0 +1,2 @@
+# The node's heartbeat loop (agent/agent.h).
+SRC += src/agent/agent.c

@@ -1,0 +1,2 @@
+# Node liveness on the leader (manager/dispatcher/dispatcher.h).
+SRC += src/manager/dispatcher/dispatcher.c

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The node side of liveness: the heartbeat loop (see agent.h). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "base/fsutil.h"
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/rpc.h"
+#include "base/tls_ctx.h"
+
+#define AGENT__PEM_MAX (1u << 20)
+#define AGENT__RETRY_CERTS_MS 1000u
+
+static const char agent_alpn[] = "shoal-rpc";
+
+struct agent_conn;
+
+/* A TLS dial for one client. */
+struct agent_dial
+{
+    struct tls_stream_dial_req req;
+    struct agent_conn *conn;
+};
+
+/* The client to one manager. */
+struct agent_conn
+{
+    struct rpc_client client;     /* client.data = this */
+    struct agent *a;
+    struct agent_dial *dial;      /* outstanding dial, or NULL */
+    char addr[128];
+};
+
+struct agent
+{
+    uv_loop_t *loop;
+    struct cluster *c;
+    uv_timer_t timer;             /* next heartbeat, back-off, idle poll */
+    struct tls_ctx *tls;          /* owned: client ctx with our certificate */
+    struct agent_conn *conn;      /* owned: client to the current manager */
+    struct rpc_call call;
+    bool busy;                    /* call in flight */
+    char node_id[IDS_LEN + 1];    /* the session's node ("" = none) */
+    char session_id[IDS_LEN + 1];
+    json_t *managers;             /* owned: from the last answer, or NULL */
+    json_t *saved;                /* owned: list last saved to state.json */
+    size_t idx;                   /* manager to try */
+    uint64_t backoff_ms;          /* 0 after a success */
+    uint64_t n_ok;
+    unsigned n_fail;              /* consecutive failures */
+    struct err dial_err;          /* why the last dial failed */
+    bool closing;
+    unsigned n_closing;
+    void (*close_cb)(void *data);
+    void *close_data;
+};
+
+static void agent_on_timer(uv_timer_t *t);
+
+static void agent_after(struct agent *a, uint64_t ms)
+{
+    if (!a->closing)
+        uv_timer_start(&a->timer, agent_on_timer, ms, 0);
+}
+
+static void agent_maybe_closed(struct agent *a)
+{
+    void (*cb)(void *);
+    void *data;
+
+    if (!a->closing || a->n_closing > 0)
+        return;
+    cb = a->close_cb;
+    data = a->close_data;
+    tls_ctx_free(a->tls);
+    json_decref(a->managers);
+    json_decref(a->saved);
+    free(a);
+    if (cb != NULL)
+        cb(data);
+}
+
+/* --- the connection ----------------------------------------------------- */
+
+static void agent_on_dialed(struct tls_stream_dial_req *req, int status,
+                            struct stream *s)
+{
+    struct agent_dial *dl = req->data;
+    struct agent_conn *conn = dl->conn;
+    struct agent *a = conn->a;
+    struct err e = req->err;
+    /* Decided before rpc_client_dialed, which may free a closing conn
+     * (and with it, when the agent is closing, the agent). */
+    bool fail_over = status != 0 && status != -ERR_CANCELED &&
+                     conn == a->conn && a->busy && !a->closing;
+
+    conn->dial = NULL;
+    free(dl);
+    if (status == 0) {
+        rpc_client_dialed(&conn->client, &s, NULL);
+        return;
+    }
+    rpc_client_dialed(&conn->client, NULL, &e);
+    /* Fail over now rather than at the call's deadline: canceling the
+     * queued heartbeat runs the failure path, which drops this client. */
+    if (fail_over) {
+        a->dial_err = e;
+        rpc_conn_cancel(&a->call);
+    }
+}
+
+static void agent_dial(struct rpc_client *client, const char *address,
+                       void *data)
+{
+    struct agent_conn *conn = data;
+    struct agent *a = conn->a;
+    struct agent_dial *dl = xcalloc(1, sizeof(*dl));
+    struct err err;
+
+    dl->conn = conn;
+    dl->req.data = dl;
+    err_clear(&err);
+    if (a->tls == NULL ||
+        tls_stream_dial(a->loop, a->tls, address, agent_alpn, AGENT_RPC_MS,
+                        &dl->req, agent_on_dialed, &err) != 0) {
+        if (a->tls == NULL)
+            err_set(&err, ERR_CANCELED, "agent stopped");
+        free(dl);
+        rpc_client_dialed(client, NULL, &err);
+        return;
+    }
+    conn->dial = dl;
+}
+
+static void agent_on_client_closed(struct rpc_client *client)
+{
+    struct agent_conn *conn = client->data;
+    struct agent *a = conn->a;
+
+    free(conn);
+    a->n_closing--;
+    agent_maybe_closed(a);
+}
+
+/* Close the client to the current manager (a queued or in-flight call
+ * completes with -ERR_CANCELED). */
+static void agent_drop_conn(struct agent *a)
+{
+    struct agent_conn *conn = a->conn;
+
+    if (conn == NULL)
+        return;
+    a->conn = NULL;
+    a->n_closing++;
+    if (conn->dial != NULL)
+        tls_stream_dial_cancel(&conn->dial->req);
+    rpc_client_close(&conn->client, agent_on_client_closed);
+}
+
+static void agent_connect(struct agent *a, const char *addr)
+{
+    struct agent_conn *conn = xcalloc(1, sizeof(*conn));
+    struct err err;
+
+    conn->a = a;
+    snprintf(conn->addr, sizeof(conn->addr), "%s", addr);
+    conn->client.data = conn;
+    a->conn = conn;
+    err_clear(&err);
+    rpc_client_init(&conn->client, a->loop, addr, agent_dial, conn, NULL,
+                    &err);
+}
+
+/* --- the session -------------------------------------------------------- */
+
+static char *agent_read(struct agent *a, const char *name, struct err *err)
+{
+    char path[PATH_MAX];
+    char *pem = NULL;
+
+    if (snprintf(path, sizeof(path), "%s/swarm/certificates/%s",
+                 cluster_data_root(a->c), name) >= (int)sizeof(path)) {
+        err_set(err, ERR_IO, "data root path too long");
+        return NULL;
+    }
+    if (fsutil_read_all(path, AGENT__PEM_MAX, &pem, NULL, err) != 0)
+        return NULL;
+    return pem;
+}
+
+/* Forget the session: client, TLS context, managers. */
+static void agent_reset(struct agent *a)
+{
+    agent_drop_conn(a);
+    tls_ctx_free(a->tls);
+    a->tls = NULL;
+    json_decref(a->managers);
+    a->managers = NULL;
+    json_decref(a->saved);
+    a->saved = NULL;
+    a->node_id[0] = '\0';
+    a->idx = 0;
+    a->backoff_ms = 0;
+    a->n_fail = 0;
+}
+
+static int agent_begin(struct agent *a, struct err *err)
+{
+    struct tls_ctx_config cfg;
+    char *root = agent_read(a, "swarm-root-ca.crt", err);
+    char *cert = root ? agent_read(a, "swarm-node.crt", err) : NULL;
+    char *key = cert ? agent_read(a, "swarm-node.key", err) : NULL;
+    int rv = -ERR_IO;
+
+    if (key != NULL) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.root_pem = root;
+        cfg.cert_pem = cert;
+        cfg.key_pem = key;
+        cfg.verify_name = "swarm-manager";
+        rv = tls_ctx_new(&cfg, &a->tls, err);
+    }
+    free(root);
+    free(cert);
+    free(key);
+    if (rv != 0)
+        return rv;
+    snprintf(a->node_id, sizeof(a->node_id), "%s", cluster_node_id(a->c));
+    ids_new(a->session_id);
+    log_info(LOG_CLUSTER, "agent: node %s reports to the dispatcher",
+             a->node_id);
+    return 0;
+}
+
+/* The managers to try, this node first when it is one. New array. */
+static json_t *agent_candidates(struct agent *a)
+{
+    json_t *list = json_array_size(a->managers) > 0
+                       ? a->managers
+                       : cluster_remote_managers(a->c);
+    json_t *out = json_array();
+    json_t *m;
+    size_t i;
+
+    json_array_foreach(list, i, m) {
+        const char *id = json_string_value(json_object_get(m, "NodeID"));
+
+        if (!json_is_string(json_object_get(m, "Addr")))
+            continue;
+        if (id != NULL && strcmp(id, a->node_id) == 0)
+            json_array_insert(out, 0, m);
+        else
+            json_array_append(out, m);
+    }
+    return out;
+}
+
+/* A worker keeps the managers it learns for its next start. */
+static void agent_save_managers(struct agent *a, json_t *list)
+{
+    char path[PATH_MAX];
+    struct err err;
+    char *text;
+
+    if (cluster_is_manager(a->c) || json_array_size(list) == 0 ||
+        (a->saved != NULL && json_equal(a->saved, list)) ||
+        (a->saved == NULL && json_equal(cluster_remote_managers(a->c), list)))
+        return;
+    json_decref(a->saved);
+    a->saved = json_deep_copy(list);
+    if (snprintf(path, sizeof(path), "%s/swarm/state.json",
+                 cluster_data_root(a->c)) >= (int)sizeof(path))
+        return;
+    text = json_dumps(list, JSON_COMPACT);
+    err_clear(&err);
+    if (fsutil_write_atomic(path, text, strlen(text), 0600, &err) != 0)
+        log_warn(LOG_CLUSTER, "agent: save the manager list: %s", err.msg);
+    free(text);
+}
+
+static void agent_failed(struct agent *a, const char *why)
+{
+    a->n_fail++;
+    a->backoff_ms = rpc_client_backoff_next(a->backoff_ms);
+    if (a->n_fail == 1)
+        log_info(LOG_CLUSTER, "agent: heartbeat failed: %s; trying the next "
+                 "manager in %llu ms", why,
+                 (unsigned long long)a->backoff_ms);
+    else
+        log_debug(LOG_CLUSTER, "agent: heartbeat failed (%u in a row): %s",
+                  a->n_fail, why);
+    agent_drop_conn(a);
+    a->idx++;
+    agent_after(a, a->backoff_ms);
+}
+
+static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
+{
+    struct agent *a = call->data;
+    json_t *period = json_object_get(body, "Period");
+    json_t *managers = json_object_get(body, "Managers");
+    uint64_t ms;
+
+    a->busy = false;
+    if (a->closing)
+        return;
+    if (status != 0) {
+        if (status == -ERR_CANCELED && a->dial_err.code != ERR_OK)
+            agent_failed(a, a->dial_err.msg);
+        else
+            agent_failed(a, call->err.msg);
+        return;
+    }
+    if (a->n_fail > 0)
+        log_info(LOG_CLUSTER, "agent: heartbeat answered by %s after %u "
+                 "failure(s)", a->conn ? a->conn->addr : "?", a->n_fail);
+    a->n_ok++;
+    a->n_fail = 0;
+    a->backoff_ms = 0;
+    if (json_is_array(managers) && json_array_size(managers) > 0 &&
+        strcmp(a->node_id, cluster_node_id(a->c)) == 0 &&
+        cluster_state(a->c) == CLUSTER_ACTIVE) {
+        if (a->managers == NULL || !json_equal(a->managers, managers)) {
+            json_decref(a->managers);
+            a->managers = json_deep_copy(managers);
+            agent_save_managers(a, a->managers);
+        }
+    }
+    ms = json_is_integer(period) && json_integer_value(period) > 0
+             ? (uint64_t)json_integer_value(period) / 1000000u
+             : 5000u;
+    if (ms < AGENT_MIN_PERIOD_MS)
+        ms = AGENT_MIN_PERIOD_MS;
+    if (ms > AGENT_MAX_PERIOD_MS)
+        ms = AGENT_MAX_PERIOD_MS;
+    agent_after(a, ms);
+}
+
+static void agent_heartbeat(struct agent *a)
+{
+    json_t *list = agent_candidates(a);
+    size_t n = json_array_size(list);
+    const char *addr;
+    struct err err;
+    json_t *body;
+
+    if (n == 0) {
+        json_decref(list);
+        agent_after(a, AGENT_IDLE_MS);
+        return;
+    }
+    addr = json_string_value(
+        json_object_get(json_array_get(list, a->idx % n), "Addr"));
+    if (a->conn != NULL && strcmp(a->conn->addr, addr) != 0)
+        agent_drop_conn(a);
+    if (a->conn == NULL)
+        agent_connect(a, addr);
+    json_decref(list);
+    err_clear(&a->dial_err);
+    err_clear(&err);
+    memset(&a->call, 0, sizeof(a->call));
+    a->call.data = a;
+    a->call.cb = agent_on_reply;
+    body = json_pack("{s:s}", "SessionID", a->session_id);
+    if (rpc_client_call(&a->conn->client, &a->call, "dispatcher.heartbeat",
+                        body, AGENT_RPC_MS, &err) != 0) {
+        json_decref(body);
+        agent_failed(a, err.msg);
+        return;
+    }
+    json_decref(body);
+    a->busy = true;
+}
+
+static void agent_on_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+    struct err err;
+
+    if (a->closing || a->busy)
+        return;
+    if (cluster_state(a->c) != CLUSTER_ACTIVE ||
+        cluster_node_id(a->c)[0] == '\0') {
+        if (a->node_id[0] != '\0') {
+            log_info(LOG_CLUSTER, "agent: node %s left the swarm",
+                     a->node_id);
+            agent_reset(a);
+        }
+        agent_after(a, AGENT_IDLE_MS);
+        return;
+    }
+    if (strcmp(a->node_id, cluster_node_id(a->c)) != 0) {
+        agent_reset(a);
+        err_clear(&err);
+        if (agent_begin(a, &err) != 0) {
+            log_warn(LOG_CLUSTER, "agent: node certificate: %s", err.msg);
+            agent_after(a, AGENT__RETRY_CERTS_MS);
+            return;
+        }
+    }
+    agent_heartbeat(a);
+}
+
+/* --- life cycle --------------------------------------------------------- */
+
+struct agent *agent_new(uv_loop_t *loop, struct cluster *c)
+{
+    struct agent *a = xcalloc(1, sizeof(*a));
+
+    a->loop = loop;
+    a->c = c;
+    uv_timer_init(loop, &a->timer);
+    a->timer.data = a;
+    agent_after(a, 0);
+    return a;
+}
+
+void agent_kick(struct agent *a)
+{
+    if (a != NULL && !a->closing && !a->busy)
+        agent_after(a, 0);
+}
+
+uint64_t agent_n_ok(const struct agent *a)
+{
+    return a ? a->n_ok : 0;
+}
+
+static void agent_on_timer_closed(uv_handle_t *h)
+{
+    struct agent *a = h->data;
+
+    a->n_closing--;
+    agent_maybe_closed(a);
+}
+
+void agent_close(struct agent *a, void (*cb)(void *data), void *data)
+{
+    if (a == NULL) {
+        if (cb != NULL)
+            cb(data);
+        return;
+    }
+    a->closing = true;
+    a->close_cb = cb;
+    a->close_data = data;
+    a->n_closing++;
+    uv_close((uv_handle_t *)&a->timer, agent_on_timer_closed);
+    agent_drop_conn(a);
+}
