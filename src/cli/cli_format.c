@@ -811,3 +811,12 @@ char *cli_format_go_time(const char *s)
     return xasprintf("%04d-%02d-%02d %02d:%02d:%02d%s%s %s", y, mo, d, h, mi,
                      sec, fl > 0 ? "." : "", frac, zone);
 }
+
+int cli_format_natural_cmp(const char *x, const char *y)
+{
+    if (cli_format_natural_less(x, y))
+        return -1;
+    if (cli_format_natural_less(y, x))
+        return 1;
+    return 0;
+}

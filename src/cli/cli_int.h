@@ -254,6 +254,8 @@ void cli_format_pretty(const char *s, char *out, size_t cap);
 void cli_format_go_float(double d, char *out, size_t cap);
 /* sortorder.NaturalLess: digit runs compare as numbers. */
 bool cli_format_natural_less(const char *a, const char *b);
+/* Three-way form of cli_format_natural_less, for qsort comparators. */
+int cli_format_natural_cmp(const char *x, const char *y);
 /* Go's json.Indent(dst, src, "", "    "): re-indent raw JSON keeping
  * strings and numbers byte for byte. */
 void cli_format_json_indent(const char *src, size_t len, struct buf *out);

@@ -85,11 +85,7 @@ static int cli_network_cmp(const void *a, const void *b)
     const char *x = cli_jstr(*(json_t *const *)a, "Name");
     const char *y = cli_jstr(*(json_t *const *)b, "Name");
 
-    if (cli_format_natural_less(x, y))
-        return -1;
-    if (cli_format_natural_less(y, x))
-        return 1;
-    return 0;
+    return cli_format_natural_cmp(x, y);
 }
 
 int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err)
