@@ -15,6 +15,8 @@
 #include "manager/consensus/consensus.h"
 #include "manager/consensus/consensus_int.h"
 
+#define CONSENSUS__CONNECT_RETRY_MS 100
+
 static void consensus_trace_emit(struct raft_tracer *t, const char *file,
                                  int line, const char *message)
 {
@@ -165,6 +167,11 @@ struct consensus *consensus_new(uv_loop_t *loop,
      * want the on-disk snapshot to be exactly the FSM's bytes. */
     rv = raft_uv_set_snapshot_compression(&c->io, false);
     assert(rv == 0);
+    /* libraft waits 1 s before redialling a peer it could not reach; a
+     * manager that just joined (and opened its port a few ms after the
+     * leader added it) or a peer back from a partition would sit out that
+     * second. A dial to an unreachable loopback or LAN peer is cheap. */
+    raft_uv_set_connect_retry_delay(&c->io, CONSENSUS__CONNECT_RETRY_MS);
 
     /* raft_init calls the io's init, which probes the dir and inits the
      * transport; its failure leaves no handle on the loop. */
