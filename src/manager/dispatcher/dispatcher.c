@@ -319,7 +319,7 @@ static void dispatcher_flush(struct dispatcher *d)
         }
         copy = json_deep_copy(node);
         json_object_set_new(copy, "Status", st);
-        json_array_append_new(actions, store_action_update(
+        json_array_append_new(actions, store_action_update_status(
                                            STORE_NODE, copy,
                                            store_obj_version(node)));
         json_object_set(b->wants, id, want);

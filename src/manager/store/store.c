@@ -126,6 +126,15 @@ json_t *store_action_update(enum store_kind k, json_t *obj,
     return a;
 }
 
+json_t *store_action_update_status(enum store_kind k, json_t *obj,
+                                   uint64_t expect_version)
+{
+    json_t *a = store_action_update(k, obj, expect_version);
+
+    json_object_set_new(a, "keep_version", json_true());
+    return a;
+}
+
 json_t *store_action_delete(enum store_kind k, const char *id)
 {
     json_t *a = store_action("delete", k);
@@ -209,7 +218,7 @@ static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
  * field order (ID, Version, CreatedAt, UpdatedAt, then the rest). Returns
  * the new object (owned); obj is released. */
 static json_t *store_stamp(json_t *obj, json_t *prev, uint64_t index,
-                           const char *ts, bool is_network)
+                           const char *ts, bool is_network, bool keep_version)
 {
     const char *created_key = is_network ? "Created" : "CreatedAt";
     json_t *created = prev ? json_object_get(prev, created_key) : NULL;
@@ -226,6 +235,8 @@ static json_t *store_stamp(json_t *obj, json_t *prev, uint64_t index,
         return out;
     }
     json_object_set(out, "ID", json_object_get(obj, "ID"));
+    if (keep_version && prev != NULL)
+        index = store_obj_version(prev);
     json_object_set_new(out, "Version",
                         json_pack("{s:I}", "Index", (json_int_t)index));
     json_object_set_new(out, "CreatedAt",
@@ -282,7 +293,8 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
         obj = json_deep_copy(json_object_get(a, "obj"));
         obj = store_stamp(obj,
                           json_object_get(staged[kind], store_obj_id(obj)),
-                          index, ts, kind == STORE_NETWORK);
+                          index, ts, kind == STORE_NETWORK,
+                          json_is_true(json_object_get(a, "keep_version")));
         json_object_set_new(staged[kind], store_obj_id(obj), obj);
     }
     for (k = 0; k < STORE__KINDS; k++) {

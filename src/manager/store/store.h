@@ -61,6 +61,12 @@ json_t *store_action_create(enum store_kind k, json_t *obj);
 json_t *store_action_update(enum store_kind k, json_t *obj,
                             uint64_t expect_version);
 json_t *store_action_delete(enum store_kind k, const char *id);
+/* Like store_action_update, for a change of observed state only (a node's
+ * Status): the object keeps its Version.Index, the guard clients send
+ * back with spec updates, so liveness writes never make a user's update
+ * "out of sequence". expect_version is still checked. */
+json_t *store_action_update_status(enum store_kind k, json_t *obj,
+                                   uint64_t expect_version);
 
 /* An entry payload: {"ts": now, "actions": actions}; steals actions.
  * Returns malloc'd JSON text owned by the caller. */

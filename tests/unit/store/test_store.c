@@ -74,6 +74,36 @@ static void test_update_checks_version(void **state)
     store_free(s);
 }
 
+static void test_status_update_keeps_version(void **state)
+{
+    struct store *s = store_new();
+    struct err err;
+    json_t *a = json_array();
+    json_t *n;
+
+    (void)state;
+    json_array_append_new(a, store_action_create(STORE_NODE, node("n1", "active")));
+    assert_int_equal(apply(s, 3, a, &err), 0);
+    a = json_array();
+    n = node("n1", "active");
+    json_object_set_new(n, "Status", json_pack("{s:s}", "State", "down"));
+    json_array_append_new(a, store_action_update_status(STORE_NODE, n, 3));
+    assert_int_equal(apply(s, 4, a, &err), 0);
+    n = store_get(s, STORE_NODE, "n1");
+    assert_int_equal(store_obj_version(n), 3); /* the spec's guard kept */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(n, "Status"), "State")), "down");
+    /* a client holding version 3 still updates the spec */
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_NODE, node("n1", "drain"), 3));
+    assert_int_equal(apply(s, 5, a, &err), 0);
+    assert_int_equal(store_obj_version(store_get(s, STORE_NODE, "n1")), 5);
+    /* and a stale status write is refused */
+    a = json_array();
+    json_array_append_new(a, store_action_update_status(STORE_NODE, node("n1", "active"), 3));
+    assert_int_equal(apply(s, 6, a, &err), -ERR_INTERNAL);
+    store_free(s);
+}
+
 static void test_apply_is_all_or_nothing(void **state)
 {
     struct store *s = store_new();
@@ -157,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_stamps_version_and_times),
         cmocka_unit_test(test_update_checks_version),
+        cmocka_unit_test(test_status_update_keeps_version),
         cmocka_unit_test(test_apply_is_all_or_nothing),
         cmocka_unit_test(test_malformed_entries_rejected),
         cmocka_unit_test(test_snapshot_restore_roundtrip),
