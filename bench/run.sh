@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317  # functions are called indirectly (trap, start_$target)
 # bench/run.sh - shoal against the reference dockerd, side by side, on a single-node
-# swarm.  `make bench` runs this script.  See bench/README.md.
+# swarm, then (bench/run-multi.sh) on 3 managers + 1 worker.  `make bench` runs this
+# script.  See bench/README.md.
 #
 # usage: bench/run.sh [--runs N] [--api-calls N] [--shoal-only] [--no-deps] [--no-build]
-#                     [--out DIR]
+#                     [--out DIR] [--no-multi | --multi-only]
 #
 #   --runs N        fresh-daemon runs per daemon (default 3); the table shows medians
 #   --api-calls N   sequential calls per endpoint for api_* (default 50)
 #   --shoal-only    do not start the reference dockerd
 #   --no-deps       skip `SHOAL_BENCH=1 ./scripts/install-deps.sh`
 #   --no-build      do not run make; use the existing binary
-#   --out DIR       results directory (default bench/results/<UTC timestamp>)
+#   --out DIR       results directory (default bench/results/<UTC timestamp>); the
+#                   multi-node results go to DIR/multi
+#   --no-multi      only the single-node benchmark
+#   --multi-only    only the multi-node one (= bench/run-multi.sh with these options)
 #
 # Environment:
 #   SHOAL_BENCH_HARNESS  the shared harness (default <repo>/../shared/bench)
@@ -34,7 +38,7 @@ BENCH_CFLAGS=${SHOAL_BENCH_CFLAGS:--O2}
 AB_PREFIX=${SHOAL_BENCH_PREFIX:-sbench}
 export AB_PREFIX
 DOCKER=${DOCKER_CLI:-/usr/local/bin/docker}
-RUNS=3; API_CALLS=50; SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""
+RUNS=3; API_CALLS=50; SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""; MULTI=1
 INIT_ARGS="--default-addr-pool 198.19.0.0/17"
 # Same for both daemons.  Only the untimed rss_100 load creates services; without a
 # grace period its cleanup does not wait 10 s per task (see the harness README).
@@ -51,12 +55,22 @@ while (( $# )); do
     --no-deps) DEPS=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --no-multi) MULTI=0; shift ;;
+    --multi-only) MULTI=2; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs must be a positive integer" >&2; exit 2; }
 [[ $API_CALLS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --api-calls must be a positive integer" >&2; exit 2; }
+if (( MULTI == 2 )); then
+  args=(--runs "$RUNS" --api-calls "$API_CALLS")
+  (( SHOAL_ONLY )) && args+=(--shoal-only)
+  (( DEPS )) || args+=(--no-deps)
+  (( BUILD )) || args+=(--no-build)
+  [[ -n $OUT ]] && args+=(--out "$OUT")
+  exec "$(dirname "${BASH_SOURCE[0]}")/run-multi.sh" "${args[@]}"
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -540,6 +554,26 @@ echo
 echo "results: $OUT (summary.md, commands.txt, raw/)"
 (( MISSED )) && log "some goals are not met (see the table)"
 
-if (( SHOAL_ERR )); then exit 1; fi
-if [[ -n $DOCKERD_WHY ]]; then exit 2; fi
-exit 0
+RC=0
+if (( SHOAL_ERR )); then RC=1; elif [[ -n $DOCKERD_WHY ]]; then RC=2; fi
+
+# ------------------------------------------------------------------ multi-node
+# bench/run-multi.sh, under this run's lock, with the binary built above
+if (( MULTI )); then
+  log "multi-node benchmark: bench/run-multi.sh (results in $OUT/multi)"
+  margs=(--runs "$RUNS" --api-calls "$API_CALLS" --no-deps --no-build --out "$OUT/multi")
+  (( SHOAL_ONLY )) && margs+=(--shoal-only)
+  SHOAL_BENCH_LOCK_HELD=1 SHOAL_BENCH_BIN=$SHOAL_BIN SHOAL_BENCH_HARNESS=$HARNESS \
+    "$BENCH/run-multi.sh" "${margs[@]}" </dev/null &
+  CHILD=$!
+  wait "$CHILD"; mrc=$?
+  CHILD=""
+  # the worse of the two: 1 (fatal / shoal error) over 2 (dockerd not measured) over 0
+  if (( mrc == 1 || mrc > 2 )); then RC=1; elif (( mrc == 2 && RC == 0 )); then RC=2; fi
+  # summary.md also gets the multi-node table, problems and notes (setup and the
+  # per-daemon tables stay in multi/summary.md)
+  if [[ -s $OUT/multi/summary.md ]]; then
+    { echo; awk '/^## Setup/ { exit } { print }' "$OUT/multi/summary.md"; echo "Details: multi/summary.md, multi/raw/."; } >> "$OUT/summary.md"
+  fi
+fi
+exit "$RC"
