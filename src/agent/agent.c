@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "base/rpc.h"
 #include "base/tls_ctx.h"
+#include "manager/ca/ca.h"
 
 #define AGENT__PEM_MAX (1u << 20)
 #define AGENT__RETRY_CERTS_MS 1000u
@@ -54,6 +55,10 @@ struct agent
     uint64_t n_ok;
     unsigned n_fail;              /* consecutive failures */
     struct err dial_err;          /* why the last dial failed */
+    bool cert_manager;            /* our certificate's OU is swarm-manager */
+    char *renew_key;              /* owned: key of a renewal in flight */
+    bool renew_manager;           /* the role being renewed to */
+    uint64_t renew_raft_id;       /* a promotion's Raft ID, kept on retry */
     bool closing;
     unsigned n_closing;
     void (*close_cb)(void *data);
@@ -80,6 +85,7 @@ static void agent_maybe_closed(struct agent *a)
     tls_ctx_free(a->tls);
     json_decref(a->managers);
     json_decref(a->saved);
+    free(a->renew_key);
     free(a);
     if (cb != NULL)
         cb(data);
@@ -216,8 +222,14 @@ static int agent_begin(struct agent *a, struct err *err)
     char *cert = root ? agent_read(a, "swarm-node.crt", err) : NULL;
     char *key = cert ? agent_read(a, "swarm-node.key", err) : NULL;
     int rv = -ERR_IO;
+    struct ca_cert_info info;
 
     if (key != NULL) {
+        if (ca_cert_info(cert, &info, err) != 0) {
+            rv = -err->code;
+            goto out;
+        }
+        a->cert_manager = strcmp(info.ou, CA_ROLE_MANAGER) == 0;
         memset(&cfg, 0, sizeof(cfg));
         cfg.root_pem = root;
         cfg.cert_pem = cert;
@@ -225,6 +237,7 @@ static int agent_begin(struct agent *a, struct err *err)
         cfg.verify_name = "swarm-manager";
         rv = tls_ctx_new(&cfg, &a->tls, err);
     }
+out:
     free(root);
     free(cert);
     free(key);
@@ -299,11 +312,130 @@ static void agent_failed(struct agent *a, const char *why)
     agent_after(a, a->backoff_ms);
 }
 
+/* --- role changes: renew the certificate for the desired role ---------- */
+
+static void agent_on_role_applied(void *data, int status,
+                                  const struct err *err)
+{
+    struct agent *a = data;
+
+    a->busy = false;
+    if (status != 0)
+        log_error(LOG_CLUSTER, "agent: role change: %s", err->msg);
+    else
+        a->renew_raft_id = 0;
+    /* Begin again with the new certificate. */
+    agent_reset(a);
+    agent_after(a, status ? AGENT__RETRY_CERTS_MS : 0);
+}
+
+static void agent_on_renewed(struct rpc_call *call, int status, json_t *body)
+{
+    struct agent *a = call->data;
+    const char *cert =
+        json_string_value(json_object_get(body, "Certificate"));
+    const char *role = json_string_value(json_object_get(body, "Role"));
+    char *key = a->renew_key;
+    struct ca_cert_info info;
+    struct err err;
+
+    a->renew_key = NULL;
+    a->busy = false;
+    if (a->closing) {
+        free(key);
+        return;
+    }
+    err_clear(&err);
+    if (status != 0) {
+        err = call->err;
+        goto fail;
+    }
+    if (cert == NULL || role == NULL ||
+        (strcmp(role, "manager") == 0) != a->renew_manager) {
+        err_set(&err, ERR_PROTO, "ca.renew answered without the "
+                                 "certificate asked for");
+        goto fail;
+    }
+    if (ca_cert_info(cert, &info, &err) != 0)
+        goto fail;
+    if (strcmp(info.cn, a->node_id) != 0 ||
+        strcmp(info.ou, a->renew_manager ? CA_ROLE_MANAGER
+                                         : CA_ROLE_WORKER) != 0 ||
+        !ca_key_matches(cert, key)) {
+        err_set(&err, ERR_PROTO, "ca.renew issued CN %s OU %s, not ours",
+                info.cn, info.ou);
+        goto fail;
+    }
+    a->busy = true;
+    if (cluster_role_apply(a->c, a->renew_manager, key, cert,
+                           a->renew_manager ? a->renew_raft_id : 0,
+                           json_object_get(body, "Managers"),
+                           agent_on_role_applied, a, &err) != 0) {
+        a->busy = false;
+        goto fail;
+    }
+    free(key);
+    return;
+
+fail:
+    free(key);
+    log_warn(LOG_CLUSTER, "agent: certificate renewal as a %s: %s",
+             a->renew_manager ? "manager" : "worker", err.msg);
+    agent_after(a, AGENT__RETRY_CERTS_MS);
+}
+
+/* The leader wants this node in another role: ask for a certificate. */
+static void agent_renew(struct agent *a, bool manager)
+{
+    char *csr = NULL;
+    char raft_id[32];
+    json_t *body;
+    struct err err;
+
+    err_clear(&err);
+    free(a->renew_key);
+    a->renew_key = NULL;
+    if (ca_node_key_create(&a->renew_key, &csr, &err) != 0)
+        goto fail;
+    a->renew_manager = manager;
+    body = json_pack("{s:s}", "CSR", csr);
+    free(csr);
+    if (manager) {
+        while (a->renew_raft_id == 0)
+            a->renew_raft_id = ids_random_u64() >> 1;
+        snprintf(raft_id, sizeof(raft_id), "%llu",
+                 (unsigned long long)a->renew_raft_id);
+        json_object_set_new(body, "RaftID", json_string(raft_id));
+        json_object_set_new(body, "AdvertiseAddr",
+                            json_string(cluster_advertise_addr(a->c)));
+    }
+    log_info(LOG_CLUSTER, "agent: node %s renews its certificate as a %s",
+             a->node_id, manager ? "manager" : "worker");
+    memset(&a->call, 0, sizeof(a->call));
+    a->call.data = a;
+    a->call.cb = agent_on_renewed;
+    if (rpc_client_call(&a->conn->client, &a->call, "ca.renew", body,
+                        AGENT_RPC_MS, &err) != 0) {
+        json_decref(body);
+        goto fail;
+    }
+    json_decref(body);
+    a->busy = true;
+    return;
+
+fail:
+    free(a->renew_key);
+    a->renew_key = NULL;
+    log_warn(LOG_CLUSTER, "agent: certificate renewal: %s", err.msg);
+    agent_after(a, AGENT__RETRY_CERTS_MS);
+}
+
 static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
 {
     struct agent *a = call->data;
     json_t *period = json_object_get(body, "Period");
     json_t *managers = json_object_get(body, "Managers");
+    const char *role;
     uint64_t ms;
 
     a->busy = false;
@@ -330,6 +462,14 @@ static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
             a->managers = json_deep_copy(managers);
             agent_save_managers(a, a->managers);
         }
+    }
+    role = json_string_value(json_object_get(body, "Role"));
+    if (role != NULL && (strcmp(role, "manager") == 0) != a->cert_manager &&
+        a->conn != NULL && strcmp(a->node_id, cluster_node_id(a->c)) == 0 &&
+        (cluster_state(a->c) == CLUSTER_ACTIVE ||
+         (a->cert_manager && cluster_awaiting_leader(a->c)))) {
+        agent_renew(a, strcmp(role, "manager") == 0);
+        return;
     }
     ms = json_is_integer(period) && json_integer_value(period) > 0
              ? (uint64_t)json_integer_value(period) / 1000000u
@@ -384,7 +524,8 @@ static void agent_on_timer(uv_timer_t *t)
 
     if (a->closing || a->busy)
         return;
-    if (cluster_state(a->c) != CLUSTER_ACTIVE ||
+    if ((cluster_state(a->c) != CLUSTER_ACTIVE &&
+         !cluster_awaiting_leader(a->c)) ||
         cluster_node_id(a->c)[0] == '\0') {
         if (a->node_id[0] != '\0') {
             log_info(LOG_CLUSTER, "agent: node %s left the swarm",

@@ -131,6 +131,7 @@ void api_nodes_update(struct api_req *req)
     json_t *spec = NULL;
     json_t *action;
     json_t *actions;
+    json_t *raft;
     uint64_t version;
 
     if (s == NULL || api_version_param(req, "node", &version, &err) != 0 ||
@@ -144,8 +145,23 @@ void api_nodes_update(struct api_req *req)
         api_reply_err(req, &err);
         return;
     }
+    raft = json_object_get(ctl_node_lookup(s, req->params[0], &err),
+                           "_Raft");
     actions = json_array();
     json_array_append_new(actions, action);
+    /* A demoted manager leaves Raft first (quorum permitting). */
+    if (raft != NULL &&
+        strcmp(json_string_value(json_object_get(
+                   json_object_get(json_object_get(action, "obj"), "Spec"),
+                   "Role")),
+               "worker") == 0) {
+        if (cluster_node_demote(
+                req->cluster,
+                (uint64_t)json_integer_value(json_object_get(raft, "ID")),
+                actions, api_nodes_done, req, &err) != 0)
+            api_reply_err(req, &err);
+        return;
+    }
     if (cluster_propose(req->cluster, actions, api_nodes_done, req, &err) != 0)
         api_reply_err(req, &err);
 }

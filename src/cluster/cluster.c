@@ -96,6 +96,17 @@ const char *cluster_data_root(const struct cluster *c)
     return c->data_root;
 }
 
+const char *cluster_advertise_addr(const struct cluster *c)
+{
+    return c->advertise_addr;
+}
+
+bool cluster_awaiting_leader(const struct cluster *c)
+{
+    return c->state == CLUSTER_PENDING && c->pending != NULL &&
+           c->pending->cb == NULL && !c->pending->proposed;
+}
+
 bool cluster_is_manager(const struct cluster *c)
 {
     return c->state == CLUSTER_ACTIVE && c->consensus != NULL;
@@ -799,6 +810,10 @@ void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)
 {
     c->close_cb = cb;
     c->close_data = data;
+    if (c->role_op != NULL) {
+        c->close_deferred = true; /* cluster_role_apply calls us again */
+        return;
+    }
     /* The agent and the dispatcher first: no heartbeat or status write
      * starts while the rest closes. */
     agent_close(c->agent, cluster_on_agent_closed, c);

@@ -106,6 +106,32 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
  * [{"NodeID","Addr"}], borrowed; NULL if none. */
 json_t *cluster_remote_managers(const struct cluster *c);
 
+/* The agent renewed the node certificate for a new role (manager: with
+ * its new Raft ID, and the managers to reach): write key and certificate,
+ * then start (promotion) or stop (demotion; swarm/raft is wiped) this
+ * node's manager. Returns 0 (cb fires once, maybe before this returns)
+ * or -code (cb will not fire). cluster_close waits for a demotion. */
+int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
+                       const char *cert_pem, uint64_t raft_id,
+                       const json_t *managers,
+                       void (*cb)(void *data, int status,
+                                  const struct err *err),
+                       void *data, struct err *err);
+/* A restored manager that has not seen a leader yet (it may have been
+ * demoted while it was down: its agent heartbeats anyway to find out). */
+bool cluster_awaiting_leader(const struct cluster *c);
+/* This node's advertise address "ip:port" ("" if none). */
+const char *cluster_advertise_addr(const struct cluster *c);
+
+/* Leader: demote the manager whose Raft member is raft_id. Its member is
+ * removed from Raft first (a loss of quorum is refused with Docker's
+ * FailedPrecondition text), then actions (stolen: its node object with
+ * Spec.Role worker and no Raft identity) are committed; a leader demoting
+ * itself commits first, then leaves Raft. Returns 0 (cb fires once) or
+ * -code (cb will not fire). */
+int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
+                        cluster_done_cb cb, void *data, struct err *err);
+
 /* POST /swarm/leave. */
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
                   void *data, struct err *err);

@@ -45,6 +45,8 @@ struct cluster
     struct dispatcher *dispatcher; /* owned: node liveness, acts when this
                                       manager leads */
     struct agent *agent;          /* owned: this node's heartbeats */
+    struct cluster_role_op *role_op; /* a demotion stopping the manager */
+    bool close_deferred;          /* cluster_close waits for role_op */
     void (*close_cb)(void *data);
     void *close_data;
 };

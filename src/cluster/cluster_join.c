@@ -42,11 +42,6 @@
 #define CLUSTER_JOIN__DEFAULT_PORT "2377"
 #define CLUSTER_JOIN__ALPN "shoal-rpc"
 
-/* Forward declarations for the hooks cluster.c and cluster_ops.c call;
- * they belong in cluster_int.h. */
-void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
-                        void *data);
-bool cluster_join_in_progress(const struct cluster *c);
 
 static const char cluster_join_msg_in_swarm[] =
     "This node is already part of a swarm. Use \"docker swarm leave\" to "

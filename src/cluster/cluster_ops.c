@@ -152,6 +152,9 @@ int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,
         return err_set(err, ERR_UNAVAILABLE,
                        "Swarm is encrypted and locked. Please unlock it "
                        "first or use `--force` to ignore this message.");
+    if (c->role_op != NULL)
+        return err_set(err, ERR_UNAVAILABLE, "this node is being demoted; "
+                                             "try again in a moment");
     if (!force && c->consensus != NULL && c->store != NULL)
         return cluster_leave_refuse(c, err);
     op = xcalloc(1, sizeof(*op));

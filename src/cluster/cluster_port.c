@@ -13,6 +13,7 @@
 #include "base/rpc.h"
 #include "base/tls_ctx.h"
 #include "cluster/cluster_int.h"
+#include "manager/ca/ca.h"
 #include "manager/consensus/consensus.h"
 #include "manager/controlapi/ctl.h"
 #include "manager/dispatcher/dispatcher.h"
@@ -832,6 +833,128 @@ int cluster_port_leave_raft(struct cluster *c,
     return 0;
 }
 
+/* --- a manager is demoted ----------------------------------------------- */
+
+struct cluster_port_demote
+{
+    struct consensus_op_req op;
+    struct cluster *c;
+    json_t *actions;              /* owned until proposed */
+    uint64_t raft_id;
+    bool self;                    /* the leader demotes itself */
+    cluster_done_cb cb;
+    void *data;
+};
+
+static void cluster_port_demote_fail(struct cluster_port_demote *d,
+                                     int status, const struct err *err)
+{
+    struct err e;
+
+    if (status == -ERR_NOQUORUM) {
+        err_set(&e, ERR_INVALID, "rpc error: code = FailedPrecondition "
+                "desc = %s", err->msg);
+        err = &e;
+        status = -ERR_INVALID;
+    }
+    json_decref(d->actions);
+    d->cb(d->data, status, err, NULL);
+    free(d);
+}
+
+static void cluster_port_on_self_removed(struct consensus_op_req *op,
+                                         int status)
+{
+    struct cluster_port_demote *d = op->data;
+
+    if (status != 0)
+        log_warn(LOG_CLUSTER, "demoting this leader: %s", op->err.msg);
+    free(d);
+}
+
+static void cluster_port_on_demoted(void *data, int status,
+                                    const struct err *err, json_t *result)
+{
+    struct cluster_port_demote *d = data;
+    struct err e;
+
+    if (status != 0 || !d->self) {
+        d->cb(d->data, status, err, result);
+        free(d);
+        return;
+    }
+    /* The leader itself: its member goes after the commit. */
+    d->cb(d->data, 0, NULL, NULL);
+    err_clear(&e);
+    d->op.data = d;
+    if (d->c->consensus == NULL) {
+        free(d);
+        return;
+    }
+    if (consensus_remove_member(d->c->consensus, &d->op, d->raft_id,
+                                cluster_port_on_self_removed, &e) != 0) {
+        log_warn(LOG_CLUSTER, "demoting this leader: %s", e.msg);
+        free(d);
+    }
+}
+
+static void cluster_port_on_demote_removed(struct consensus_op_req *op,
+                                           int status)
+{
+    struct cluster_port_demote *d = op->data;
+    struct err err;
+    json_t *actions = d->actions;
+
+    if (status != 0) {
+        cluster_port_demote_fail(d, status, &op->err);
+        return;
+    }
+    d->actions = NULL;
+    err_clear(&err);
+    if (cluster_propose(d->c, actions, cluster_port_on_demoted, d, &err) !=
+        0)
+        cluster_port_demote_fail(d, -err.code, &err);
+}
+
+int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
+                        cluster_done_cb cb, void *data, struct err *err)
+{
+    struct cluster_port_demote *d;
+
+    if (c->consensus == NULL) {
+        json_decref(actions);
+        return err_set(err, ERR_UNAVAILABLE, "this node is not a manager");
+    }
+    d = xcalloc(1, sizeof(*d));
+    d->c = c;
+    d->actions = actions;
+    d->raft_id = raft_id;
+    d->cb = cb;
+    d->data = data;
+    d->op.data = d;
+    if (raft_id == c->raft_id) {
+        d->self = true;
+        d->actions = NULL;
+        if (cluster_propose(c, actions, cluster_port_on_demoted, d, err) !=
+            0) {
+            free(d);
+            return -err->code;
+        }
+        return 0;
+    }
+    if (consensus_remove_member(c->consensus, &d->op, raft_id,
+                                cluster_port_on_demote_removed, err) != 0) {
+        if (err->code == ERR_NOQUORUM)
+            err_set(err, ERR_INVALID, "rpc error: code = FailedPrecondition "
+                    "desc = can't remove member from the raft: this would "
+                    "result in a loss of quorum");
+        json_decref(d->actions);
+        free(d);
+        return -err->code;
+    }
+    return 0;
+}
+
 /* Served by the leader's dispatcher; a follower relays it once, naming
  * the caller (trusted by the leader because we are a manager). */
 static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
@@ -869,7 +992,182 @@ static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
     json_decref(body);
 }
 
+/* --- a node renews its certificate for its desired role ----------------- */
+
+/* Served by the leader (a follower relays it once, naming the caller): a
+ * certificate for the CSR with the OU of the node's Spec.Role. A node
+ * promoted to manager sends its new Raft ID and address: they are
+ * committed as the node's `_Raft`, then the member is added to Raft. */
+struct cluster_port_renew
+{
+    struct cluster *c;
+    struct rpc_req *req;
+    char *cert;
+    const char *role;
+    uint64_t raft_id;
+    char node_id[STREAM_ID_MAX];
+    char addr[128];
+};
+
+static void cluster_port_renew_reply(struct cluster_port_renew *rn)
+{
+    json_t *managers = rn->c->store ? cluster_port_managers(rn->c->store)
+                                    : json_array();
+    json_t *body = json_pack("{s:s, s:s, s:o}", "Role", rn->role,
+                             "Certificate", rn->cert, "Managers", managers);
+
+    rpc_server_reply(rn->req, body);
+    json_decref(body);
+    log_info(LOG_CLUSTER, "node %s renewed its certificate as a %s",
+             rn->node_id, rn->role);
+}
+
+static void cluster_port_on_renew_applied(void *data, int status,
+                                          const struct err *err,
+                                          json_t *result)
+{
+    struct cluster_port_renew *rn = data;
+
+    UNUSED(result);
+    if (status != 0) {
+        rpc_server_fail(rn->req, err);
+    } else {
+        cluster_port_renew_reply(rn);
+        cluster_port_add_member(rn->c, rn->node_id, rn->raft_id, rn->addr);
+    }
+    free(rn->cert);
+    free(rn);
+}
+
+static void cluster_port_ca_renew(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    const struct store *s = cluster_port_store(p);
+    struct cluster_port_renew *rn;
+    char node_id[STREAM_ID_MAX];
+    char ip[64];
+    bool forwarded;
+    struct err err;
+    const char *csr = json_string_value(json_object_get(req->body, "CSR"));
+    const char *rid = json_string_value(json_object_get(req->body, "RaftID"));
+    const char *addr =
+        json_string_value(json_object_get(req->body, "AdvertiseAddr"));
+    json_t *node, *cluster, *root, *expiry, *raft, *next, *actions;
+    const char *role;
+    int64_t expiry_s;
+
+    err_clear(&err);
+    if (dispatcher_heartbeat_who(req, node_id, sizeof(node_id), ip,
+                                 sizeof(ip), &forwarded, &err) != 0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (!cluster_port_is_leader(p)) {
+        struct cluster_port_relay *r;
+        json_t *body;
+
+        if (forwarded || s == NULL) {
+            err_set(&err, ERR_UNAVAILABLE, "%s", cluster_port_no_leader);
+            rpc_server_fail(req, &err);
+            return;
+        }
+        r = xcalloc(1, sizeof(*r));
+        r->req = req;
+        body = json_deep_copy(req->body);
+        json_object_set_new(body, "Forwarded", json_true());
+        json_object_set_new(body, "NodeID", json_string(node_id));
+        if (cluster_port_relay(p, r, "ca.renew", body, &err) != 0) {
+            free(r);
+            rpc_server_fail(req, &err);
+        }
+        json_decref(body);
+        return;
+    }
+    node = store_get(s, STORE_NODE, node_id);
+    role = json_string_value(
+        json_object_get(json_object_get(node, "Spec"), "Role"));
+    if (node == NULL || role == NULL) {
+        err_set(&err, ERR_NOTFOUND,
+                "rpc error: code = NotFound desc = node not registered");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (csr == NULL) {
+        err_set(&err, ERR_INVALID, "a renewal request needs a CSR");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    raft = json_object_get(node, "_Raft");
+    rn = xcalloc(1, sizeof(*rn));
+    rn->c = p->c;
+    rn->req = req;
+    rn->role = strcmp(role, "manager") == 0 ? "manager" : "worker";
+    rn->raft_id = rid ? strtoull(rid, NULL, 10) : 0;
+    snprintf(rn->node_id, sizeof(rn->node_id), "%s", node_id);
+    snprintf(rn->addr, sizeof(rn->addr), "%s", addr ? addr : "");
+    if (strcmp(rn->role, "manager") == 0) {
+        if (rn->raft_id == 0 || rn->addr[0] == '\0') {
+            err_set(&err, ERR_INVALID, "a node renewing as a manager must "
+                                       "send its raft ID and advertise "
+                                       "address");
+            goto fail;
+        }
+        if (raft != NULL &&
+            (uint64_t)json_integer_value(json_object_get(raft, "ID")) !=
+                rn->raft_id) {
+            err_set(&err, ERR_CONFLICT,
+                    "node %s is already a raft member with another ID",
+                    node_id);
+            goto fail;
+        }
+    } else if (raft != NULL) {
+        err_set(&err, ERR_UNAVAILABLE,
+                "node %s is still a member of the raft", node_id);
+        goto fail;
+    }
+    cluster = store_cluster(s);
+    root = json_object_get(cluster, "_RootCA");
+    expiry = json_object_get(
+        json_object_get(json_object_get(cluster, "Spec"), "CAConfig"),
+        "NodeCertExpiry");
+    expiry_s = json_is_integer(expiry) && json_integer_value(expiry) > 0
+                   ? json_integer_value(expiry) / CTL_NS_PER_SEC
+                   : CTL_DEFAULT_CERT_EXPIRY / CTL_NS_PER_SEC;
+    if (ca_issue(json_string_value(json_object_get(root, "CACert")),
+                 json_string_value(json_object_get(root, "CAKey")), csr,
+                 store_obj_id(cluster), node_id,
+                 strcmp(rn->role, "manager") == 0 ? CA_ROLE_MANAGER
+                                                  : CA_ROLE_WORKER,
+                 expiry_s, &rn->cert, &err) != 0)
+        goto fail;
+    if (strcmp(rn->role, "worker") == 0 || raft != NULL) {
+        /* A worker, or a manager asking again (the member is added). */
+        cluster_port_renew_reply(rn);
+        free(rn->cert);
+        free(rn);
+        return;
+    }
+    next = json_deep_copy(node);
+    json_object_set_new(next, "_Raft",
+                        json_pack("{s:s, s:I}", "Addr", rn->addr, "ID",
+                                  (json_int_t)rn->raft_id));
+    actions = json_array();
+    json_array_append_new(actions,
+                          store_action_update_status(STORE_NODE, next, 0));
+    if (cluster_propose(p->c, actions, cluster_port_on_renew_applied, rn,
+                        &err) != 0) {
+        free(rn->cert);
+        goto fail;
+    }
+    return;
+
+fail:
+    free(rn);
+    rpc_server_fail(req, &err);
+}
+
 static const struct rpc_method cluster_port_methods[] = {
+    {"ca.renew", RPC_ROLE_NODE, cluster_port_ca_renew},
     {"raft.leave", RPC_ROLE_MANAGER, cluster_port_raft_leave},
     {"ca.root", RPC_ROLE_ANY, cluster_port_ca_root},
     {"ca.join", RPC_ROLE_ANY, cluster_port_ca_join},

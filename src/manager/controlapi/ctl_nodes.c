@@ -141,15 +141,12 @@ json_t *ctl_node_update(const struct store *s, const char *ref,
                 "demote the last manager of the swarm");
         return NULL;
     }
-    if (strcmp(ctl_node_role(node), "worker") == 0 &&
-        strcmp(role, "manager") == 0) {
-        /* Promotion needs a Raft join of that node: comes with multi-node
-         * membership (managers in HA). */
-        err_set(err, ERR_NOTIMPLEMENTED,
-                "promoting a worker to manager is not supported yet");
-        return NULL;
-    }
     next = json_deep_copy(node);
+    /* A promoted worker gets its Raft identity when it renews its
+     * certificate (ca.renew); a demoted manager loses it here, committed
+     * once its member left Raft (cluster_node_demote). */
+    if (strcmp(role, "worker") == 0)
+        json_object_del(next, "_Raft");
     json_object_set_new(next, "Spec",
                         json_pack("{s:o, s:s, s:s}", "Labels",
                                   labels && json_is_object(labels)

@@ -519,8 +519,12 @@ int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
         dispatcher_want(d, node_id,
                         json_pack("{s:s, s:s}", "State", "ready", "Addr",
                                   ip));
-    *out = json_pack("{s:I, s:o}", "Period", (json_int_t)period, "Managers",
-                     dispatcher_managers(s));
+    *out = json_pack("{s:I, s:o, s:s}", "Period", (json_int_t)period,
+                     "Managers", dispatcher_managers(s), "Role",
+                     dispatcher_str(json_object_get(
+                                        store_get(s, STORE_NODE, node_id),
+                                        "Spec"),
+                                    "Role"));
     return 0;
 }
 

@@ -193,6 +193,38 @@ static void test_node_update_rules(void **state)
     store_free(s);
 }
 
+/* Promotion sets the desired role only (the node's Raft identity comes
+ * with its certificate renewal); demotion drops the Raft identity. */
+static void test_node_promote_demote(void **state)
+{
+    struct store *s = init_store();
+    const char *w = "node2bbbbbbbbbbbbbbbbbbbb";
+    const char *m = "node1aaaaaaaaaaaaaaaaaaaa";
+    json_t *spec = json_loads("{\"Role\":\"manager\",\"Availability\":\"active\"}", 0, NULL);
+    struct err err;
+    json_t *a;
+
+    (void)state;
+    apply_actions(s, 2, json_pack("[o]", store_action_create(STORE_NODE,
+        json_pack("{s:s, s:{s:{}, s:s, s:s}}", "ID", w, "Spec", "Labels",
+                  "Role", "worker", "Availability", "active"))));
+    a = ctl_node_update(s, w, store_obj_version(store_get(s, STORE_NODE, w)), spec, &err);
+    assert_non_null(a);
+    assert_null(json_object_get(json_object_get(a, "obj"), "_Raft"));
+    apply_actions(s, 3, json_pack("[o]", a));
+    assert_int_equal(ctl_node_count_managers(s), 2);
+    json_decref(spec);
+    spec = json_loads("{\"Role\":\"worker\",\"Availability\":\"active\"}", 0, NULL);
+    assert_non_null(json_object_get(store_get(s, STORE_NODE, m), "_Raft"));
+    a = ctl_node_update(s, m, store_obj_version(store_get(s, STORE_NODE, m)), spec, &err);
+    assert_non_null(a);
+    assert_null(json_object_get(json_object_get(a, "obj"), "_Raft"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(a, "obj"), "Spec"), "Role")), "worker");
+    json_decref(a);
+    json_decref(spec);
+    store_free(s);
+}
+
 static void test_swarm_update(void **state)
 {
     struct store *s = init_store();
@@ -226,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_init_objects),
         cmocka_unit_test(test_node_lookup),
         cmocka_unit_test(test_node_update_rules),
+        cmocka_unit_test(test_node_promote_demote),
         cmocka_unit_test(test_swarm_update),
     };
 
