@@ -42,7 +42,6 @@
 #define CLUSTER_JOIN__DEFAULT_PORT "2377"
 #define CLUSTER_JOIN__ALPN "shoal-rpc"
 
-
 static const char cluster_join_msg_in_swarm[] =
     "This node is already part of a swarm. Use \"docker swarm leave\" to "
     "leave this swarm and join another one.";
