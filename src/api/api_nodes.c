@@ -2,6 +2,7 @@
 /* /nodes: list with filters, inspect, update, remove. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api_int.h"
 #include "cluster/cluster.h"
@@ -185,6 +186,12 @@ void api_nodes_delete(struct api_req *req)
     }
     actions = json_array();
     json_array_append_new(actions, action);
+    /* Its certificate is refused from now on, like Docker's blacklist. */
+    action = ctl_blacklist_add(
+        s, json_string_value(json_object_get(json_array_get(actions, 0), "id")),
+        (int64_t)time(NULL));
+    if (action != NULL)
+        json_array_append_new(actions, action);
     if (cluster_propose(req->cluster, actions, api_nodes_done, req, &err) != 0)
         api_reply_err(req, &err);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "base/fsutil.h"
@@ -1208,6 +1209,16 @@ static void cluster_port_on_accept(struct tls_stream_listener *l,
     struct err err;
 
     err_clear(&err);
+    if (s->peer.verified && p->c->store != NULL &&
+        ctl_is_blacklisted(p->c->store, s->peer.node_id,
+                           (int64_t)time(NULL))) {
+        log_warn(LOG_CLUSTER,
+                 "connection from %s refused: the certificate of removed "
+                 "node %s",
+                 s->peer.addr, s->peer.node_id);
+        stream_close(s, NULL, NULL);
+        return;
+    }
     if (strcmp(alpn, cluster_port_alpn_raft) == 0) {
         if (cluster_port_accept_raft(p, s, &err) != 0) {
             log_info(LOG_CLUSTER, "raft connection from %s refused: %s",

@@ -257,5 +257,17 @@ expect_eq "$(dk n1 node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}' | s
 expect_eq "$(dk n1 info -f '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')" "active true" "n1 info"
 expect_eq "$(dk n2 info -f '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}')" "active $n2_id" "n2 info"
 
+log "a removed node's certificate is refused and logged"
+run_ok dk n1 node rm --force "$n2_id"
+a=$(call $P1 "$ROOT1" "$C2/swarm-node.crt" "$C2/swarm-node.key" shoal-rpc ca.root)
+expect_refused "$a" "ca.root with a removed node's certificate"
+a=$(call $P1 "$ROOT1" "$C2/swarm-node.crt" "$C2/swarm-node.key" shoal-raft -)
+expect_refused "$a" "raft with a removed node's certificate"
+wait_for 100 0.05 "n1 to log the removed node's refused connection" grep -q \
+    "refused: the certificate of removed node $n2_id" "$(node_dir n1)/daemon.log"
+a=$(call $P1 "$ROOT1" "$C1/swarm-node.crt" "$C1/swarm-node.key" shoal-rpc control.forward "$FORWARD")
+expect_eq "$(field "$a" 'j["outcome"], j["status"], j["body"]["Status"]')" "('response', 0, 200)" \
+    "a manager is still served: $a"
+
 for n in n1 n2 n3; do check_node_log "$n"; done
 log "passed"

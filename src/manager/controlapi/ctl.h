@@ -115,6 +115,17 @@ const char *ctl_join_role(const struct store *s, const char *token);
 json_t *ctl_join(const struct store *s, const struct ctl_join_req *in,
                  struct ctl_join_out *out, struct err *err);
 
+/* The cluster update that refuses the certificates of removed node
+ * node_id from now on (Docker's BlacklistedCertificates): kept until a
+ * certificate issued now would have expired, plus 7 days. A status-only
+ * update checked against the cluster's current version. */
+json_t *ctl_blacklist_add(const struct store *s, const char *node_id,
+                          int64_t now);
+
+/* True if node_id's certificates are refused (removed node) at time now. */
+bool ctl_is_blacklisted(const struct store *s, const char *node_id,
+                        int64_t now);
+
 /* Count managers among the stored nodes (by desired role). */
 unsigned ctl_node_count_managers(const struct store *s);
 

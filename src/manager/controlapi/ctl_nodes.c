@@ -189,3 +189,40 @@ json_t *ctl_node_remove(const struct store *s, const char *ref, bool force,
     }
     return store_action_delete(STORE_NODE, id);
 }
+
+json_t *ctl_blacklist_add(const struct store *s, const char *node_id,
+                          int64_t now)
+{
+    json_t *cluster = store_cluster(s);
+    json_t *expiry = json_object_get(
+        json_object_get(json_object_get(cluster, "Spec"), "CAConfig"),
+        "NodeCertExpiry");
+    int64_t keep = json_is_integer(expiry) && json_integer_value(expiry) > 0
+                       ? json_integer_value(expiry) / CTL_NS_PER_SEC
+                       : CTL_DEFAULT_CERT_EXPIRY / CTL_NS_PER_SEC;
+    json_t *next;
+    json_t *list;
+
+    if (cluster == NULL)
+        return NULL;
+    next = json_deep_copy(cluster);
+    list = json_object_get(next, "_Blacklist");
+    if (!json_is_object(list)) {
+        list = json_object();
+        json_object_set_new(next, "_Blacklist", list);
+    }
+    /* swarmkit: until the certificate's expiry plus expiredCertGrace. */
+    json_object_set_new(list, node_id,
+                        json_integer(now + keep + 7 * 24 * 3600));
+    return store_action_update_status(STORE_CLUSTER, next,
+                                      store_obj_version(cluster));
+}
+
+bool ctl_is_blacklisted(const struct store *s, const char *node_id,
+                        int64_t now)
+{
+    json_t *until = json_object_get(
+        json_object_get(store_cluster(s), "_Blacklist"), node_id);
+
+    return json_is_integer(until) && json_integer_value(until) > now;
+}
