@@ -167,7 +167,8 @@ static void cluster_join_fail_unreachable(struct cluster_join_op *op,
     err_set(&err, ERR_UNAVAILABLE,
             "could not join the swarm through %s: %s - check that a swarm "
             "manager listens at %s (the address \"docker swarm join-token\" "
-            "prints) and that this node can reach it",
+            "prints, which is that manager's --advertise-addr) and that this "
+            "node can reach it",
             op->remote, cause->msg, op->remote);
     cluster_join_finish(op, -ERR_UNAVAILABLE, &err);
 }

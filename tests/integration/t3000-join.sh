@@ -56,6 +56,7 @@ swarm_empty n2 || fail "a pinning failure left files in swarm/"
 expect_fail join n2 $P2 --token "$manager" 127.0.0.1:$PDEAD
 expect_contains "$OUT" "127.0.0.1:$PDEAD" "unreachable manager named"
 expect_contains "$OUT" "connection refused" "unreachable manager cause"
+expect_contains "$OUT" "--advertise-addr" "unreachable manager hint"
 expect_eq "$(dk n2 info -f '{{.Swarm.LocalNodeState}}')" inactive "state after an unreachable manager"
 
 expect_fail dk n2 swarm join --listen-addr 127.0.0.1:$P1 --advertise-addr 127.0.0.1:$P1 \

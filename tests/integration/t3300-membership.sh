@@ -56,6 +56,25 @@ expect_eq "$(dk w2 info -f '{{.Swarm.LocalNodeState}}')" inactive "w2 inactive"
 run_ok dk n1 node rm --force "$w2id"
 expect_fail dk n1 node inspect "$w2id"
 
+log "the worker that left joins again: a new node ID"
+run_ok dk w2 swarm join --token "$wtoken" --advertise-addr "$(addr w2)" --listen-addr "$(addr w2)" "$(addr n3)"
+w2new=$(dk w2 info -f '{{.Swarm.NodeID}}')
+[ -n "$w2new" ] && [ "$w2new" != "$w2id" ] || fail "rejoined with node ID [$w2new], was [$w2id]"
+expect_eq "$(dk n1 node inspect -f '{{.Spec.Role}}' "$w2new")" worker "rejoined as a worker"
+
+log "promote a worker to a sixth manager, demote it again"
+w1id=$(dk w1 info -f '{{.Swarm.NodeID}}')
+run_ok dk n2 node promote "$w1id"
+expect_eq "$OUT" "Node $w1id promoted to a manager in the swarm." "promote message"
+wait_for 600 0.05 "six managers" managers_ok n1 6
+wait_for 600 0.05 "node ls through the promoted worker" dk w1 node ls
+run_ok dk n3 node demote "$w1id"
+expect_eq "$OUT" "Manager $w1id demoted in the swarm." "demote message"
+wait_for 600 0.05 "five managers again" managers_ok n1 5
+wait_for 600 0.05 "the demoted node to be a worker again" \
+    bash -c "! '$DOCKER' -H unix://$(node_sock w1) node ls >/dev/null 2>&1"
+run_ok dk n1 node rm --force "$w2new"
+
 log "a manager leaves with --force: out of Raft, removable"
 n5id=$(dk n5 info -f '{{.Swarm.NodeID}}')
 run_ok dk n5 swarm leave --force
