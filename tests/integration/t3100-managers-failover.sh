@@ -6,8 +6,13 @@
 # as the same cluster.
 . "$(dirname "$0")/lib.sh"
 
-P=$((24100 + RANDOM % 200 * 3))
-addr() { echo "127.0.0.1:$((P + ${1#n} - 1))"; }
+P=$((24100 + RANDOM % 100 * 6))
+addr() { # n1..n3 managers, w1..w2 workers
+    case $1 in
+    n*) echo "127.0.0.1:$((P + ${1#n} - 1))" ;;
+    w*) echo "127.0.0.1:$((P + 3 + ${1#w} - 1))" ;;
+    esac
+}
 
 leader_of() {
     # The node ID shown as Leader by any live manager.
@@ -36,12 +41,16 @@ three_managers() {
         [ "$(dk "$1" node ls --format '{{.ManagerStatus}}' | grep -c -E '^(Leader|Reachable)$')" = 3 ]
 }
 
-for n in n1 n2 n3; do start_node "$n"; done
+for n in n1 n2 n3 w1 w2; do start_node "$n"; done
 run_ok dk n1 swarm init --advertise-addr "$(addr n1)" --listen-addr "$(addr n1)"
 token=$(dk n1 swarm join-token -q manager)
 for n in n2 n3; do
     run_ok dk "$n" swarm join --token "$token" --advertise-addr "$(addr $n)" --listen-addr "$(addr $n)" "$(addr n1)"
     expect_eq "$OUT" "This node joined a swarm as a manager." "join $n"
+done
+for n in w1 w2; do
+    run_ok dk "$n" swarm join --token "$(dk n1 swarm join-token -q worker)" --advertise-addr "$(addr $n)" --listen-addr "$(addr $n)" "$(addr n2)"
+    expect_eq "$OUT" "This node joined a swarm as a worker." "join $n"
 done
 for n in n1 n2 n3; do
     dk "$n" info -f '{{.Swarm.NodeID}}' >"$TMP/$n.id"
@@ -49,11 +58,19 @@ for n in n1 n2 n3; do
 done
 cluster_id=$(dk n1 info -f '{{.Swarm.Cluster.ID}}')
 
-log "every manager serves node ls with the leader's view"
+log "every manager serves node ls with the leader's view (3 managers, 2 workers)"
 ref=$(dk n1 node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort)
+expect_eq "$(wc -l <<<"$ref")" 5 "five nodes"
 for n in n2 n3; do
     expect_eq "$(dk "$n" node ls --format '{{.ID}} {{.Hostname}} {{.Status}} {{.ManagerStatus}}' | sort)" "$ref" "node ls on $n"
 done
+
+log "a worker leaves and is removed; the other stays"
+w2id=$(dk w2 info -f '{{.Swarm.NodeID}}')
+run_ok dk w2 swarm leave
+expect_eq "$OUT" "Node left the swarm." "worker leave"
+run_ok dk n3 node rm --force "$w2id"
+expect_eq "$(dk n2 node ls -q | wc -l)" 4 "four nodes after rm"
 
 log "writes through followers"
 target=$(cat "$TMP/n1.id")
@@ -133,5 +150,5 @@ wait_for 400 0.05 "a leader after a full restart" three_managers n2
 expect_eq "$(dk n2 info -f '{{.Swarm.Cluster.ID}}')" "$cluster_id" "cluster ID"
 expect_eq "$(dk n3 node ls --format '{{.ID}} {{.Hostname}}' | sort; dk n3 swarm join-token -q worker)" "$before" "nodes and tokens"
 wait_for 400 0.05 "stores to converge after the full restart" all_converged
-for n in n1 n2 n3; do check_node_log "$n"; done
+for n in n1 n2 n3 w1 w2; do check_node_log "$n"; done
 log "passed"
