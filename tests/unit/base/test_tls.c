@@ -35,6 +35,7 @@ struct pki
     char *wrk, *wrk_key;       /* node3, worker, root */
     char *alien, *alien_key;   /* node4, manager, root_b */
     char *self, *self_key;     /* node5, manager subject, self-signed */
+    char *expired, *expired_key; /* node6, manager, root, expired */
     char *mgr1b, *mgr1b_key;   /* node1bis, manager, root (for reload) */
 };
 
@@ -137,6 +138,62 @@ static void make_self_signed(char **cert, char **key)
     EVP_PKEY_free(k);
 }
 
+/* A manager certificate signed by the swarm's own root, expired an hour
+ * ago: genuine, but no longer valid. */
+static void make_expired(const char *root_pem, const char *root_key_pem,
+                         char **cert, char **key)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    BIO *rb = BIO_new_mem_buf(root_pem, -1);
+    BIO *kb = BIO_new_mem_buf(root_key_pem, -1);
+    X509 *root = PEM_read_bio_X509(rb, NULL, NULL, NULL);
+    EVP_PKEY *root_key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+    X509 *x = X509_new();
+    X509_NAME *n;
+    X509_EXTENSION *ext;
+    X509V3_CTX v3;
+    BIO *b;
+
+    assert_non_null(k);
+    assert_non_null(root);
+    assert_non_null(root_key);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 43);
+    X509_gmtime_adj(X509_getm_notBefore(x), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(x), -3600);
+    n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+                               (const unsigned char *)CLUSTER, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_ASC,
+                               (const unsigned char *)"swarm-manager", -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"node6", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(root));
+    X509_set_pubkey(x, k);
+    X509V3_set_ctx(&v3, root, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+                              "DNS:swarm-manager,DNS:node6,DNS:swarm-ca");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, root_key, EVP_sha256()) > 0);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    *cert = bio_text(b);
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+    *key = bio_text(b);
+    BIO_free(b);
+    X509_free(x);
+    X509_free(root);
+    EVP_PKEY_free(root_key);
+    EVP_PKEY_free(k);
+    BIO_free(rb);
+    BIO_free(kb);
+}
+
 static int group_setup(void **state)
 {
     struct err err;
@@ -155,6 +212,7 @@ static int group_setup(void **state)
     make_node(pki.root, pki.root_key, "node1bis", CA_ROLE_MANAGER,
               &pki.mgr1b, &pki.mgr1b_key);
     make_self_signed(&pki.self, &pki.self_key);
+    make_expired(pki.root, pki.root_key, &pki.expired, &pki.expired_key);
     return 0;
 }
 
@@ -437,6 +495,36 @@ static void test_self_signed_refused(void **state)
     assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
     assert_non_null(
         strstr(t.req.err.msg, "certificate signed by unknown authority"));
+    tls_ctx_free(sctx);
+    tls_ctx_free(sctx2);
+    tls_ctx_free(cctx);
+}
+
+static void test_expired_refused(void **state)
+{
+    struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
+    struct tls_ctx *cctx =
+        client_ctx(pki.expired, pki.expired_key, "swarm-manager", false);
+    struct tls_ctx *sctx2;
+    int port;
+
+    (void)state;
+    /* as a client certificate: signed by our root, but expired */
+    port = listen_on(sctx, 0);
+    dial(cctx, port, "shoal-rpc");
+    assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
+    run_for(50);
+    assert_int_equal(t.n_acc, 0);
+    tls_stream_listener_close(t.l, NULL);
+    t.l = NULL;
+    tls_ctx_free(cctx);
+    /* as a server certificate */
+    sctx2 = server_ctx(pki.expired, pki.expired_key);
+    port = listen_on(sctx2, 0);
+    cctx = client_ctx(NULL, NULL, "swarm-manager", false);
+    dial(cctx, port, "shoal-rpc");
+    assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
+    assert_non_null(strstr(t.req.err.msg, "expired"));
     tls_ctx_free(sctx);
     tls_ctx_free(sctx2);
     tls_ctx_free(cctx);
@@ -959,6 +1047,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client_cert_other_root_refused,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_refused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_self_signed_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_worker_server_not_manager,
