@@ -93,22 +93,38 @@ static char *bio_text(BIO *b)
     return xstrndup(p, (size_t)n);
 }
 
-/* A self-signed certificate whose subject and SANs look exactly like a
- * manager's. */
-static void make_self_signed(char **cert, char **key)
+/* A certificate whose subject and SANs look exactly like manager cn's,
+ * valid from nb to na seconds from now, signed by the given root (PEM
+ * certificate and key), or self-signed when root_pem is NULL. */
+static void make_manager_cert(const char *root_pem, const char *root_key_pem,
+                              const char *cn, long serial, long nb, long na,
+                              char **cert, char **key)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *root = NULL;
+    EVP_PKEY *root_key = NULL;
     X509 *x = X509_new();
     X509_NAME *n;
     X509_EXTENSION *ext;
     X509V3_CTX v3;
+    char san[128];
     BIO *b;
 
     assert_non_null(k);
+    if (root_pem != NULL) {
+        b = BIO_new_mem_buf(root_pem, -1);
+        root = PEM_read_bio_X509(b, NULL, NULL, NULL);
+        BIO_free(b);
+        b = BIO_new_mem_buf(root_key_pem, -1);
+        root_key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        assert_non_null(root);
+        assert_non_null(root_key);
+    }
     X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), nb);
+    X509_gmtime_adj(X509_getm_notAfter(x), na);
     n = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
                                (const unsigned char *)CLUSTER, -1, -1, 0);
@@ -116,68 +132,16 @@ static void make_self_signed(char **cert, char **key)
                                (const unsigned char *)"swarm-manager", -1,
                                -1, 0);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"node5", -1, -1, 0);
-    X509_set_issuer_name(x, n);
+                               (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, root ? X509_get_subject_name(root) : n);
     X509_set_pubkey(x, k);
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                              "DNS:swarm-manager,DNS:node5,DNS:swarm-ca");
+    X509V3_set_ctx(&v3, root ? root : x, x, NULL, NULL, 0);
+    snprintf(san, sizeof(san), "DNS:swarm-manager,DNS:%s,DNS:swarm-ca", cn);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
     assert_non_null(ext);
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);
-    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-    b = BIO_new(BIO_s_mem());
-    PEM_write_bio_X509(b, x);
-    *cert = bio_text(b);
-    BIO_free(b);
-    b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
-    *key = bio_text(b);
-    BIO_free(b);
-    X509_free(x);
-    EVP_PKEY_free(k);
-}
-
-/* A manager certificate signed by the swarm's own root, expired an hour
- * ago: genuine, but no longer valid. */
-static void make_expired(const char *root_pem, const char *root_key_pem,
-                         char **cert, char **key)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    BIO *rb = BIO_new_mem_buf(root_pem, -1);
-    BIO *kb = BIO_new_mem_buf(root_key_pem, -1);
-    X509 *root = PEM_read_bio_X509(rb, NULL, NULL, NULL);
-    EVP_PKEY *root_key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
-    X509 *x = X509_new();
-    X509_NAME *n;
-    X509_EXTENSION *ext;
-    X509V3_CTX v3;
-    BIO *b;
-
-    assert_non_null(k);
-    assert_non_null(root);
-    assert_non_null(root_key);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 43);
-    X509_gmtime_adj(X509_getm_notBefore(x), -7200);
-    X509_gmtime_adj(X509_getm_notAfter(x), -3600);
-    n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
-                               (const unsigned char *)CLUSTER, -1, -1, 0);
-    X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_ASC,
-                               (const unsigned char *)"swarm-manager", -1,
-                               -1, 0);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"node6", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(root));
-    X509_set_pubkey(x, k);
-    X509V3_set_ctx(&v3, root, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                              "DNS:swarm-manager,DNS:node6,DNS:swarm-ca");
-    assert_non_null(ext);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    assert_true(X509_sign(x, root_key, EVP_sha256()) > 0);
+    assert_true(X509_sign(x, root_key ? root_key : k, EVP_sha256()) > 0);
     b = BIO_new(BIO_s_mem());
     PEM_write_bio_X509(b, x);
     *cert = bio_text(b);
@@ -190,8 +154,6 @@ static void make_expired(const char *root_pem, const char *root_key_pem,
     X509_free(root);
     EVP_PKEY_free(root_key);
     EVP_PKEY_free(k);
-    BIO_free(rb);
-    BIO_free(kb);
 }
 
 static int group_setup(void **state)
@@ -211,8 +173,11 @@ static int group_setup(void **state)
               &pki.alien, &pki.alien_key);
     make_node(pki.root, pki.root_key, "node1bis", CA_ROLE_MANAGER,
               &pki.mgr1b, &pki.mgr1b_key);
-    make_self_signed(&pki.self, &pki.self_key);
-    make_expired(pki.root, pki.root_key, &pki.expired, &pki.expired_key);
+    make_manager_cert(NULL, NULL, "node5", 42, -3600, 3600, &pki.self,
+                      &pki.self_key);
+    /* genuine (signed by our root) but expired an hour ago */
+    make_manager_cert(pki.root, pki.root_key, "node6", 43, -7200, -3600,
+                      &pki.expired, &pki.expired_key);
     return 0;
 }
 
@@ -469,16 +434,17 @@ static void test_client_cert_other_root_refused(void **state)
     tls_ctx_free(cctx);
 }
 
-static void test_self_signed_refused(void **state)
+/* cert/key must be refused both as a client certificate (the server
+ * accepts nothing) and as a server certificate (the dial fails with a
+ * message containing why). */
+static void check_refused_both_ways(const char *cert, const char *key,
+                                    const char *why)
 {
     struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
-    struct tls_ctx *cctx =
-        client_ctx(pki.self, pki.self_key, "swarm-manager", false);
+    struct tls_ctx *cctx = client_ctx(cert, key, "swarm-manager", false);
     struct tls_ctx *sctx2;
     int port;
 
-    (void)state;
-    /* as a client certificate */
     port = listen_on(sctx, 0);
     dial(cctx, port, "shoal-rpc");
     assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
@@ -487,14 +453,12 @@ static void test_self_signed_refused(void **state)
     tls_stream_listener_close(t.l, NULL);
     t.l = NULL;
     tls_ctx_free(cctx);
-    /* as a server certificate */
-    sctx2 = server_ctx(pki.self, pki.self_key);
+    sctx2 = server_ctx(cert, key);
     port = listen_on(sctx2, 0);
     cctx = client_ctx(NULL, NULL, "swarm-manager", false);
     dial(cctx, port, "shoal-rpc");
     assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
-    assert_non_null(
-        strstr(t.req.err.msg, "certificate signed by unknown authority"));
+    assert_non_null(strstr(t.req.err.msg, why));
     tls_ctx_free(sctx);
     tls_ctx_free(sctx2);
     tls_ctx_free(cctx);
@@ -502,32 +466,15 @@ static void test_self_signed_refused(void **state)
 
 static void test_expired_refused(void **state)
 {
-    struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
-    struct tls_ctx *cctx =
-        client_ctx(pki.expired, pki.expired_key, "swarm-manager", false);
-    struct tls_ctx *sctx2;
-    int port;
-
     (void)state;
-    /* as a client certificate: signed by our root, but expired */
-    port = listen_on(sctx, 0);
-    dial(cctx, port, "shoal-rpc");
-    assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
-    run_for(50);
-    assert_int_equal(t.n_acc, 0);
-    tls_stream_listener_close(t.l, NULL);
-    t.l = NULL;
-    tls_ctx_free(cctx);
-    /* as a server certificate */
-    sctx2 = server_ctx(pki.expired, pki.expired_key);
-    port = listen_on(sctx2, 0);
-    cctx = client_ctx(NULL, NULL, "swarm-manager", false);
-    dial(cctx, port, "shoal-rpc");
-    assert_int_equal(t.dial_status, -ERR_UNAUTHORIZED);
-    assert_non_null(strstr(t.req.err.msg, "expired"));
-    tls_ctx_free(sctx);
-    tls_ctx_free(sctx2);
-    tls_ctx_free(cctx);
+    check_refused_both_ways(pki.expired, pki.expired_key, "expired");
+}
+
+static void test_self_signed_refused(void **state)
+{
+    (void)state;
+    check_refused_both_ways(pki.self, pki.self_key,
+                            "certificate signed by unknown authority");
 }
 
 static void test_worker_server_not_manager(void **state)
