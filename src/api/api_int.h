@@ -22,6 +22,7 @@
 enum api_method { API_GET, API_HEAD, API_POST, API_PUT, API_DELETE, API_OTHER };
 
 struct api_conn;
+struct engine;
 
 struct api_req
 {
@@ -43,6 +44,13 @@ struct api_req
     void *sink_data;
     bool forwarded;               /* served for another manager: never
                                      forwarded again */
+    struct engine *engine;        /* borrowed from the server (local
+                                     containers and images) */
+    char *body_path;              /* owned: for routes flagged body_file,
+                                     the body spooled to this file (removed
+                                     when the request is freed); body is
+                                     then empty */
+    bool upgrade;                 /* the client sent "Upgrade: tcp" */
 };
 
 typedef void (*api_handler_fn)(struct api_req *req);
@@ -61,6 +69,40 @@ void api_reply_raw(struct api_req *req, int status, const char *ctype,
 void api_reply_err(struct api_req *req, const struct err *err);
 void api_reply_error(struct api_req *req, int code, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
+
+/*
+ * Streaming replies (logs -f, wait, pull/load progress, save archives):
+ * headers first with Transfer-Encoding: chunked, then any number of
+ * chunks, then the end (which frees req). api_stream_write copies and
+ * returns -1 once the peer is gone (req->conn NULL); the handler must
+ * still call api_stream_end.
+ */
+void api_stream_begin(struct api_req *req, int status, const char *ctype);
+int api_stream_write(struct api_req *req, const void *data, size_t len);
+void api_stream_end(struct api_req *req);
+/* Tell cb (once) when the peer goes away while the handler still holds
+ * req (a long wait, a follow); after it req->conn is NULL. The handler
+ * still replies (into the void) to free req. Only one callback. */
+void api_req_on_close(struct api_req *req, void (*cb)(void *data),
+                      void *data);
+
+/*
+ * Hijacked connections (attach, exec start): the reply is Docker's
+ * "101 UPGRADED" (Connection: Upgrade, Upgrade: tcp) when the client
+ * asked to upgrade, else "200 OK", with ctype
+ * (application/vnd.docker.raw-stream or .multiplexed-stream), and then the
+ * connection is a raw byte stream both ways. req is freed by the call.
+ * fn gets the client's bytes, then len < 0 once when the client closed its
+ * side or the connection went away (api_hijack_write fails after the
+ * latter). api_hijack_close flushes what was written and closes; fn never
+ * fires after it.
+ */
+struct api_hijack;
+typedef void (*api_hijack_read_fn)(void *data, const char *buf, long len);
+struct api_hijack *api_hijack(struct api_req *req, const char *ctype,
+                              api_hijack_read_fn fn, void *data);
+int api_hijack_write(struct api_hijack *h, const void *buf, size_t len);
+void api_hijack_close(struct api_hijack *h);
 
 /* /_ping's reply: body OK (none for HEAD) and Docker's ping headers. */
 void api_reply_ping(struct api_req *req, const char *swarm_state);
