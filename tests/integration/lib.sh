@@ -117,8 +117,50 @@ cleanup() {
                 { log "--- $n daemon log (tail)"; tail -n 30 "$(node_dir "$n")/daemon.log"; }
         done
     fi
+    cleanup_containers
     [ "${KEEP:-0}" = 1 ] || rm -rf "$TMP"
     exit "$rc"
+}
+
+# Containers outlive their daemon (a monitor per container): once the
+# daemons are stopped, delete what runc still runs under this test's data
+# roots (runc state in <root>/runc), stop the monitors this test's daemons
+# started (their pidfiles), and unmount whatever is still mounted under
+# $TMP, deepest first.
+cleanup_containers() {
+    local st id pidf m
+    for st in "$TMP"/*/root/runc; do
+        [ -d "$st" ] || continue
+        for id in "$st"/*; do
+            [ -d "$id" ] || continue
+            runc --root "$st" delete --force "$(basename "$id")" >/dev/null 2>&1 || true
+        done
+    done
+    for pidf in "$TMP"/*/root/containers/*/monitor.pid; do
+        [ -f "$pidf" ] || continue
+        kill -KILL "$(cat "$pidf")" 2>/dev/null || true
+    done
+    awk -v t="$TMP/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# busybox_tar FILE: a rootfs tarball of busybox-static (bin/busybox plus a
+# link for each applet, /etc/passwd and /etc/group for root and nobody),
+# the image the container tests import.
+busybox_tar() {
+    local out=$1 dir
+    dir=$(mktemp -d "$TMP/busybox.XXXXXX")
+    mkdir -p "$dir/bin" "$dir/etc" "$dir/tmp" "$dir/root"
+    chmod 755 "$dir"
+    chmod 1777 "$dir/tmp"
+    cp /bin/busybox "$dir/bin/busybox"
+    "$dir/bin/busybox" --list | while read -r a; do
+        [ "$a" = busybox ] || ln -sf busybox "$dir/bin/$a"
+    done
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$dir/etc/passwd"
+    printf 'root:x:0:\nnogroup:x:65534:\n' >"$dir/etc/group"
+    tar -C "$dir" -cf "$out" .
+    rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
