@@ -18,11 +18,14 @@
 
 struct api_server;
 struct cluster;
+struct engine;
 
 /* Listen on host ("unix:///path"); the socket file is replaced if stale and
- * made 0660. cluster is borrowed for the server's lifetime. NULL on error. */
+ * made 0660. cluster and engine (the local containers and images; may be
+ * NULL) are borrowed for the server's lifetime. NULL on error. */
 struct api_server *api_server_start(uv_loop_t *loop, const char *host,
-                                    struct cluster *cluster, struct err *err);
+                                    struct cluster *cluster,
+                                    struct engine *engine, struct err *err);
 
 /* Where the reply to a forwarded request goes: status, content type (NULL
  * for none) and body (lent for the call). Fires exactly once. */

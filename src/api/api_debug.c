@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Debug endpoints, compiled into test builds only (SHOAL_TESTING). */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "api/api_int.h"
 #include "cluster/cluster.h"
@@ -33,5 +37,103 @@ void api_debug_store_digest(struct api_req *req)
                              "Term",
                              (json_int_t)cluster_raft_term(req->cluster),
                              "Leader", cluster_is_leader(req->cluster)));
+}
+#endif
+
+#ifdef SHOAL_TESTING
+/* The server's streaming, hijack, body-file and pattern plumbing, driven
+ * by tests/unit/api/test_api_router.c. */
+
+struct api_debug_stream
+{
+    struct api_req *req;
+    int left;
+    int i;
+};
+
+static void api_debug_stream_next(void *data)
+{
+    struct api_debug_stream *st = data;
+    char chunk[32];
+
+    if (st->left == 0 || st->req->conn == NULL) {
+        api_stream_end(st->req);
+        free(st);
+        return;
+    }
+    snprintf(chunk, sizeof(chunk), "chunk %d\n", st->i++);
+    st->left--;
+    api_stream_write(st->req, chunk, strlen(chunk));
+    api_stream_on_drain(st->req, api_debug_stream_next, st);
+}
+
+/* GET /_shoal/debug/stream?n=N: N chunks, each sent once the last one
+ * left. */
+void api_debug_stream(struct api_req *req)
+{
+    struct api_debug_stream *st = calloc(1, sizeof(*st));
+    char *n = api_query_get(req, "n");
+
+    st->req = req;
+    st->left = n ? atoi(n) : 1;
+    free(n);
+    api_stream_begin(req, 200, "text/plain");
+    api_debug_stream_next(st);
+}
+
+static void api_debug_on_hijack_read(void *data, const char *buf, long len)
+{
+    struct api_hijack **hp = data;
+    char up[4096];
+    long i;
+
+    if (len < 0) {
+        api_hijack_write(*hp, "bye\n", 4);
+        api_hijack_close(*hp);
+        free(hp);
+        return;
+    }
+    while (len > 0) {
+        long n = len < (long)sizeof(up) ? len : (long)sizeof(up);
+
+        for (i = 0; i < n; i++)
+            up[i] = (char)toupper((unsigned char)buf[i]);
+        api_hijack_write(*hp, up, (size_t)n);
+        buf += n;
+        len -= n;
+    }
+}
+
+/* POST /_shoal/debug/hijack: echoes the raw stream in capitals; "bye"
+ * and the end once the client closed its side. */
+void api_debug_hijack(struct api_req *req)
+{
+    struct api_hijack **hp = calloc(1, sizeof(*hp));
+
+    *hp = api_hijack(req, "application/vnd.docker.raw-stream",
+                     api_debug_on_hijack_read, hp);
+    if (*hp == NULL)
+        free(hp);
+}
+
+/* POST /_shoal/debug/body-file: the spooled body's size. */
+void api_debug_body_file(struct api_req *req)
+{
+    struct stat st;
+
+    if (req->body_path == NULL || stat(req->body_path, &st) != 0) {
+        api_reply_error(req, ERR_INTERNAL, "no body file");
+        return;
+    }
+    api_reply_json(req, 200,
+                   json_pack("{s:I, s:I}", "Size", (json_int_t)st.st_size,
+                             "InMemory", (json_int_t)req->body.len));
+}
+
+/* GET /_shoal/debug/params/{+}/tail/{}: the matched parameters. */
+void api_debug_params(struct api_req *req)
+{
+    api_reply_json(req, 200,
+                   json_pack("[s,s]", req->params[0], req->params[1]));
 }
 #endif

@@ -51,6 +51,12 @@ struct api_req
                                      when the request is freed); body is
                                      then empty */
     bool upgrade;                 /* the client sent "Upgrade: tcp" */
+    bool streaming;               /* api_stream_begin was called */
+    int stream_status;
+    char *stream_ctype;           /* owned */
+    struct buf stream_buf;        /* a forwarded stream, sent at its end */
+    void (*close_cb)(void *data); /* api_req_on_close */
+    void *close_data;
 };
 
 typedef void (*api_handler_fn)(struct api_req *req);
@@ -80,6 +86,12 @@ void api_reply_error(struct api_req *req, int code, const char *fmt, ...)
 void api_stream_begin(struct api_req *req, int status, const char *ctype);
 int api_stream_write(struct api_req *req, const void *data, size_t len);
 void api_stream_end(struct api_req *req);
+/* Bytes written but not yet sent, and a one-shot callback for when they
+ * all are (at once if none): producers of big streams (image archives)
+ * pace themselves with these instead of queueing everything. */
+size_t api_stream_queued(const struct api_req *req);
+void api_stream_on_drain(struct api_req *req, void (*cb)(void *data),
+                         void *data);
 /* Tell cb (once) when the peer goes away while the handler still holds
  * req (a long wait, a follow); after it req->conn is NULL. The handler
  * still replies (into the void) to free req. Only one callback. */
@@ -91,7 +103,8 @@ void api_req_on_close(struct api_req *req, void (*cb)(void *data),
  * "101 UPGRADED" (Connection: Upgrade, Upgrade: tcp) when the client
  * asked to upgrade, else "200 OK", with ctype
  * (application/vnd.docker.raw-stream or .multiplexed-stream), and then the
- * connection is a raw byte stream both ways. req is freed by the call.
+ * connection is a raw byte stream both ways. req is freed by the call;
+ * NULL when there is nothing to hijack (the peer is gone already).
  * fn gets the client's bytes, then len < 0 once when the client closed its
  * side or the connection went away (api_hijack_write fails after the
  * latter). api_hijack_close flushes what was written and closes; fn never
@@ -128,6 +141,9 @@ bool api_version_at_least(const struct api_req *req, int major, int minor);
 /* Route table dispatch (api_router.c): parses the version prefix, finds
  * the handler and calls it, or replies with Docker's error. */
 void api_router_dispatch(struct api_req *req);
+/* True if the route of url (for a POST/PUT when post) takes its body as a
+ * file (route flag body_file): the server spools it to req->body_path. */
+bool api_router_wants_body_file(const char *url, bool post);
 
 /* Docker `filters=` parsing (api_filters.c): returns a JSON object
  * {key: [values...]} (both Docker encodings accepted), or NULL with err
@@ -162,6 +178,10 @@ void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
 #ifdef SHOAL_TESTING
 void api_debug_store_digest(struct api_req *req);
+void api_debug_stream(struct api_req *req);
+void api_debug_hijack(struct api_req *req);
+void api_debug_body_file(struct api_req *req);
+void api_debug_params(struct api_req *req);
 #endif
 
 #endif

@@ -9,6 +9,8 @@
 #include "base/mem.h"
 #include "cluster/cluster.h"
 
+#define API__MAX_PATH 4096
+
 struct api_route
 {
     enum api_method method;
@@ -16,28 +18,35 @@ struct api_route
     api_handler_fn handler;
     bool leader;         /* served with the leader's authority: a follower
                             manager forwards it to the leader */
+    bool body_file;      /* the body (an image tarball, unbounded) is
+                            spooled to req->body_path, not memory */
 };
 
 static const struct api_route api_routes[] = {
-    {API_GET, "/_ping", api_system_ping, false},
-    {API_HEAD, "/_ping", api_system_ping, false},
-    {API_GET, "/version", api_system_version, false},
-    {API_GET, "/info", api_system_info, false},
-    {API_GET, "/swarm", api_swarm_inspect, true},
-    {API_POST, "/swarm/init", api_swarm_init, false},
-    {API_POST, "/swarm/join", api_swarm_join, false},
-    {API_POST, "/swarm/leave", api_swarm_leave, false},
-    {API_POST, "/swarm/update", api_swarm_update, true},
-    {API_GET, "/swarm/unlockkey", api_swarm_unlockkey, true},
-    {API_POST, "/swarm/unlock", api_swarm_unlock, false},
-    {API_GET, "/nodes", api_nodes_list, true},
-    {API_GET, "/nodes/{}", api_nodes_inspect, true},
-    {API_POST, "/nodes/{}/update", api_nodes_update, true},
-    {API_DELETE, "/nodes/{}", api_nodes_delete, true},
-    {API_GET, "/networks", api_networks_list, true},
-    {API_GET, "/networks/{}", api_networks_inspect, true},
+    {API_GET, "/_ping", api_system_ping, false, false},
+    {API_HEAD, "/_ping", api_system_ping, false, false},
+    {API_GET, "/version", api_system_version, false, false},
+    {API_GET, "/info", api_system_info, false, false},
+    {API_GET, "/swarm", api_swarm_inspect, true, false},
+    {API_POST, "/swarm/init", api_swarm_init, false, false},
+    {API_POST, "/swarm/join", api_swarm_join, false, false},
+    {API_POST, "/swarm/leave", api_swarm_leave, false, false},
+    {API_POST, "/swarm/update", api_swarm_update, true, false},
+    {API_GET, "/swarm/unlockkey", api_swarm_unlockkey, true, false},
+    {API_POST, "/swarm/unlock", api_swarm_unlock, false, false},
+    {API_GET, "/nodes", api_nodes_list, true, false},
+    {API_GET, "/nodes/{}", api_nodes_inspect, true, false},
+    {API_POST, "/nodes/{}/update", api_nodes_update, true, false},
+    {API_DELETE, "/nodes/{}", api_nodes_delete, true, false},
+    {API_GET, "/networks", api_networks_list, true, false},
+    {API_GET, "/networks/{}", api_networks_inspect, true, false},
 #ifdef SHOAL_TESTING
-    {API_GET, "/_shoal/debug/store-digest", api_debug_store_digest, false},
+    {API_GET, "/_shoal/debug/store-digest", api_debug_store_digest, false, false},
+    {API_GET, "/_shoal/debug/stream", api_debug_stream, false, false},
+    {API_POST, "/_shoal/debug/hijack", api_debug_hijack, false, false},
+    {API_POST, "/_shoal/debug/body-file", api_debug_body_file, false, true},
+    {API_GET, "/_shoal/debug/params/{+}/tail/{}", api_debug_params, false,
+     false},
 #endif
 };
 
@@ -182,36 +191,77 @@ static int api_version_cmp(int ma, int mi, const char *v)
     return 0;
 }
 
-/* Match path against pattern, filling req->params. */
-static bool api_match(struct api_req *req, const char *pattern,
-                      const char *path)
+/* Match path against pattern from parameter n on. "{}" matches one path
+ * segment, "{+}" one or more (image names hold slashes: the longest that
+ * lets the rest of the pattern match). params may be NULL (test only). */
+static bool api_match_from(char **params, int n, const char *pattern,
+                           const char *path)
 {
-    int n_params = 0;
-    int i;
-
     while (*pattern != '\0' && *path != '\0') {
+        if (pattern[0] == '{' && pattern[1] == '+' && pattern[2] == '}') {
+            size_t len = strlen(path);
+
+            if (n == API_MAX_PARAMS)
+                return false;
+            for (; len > 0; len--) {
+                if (len < strlen(path) && path[len] != '/')
+                    continue;
+                if (path[len - 1] == '/' || path[0] == '/')
+                    continue;
+                if (api_match_from(params, n + 1, pattern + 3, path + len)) {
+                    if (params != NULL)
+                        params[n] = xstrndup(path, len);
+                    return true;
+                }
+            }
+            return false;
+        }
         if (pattern[0] == '{' && pattern[1] == '}') {
             size_t seg = strcspn(path, "/");
 
-            if (seg == 0 || n_params == API_MAX_PARAMS)
-                goto nomatch;
-            req->params[n_params++] = xstrndup(path, seg);
-            path += seg;
-            pattern += 2;
-            continue;
+            if (seg == 0 || n == API_MAX_PARAMS)
+                return false;
+            if (!api_match_from(params, n + 1, pattern + 2, path + seg))
+                return false;
+            if (params != NULL)
+                params[n] = xstrndup(path, seg);
+            return true;
         }
         if (*pattern != *path)
-            goto nomatch;
+            return false;
         pattern++;
         path++;
     }
     /* Docker's router ignores one trailing slash. */
-    if (*pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0))
-        return true;
-nomatch:
-    for (i = 0; i < n_params; i++) {
-        free(req->params[i]);
-        req->params[i] = NULL;
+    return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+/* Match path against pattern, filling req->params. */
+static bool api_match(struct api_req *req, const char *pattern,
+                      const char *path)
+{
+    return api_match_from(req->params, 0, pattern, path);
+}
+
+bool api_router_wants_body_file(const char *url, bool post)
+{
+    char path[API__MAX_PATH];
+    const char *rest = url;
+    size_t n = strcspn(url, "?");
+    int ma;
+    int mi;
+    size_t i;
+
+    if (!post || n >= sizeof(path))
+        return false;
+    memcpy(path, url, n);
+    path[n] = '\0';
+    if (api_parse_version(path, &ma, &mi, &rest) <= 0)
+        rest = path;
+    for (i = 0; i < ARRAY_SIZE(api_routes); i++) {
+        if (api_routes[i].body_file && api_routes[i].method == API_POST &&
+            api_match_from(NULL, 0, api_routes[i].pattern, rest))
+            return true;
     }
     return false;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unix-socket listener, connections, HTTP/1.1 parsing and replies. */
 #include <errno.h>
+#include <fcntl.h>
 #include <http_parser.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "cluster/cluster.h"
 #include "version.h"
 
 #define API__MAX_BODY (16u << 20)   /* request bodies: 16 MiB */
@@ -25,6 +28,7 @@ struct api_server
     uv_loop_t *loop;          /* borrowed */
     uv_pipe_t listener;
     struct cluster *cluster;  /* borrowed */
+    struct engine *engine;    /* borrowed */
     char *path;               /* owned: socket path */
     struct api_conn *conns;   /* owned: list of open connections */
     void (*close_cb)(void *data);
@@ -48,6 +52,26 @@ struct api_conn
     bool closing;
     bool close_after_write;
     unsigned writes;          /* writes in flight */
+    bool saw_upgrade;         /* the request has "Upgrade: tcp" */
+    int body_fd;              /* spooling the body to cur->body_path */
+    struct api_hijack *hijack; /* the connection was hijacked */
+    void (*drain_cb)(void *data); /* api_stream_on_drain */
+    void *drain_data;
+};
+
+/* A hijacked connection (api_int.h). Freed once both the handler let go
+ * (api_hijack_close) and the connection is closed. */
+struct api_hijack
+{
+    struct api_conn *conn;    /* NULL once the connection is closed */
+    api_hijack_read_fn fn;
+    void *data;
+    uv_timer_t kick;          /* delivers bytes read before the hijack */
+    struct buf early;
+    bool released;            /* the handler called api_hijack_close */
+    bool eof;                 /* fn got its len < 0 */
+    bool kick_open;
+    bool eof_pending;         /* EOF came while early bytes waited */
 };
 
 struct api_write
@@ -59,6 +83,7 @@ struct api_write
 
 static void api_conn_process(struct api_conn *conn);
 static void api_conn_close(struct api_conn *conn);
+static int api_body_file_open(struct api_conn *conn);
 
 static void api_req_free(struct api_req *req)
 {
@@ -73,6 +98,12 @@ static void api_req_free(struct api_req *req)
         free(req->params[i]);
     free(req->content_type);
     buf_release(&req->body);
+    if (req->body_path != NULL) {
+        unlink(req->body_path);
+        free(req->body_path);
+    }
+    buf_release(&req->stream_buf);
+    free(req->stream_ctype);
     free(req);
 }
 
@@ -82,6 +113,7 @@ static struct api_req *api_req_new(struct api_conn *conn)
 
     req->conn = conn;
     req->cluster = conn->srv->cluster;
+    req->engine = conn->srv->engine;
     buf_init(&req->body, API__MAX_BODY);
     return req;
 }
@@ -102,6 +134,11 @@ static int api_on_message_begin(http_parser *p)
     buf_reset(&conn->hfield);
     buf_reset(&conn->hvalue);
     conn->in_value = false;
+    conn->saw_upgrade = false;
+    if (conn->body_fd >= 0) {
+        close(conn->body_fd);
+        conn->body_fd = -1;
+    }
     return 0;
 }
 
@@ -125,6 +162,9 @@ static void api_header_done(struct api_conn *conn)
         strcasecmp(conn->hfield.data, "Content-Type") == 0) {
         free(conn->cur->content_type);
         conn->cur->content_type = xstrdup(conn->hvalue.data ? conn->hvalue.data : "");
+    } else if (conn->hfield.len > 0 &&
+               strcasecmp(conn->hfield.data, "Upgrade") == 0) {
+        conn->saw_upgrade = true;
     }
     buf_reset(&conn->hfield);
     buf_reset(&conn->hvalue);
@@ -156,6 +196,37 @@ static int api_on_headers_complete(http_parser *p)
     if (conn->in_value)
         api_header_done(conn);
     conn->in_value = false;
+    conn->cur->upgrade = conn->saw_upgrade;
+    if (conn->cur->url != NULL &&
+        api_router_wants_body_file(conn->cur->url, p->method == HTTP_POST ||
+                                                       p->method == HTTP_PUT))
+        return api_body_file_open(conn);
+    return 0;
+}
+
+/* A route that takes large bodies (image tarballs): spool the body to a
+ * file under <data-root>/tmp instead of memory. */
+static int api_body_file_open(struct api_conn *conn)
+{
+    char path[4096];
+    struct err err;
+
+    snprintf(path, sizeof(path), "%s/tmp",
+             cluster_data_root(conn->srv->cluster));
+    err_clear(&err);
+    if (fsutil_mkdir_p(path, 0700, &err) != 0) {
+        log_error(LOG_API, "request body: %s", err.msg);
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s/tmp/api-body-XXXXXX",
+             cluster_data_root(conn->srv->cluster));
+    conn->body_fd = mkostemp(path, O_CLOEXEC);
+    if (conn->body_fd < 0) {
+        log_error(LOG_API, "request body: create %s: %s", path,
+                  strerror(errno));
+        return 1;
+    }
+    conn->cur->body_path = xstrdup(path);
     return 0;
 }
 
@@ -163,6 +234,22 @@ static int api_on_body(http_parser *p, const char *at, size_t len)
 {
     struct api_conn *conn = api_conn_of(p);
 
+    if (conn->body_fd >= 0) {
+        while (len > 0) {
+            ssize_t n = write(conn->body_fd, at, len);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                log_error(LOG_API, "request body: write %s: %s",
+                          conn->cur->body_path, strerror(errno));
+                return 1;
+            }
+            at += n;
+            len -= (size_t)n;
+        }
+        return 0;
+    }
     return buf_append(&conn->cur->body, at, len) == 0 ? 0 : 1;
 }
 
@@ -192,6 +279,13 @@ static int api_on_message_complete(http_parser *p)
     conn->cur->keep_alive = http_should_keep_alive(p) != 0;
     if (conn->cur->url == NULL)
         conn->cur->url = xstrdup("/");
+    if (conn->body_fd >= 0) {
+        int rv = close(conn->body_fd);
+
+        conn->body_fd = -1;
+        if (rv != 0)
+            return 1;
+    }
     /* One request at a time: stop here and dispatch. */
     http_parser_pause(p, 1);
     return 0;
@@ -218,13 +312,20 @@ static void api_on_write(uv_write_t *wr, int status)
     free(w->data);
     free(w);
     conn->writes--;
-    if (conn->writes == 0 && conn->close_after_write)
+    if (conn->writes == 0 && conn->close_after_write) {
         api_conn_close(conn);
+    } else if (conn->writes == 0 && conn->drain_cb != NULL) {
+        void (*cb)(void *) = conn->drain_cb;
+
+        conn->drain_cb = NULL;
+        cb(conn->drain_data);
+    }
 }
 
 static const char *api_status_text(int status)
 {
     switch (status) {
+    case 101: return "UPGRADED";
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
@@ -267,17 +368,64 @@ static void api_conn_write(struct api_conn *conn, char *data, size_t len)
     conn->writes++;
 }
 
+/* Status line and the headers every reply carries. */
+static void api_headers(struct buf *out, const struct api_req *req,
+                        int status, const char *ctype, const char *extra)
+{
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    buf_printf(out,
+               "HTTP/1.1 %d %s\r\nApi-Version: %s\r\n"
+               "Docker-Experimental: false\r\nOstype: linux\r\n"
+               "Server: Docker/%s (linux)\r\nDate: %s\r\n",
+               status, api_status_text(status), API_VERSION_MAX,
+               SHOAL_VERSION, date);
+    if (ctype != NULL)
+        buf_printf(out, "Content-Type: %s\r\n", ctype);
+    if (extra != NULL)
+        buf_puts(out, extra);
+    if (!req->keep_alive)
+        buf_puts(out, "Connection: close\r\n");
+}
+
+static void api_conn_write_buf(struct api_conn *conn, struct buf *out)
+{
+    size_t n;
+    char *data = buf_detach(out, &n);
+
+    api_conn_write(conn, data, n);
+}
+
+/* The request is answered: free it and go on with the connection. */
+static void api_req_done(struct api_req *req)
+{
+    struct api_conn *conn = req->conn;
+
+    if (conn == NULL) {
+        api_req_free(req);
+        return;
+    }
+    conn->busy = NULL;
+    conn->drain_cb = NULL;
+    if (!req->keep_alive)
+        conn->close_after_write = true;
+    api_req_free(req);
+    if (conn->close_after_write && conn->writes == 0)
+        api_conn_close(conn);
+    else if (!conn->in_process && !conn->closing)
+        api_conn_process(conn);
+}
+
 /* Send a whole response for req and release it. */
 static void api_send(struct api_req *req, int status, const char *ctype,
                      const char *body, size_t body_len, const char *extra)
 {
     struct api_conn *conn = req->conn;
     struct buf out;
-    char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    bool head = req->method == API_HEAD;
-    bool keep = req->keep_alive;
 
     if (req->replied) {
         log_error(LOG_API, "BUG: second reply to %s", req->url);
@@ -293,39 +441,235 @@ static void api_send(struct api_req *req, int status, const char *ctype,
         api_req_free(req);
         return;
     }
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     buf_init(&out, (size_t)-1);
-    buf_printf(&out,
-               "HTTP/1.1 %d %s\r\nApi-Version: %s\r\n"
-               "Docker-Experimental: false\r\nOstype: linux\r\n"
-               "Server: Docker/%s (linux)\r\nDate: %s\r\n",
-               status, api_status_text(status), API_VERSION_MAX,
-               SHOAL_VERSION, date);
-    if (ctype != NULL)
-        buf_printf(&out, "Content-Type: %s\r\n", ctype);
-    if (extra != NULL)
-        buf_puts(&out, extra);
+    api_headers(&out, req, status, ctype, extra);
     if (status != 204 && status != 304)
         buf_printf(&out, "Content-Length: %zu\r\n", body_len);
-    if (!keep)
-        buf_puts(&out, "Connection: close\r\n");
     buf_puts(&out, "\r\n");
-    if (!head && body_len > 0)
+    if (req->method != API_HEAD && body_len > 0)
         buf_append(&out, body, body_len);
     log_debug(LOG_API, "%s -> %d", req->url, status);
-    conn->busy = NULL;
-    api_req_free(req);
-    if (!keep)
-        conn->close_after_write = true;
-    {
-        size_t n;
-        char *data = buf_detach(&out, &n);
+    api_conn_write_buf(conn, &out);
+    api_req_done(req);
+}
 
-        api_conn_write(conn, data, n);
+/* --- streaming replies --------------------------------------------------- */
+
+void api_stream_begin(struct api_req *req, int status, const char *ctype)
+{
+    struct buf out;
+
+    if (req->replied || req->streaming) {
+        log_error(LOG_API, "BUG: second reply to %s", req->url);
+        return;
     }
-    if (!conn->in_process && !conn->closing)
-        api_conn_process(conn);
+    req->streaming = true;
+    req->stream_status = status;
+    free(req->stream_ctype);
+    req->stream_ctype = ctype ? xstrdup(ctype) : NULL;
+    if (req->sink != NULL) {
+        /* A forwarded request: the leader answers in one piece. */
+        buf_init(&req->stream_buf, (size_t)-1);
+        return;
+    }
+    if (req->conn == NULL || req->method == API_HEAD)
+        return;
+    buf_init(&out, (size_t)-1);
+    api_headers(&out, req, status, ctype, "Transfer-Encoding: chunked\r\n");
+    buf_puts(&out, "\r\n");
+    api_conn_write_buf(req->conn, &out);
+}
+
+int api_stream_write(struct api_req *req, const void *data, size_t len)
+{
+    struct buf out;
+
+    if (!req->streaming || req->replied)
+        return -1;
+    if (req->sink != NULL)
+        return buf_append(&req->stream_buf, data, len) == 0 ? 0 : -1;
+    if (req->conn == NULL || req->conn->closing)
+        return -1;
+    if (len == 0 || req->method == API_HEAD)
+        return 0;
+    buf_init(&out, (size_t)-1);
+    buf_printf(&out, "%zx\r\n", len);
+    buf_append(&out, data, len);
+    buf_puts(&out, "\r\n");
+    api_conn_write_buf(req->conn, &out);
+    return 0;
+}
+
+size_t api_stream_queued(const struct api_req *req)
+{
+    if (req->conn == NULL || req->conn->closing)
+        return 0;
+    return uv_stream_get_write_queue_size(
+        (const uv_stream_t *)&req->conn->handle);
+}
+
+void api_stream_on_drain(struct api_req *req, void (*cb)(void *data),
+                         void *data)
+{
+    if (req->conn == NULL || req->conn->closing || req->conn->writes == 0) {
+        cb(data);
+        return;
+    }
+    req->conn->drain_cb = cb;
+    req->conn->drain_data = data;
+}
+
+void api_stream_end(struct api_req *req)
+{
+    if (!req->streaming || req->replied) {
+        log_error(LOG_API, "BUG: stream end without a stream for %s",
+                  req->url);
+        return;
+    }
+    req->replied = true;
+    if (req->sink != NULL) {
+        req->sink(req->sink_data, req->stream_status, req->stream_ctype,
+                  req->stream_buf.data ? req->stream_buf.data : "",
+                  req->stream_buf.len);
+        api_req_free(req);
+        return;
+    }
+    if (req->conn != NULL && req->method != API_HEAD)
+        api_conn_write(req->conn, xstrdup("0\r\n\r\n"), 5);
+    log_debug(LOG_API, "%s -> %d (streamed)", req->url, req->stream_status);
+    api_req_done(req);
+}
+
+void api_req_on_close(struct api_req *req, void (*cb)(void *data),
+                      void *data)
+{
+    req->close_cb = cb;
+    req->close_data = data;
+}
+
+/* --- hijacked connections ------------------------------------------------ */
+
+static void api_hijack_free_if_done(struct api_hijack *h)
+{
+    if (!h->released || h->conn != NULL || h->kick_open)
+        return;
+    buf_release(&h->early);
+    free(h);
+}
+
+static void api_hijack_on_kick_closed(uv_handle_t *t)
+{
+    struct api_hijack *h = container_of((uv_timer_t *)t, struct api_hijack,
+                                        kick);
+
+    h->kick_open = false;
+    api_hijack_free_if_done(h);
+}
+
+static void api_hijack_deliver(struct api_hijack *h, const char *buf,
+                               long len)
+{
+    if (h->released || h->eof)
+        return;
+    if (len < 0)
+        h->eof = true;
+    h->fn(h->data, buf, len);
+}
+
+static void api_hijack_on_kick(uv_timer_t *t)
+{
+    struct api_hijack *h = container_of(t, struct api_hijack, kick);
+
+    if (h->early.len > 0) {
+        struct buf early = h->early;
+
+        buf_init(&h->early, (size_t)-1);
+        api_hijack_deliver(h, early.data, (long)early.len);
+        buf_release(&early);
+    }
+    if (h->conn == NULL || h->eof_pending)
+        api_hijack_deliver(h, NULL, -1);
+    uv_close((uv_handle_t *)&h->kick, api_hijack_on_kick_closed);
+}
+
+struct api_hijack *api_hijack(struct api_req *req, const char *ctype,
+                              api_hijack_read_fn fn, void *data)
+{
+    struct api_conn *conn = req->conn;
+    struct api_hijack *h;
+    struct buf out;
+
+    if (req->replied || req->streaming) {
+        log_error(LOG_API, "BUG: hijack after a reply to %s", req->url);
+        return NULL;
+    }
+    req->replied = true;
+    if (req->sink != NULL || conn == NULL || conn->closing) {
+        /* Forwarded (never: these routes are local) or the peer is gone. */
+        static const char msg[] =
+            "{\"message\":\"cannot hijack a forwarded request\"}\n";
+
+        if (req->sink != NULL)
+            req->sink(req->sink_data, 500, "application/json", msg,
+                      sizeof(msg) - 1);
+        api_req_free(req);
+        return NULL;
+    }
+    h = xcalloc(1, sizeof(*h));
+    h->fn = fn;
+    h->data = data;
+    buf_init(&h->early, (size_t)-1);
+    uv_timer_init(conn->srv->loop, &h->kick);
+    h->kick_open = true;
+    buf_init(&out, (size_t)-1);
+    if (req->upgrade) {
+        api_headers(&out, req, 101, ctype,
+                    "Connection: Upgrade\r\nUpgrade: tcp\r\n");
+    } else {
+        req->keep_alive = true; /* no "Connection: close" header */
+        api_headers(&out, req, 200, ctype, NULL);
+    }
+    buf_puts(&out, "\r\n");
+    api_conn_write_buf(conn, &out);
+    log_debug(LOG_API, "%s -> hijacked", req->url);
+    conn->busy = NULL;
+    conn->hijack = h;
+    h->conn = conn;
+    /* Bytes that came after the request belong to the raw stream. */
+    if (conn->in.len > 0) {
+        buf_append(&h->early, conn->in.data, conn->in.len);
+        conn->in.len = 0;
+    }
+    api_req_free(req);
+    uv_timer_start(&h->kick, api_hijack_on_kick, 0, 0);
+    return h;
+}
+
+int api_hijack_write(struct api_hijack *h, const void *buf, size_t len)
+{
+    char *copy;
+
+    if (h->conn == NULL || h->conn->closing || h->conn->close_after_write)
+        return -1;
+    if (len == 0)
+        return 0;
+    copy = xmalloc(len);
+    memcpy(copy, buf, len);
+    api_conn_write(h->conn, copy, len);
+    return 0;
+}
+
+void api_hijack_close(struct api_hijack *h)
+{
+    struct api_conn *conn = h->conn;
+
+    h->released = true;
+    if (conn != NULL) {
+        conn->close_after_write = true;
+        if (conn->writes == 0)
+            api_conn_close(conn);
+    }
+    api_hijack_free_if_done(h);
 }
 
 void api_reply_json(struct api_req *req, int status, json_t *body)
@@ -451,14 +795,33 @@ static void api_on_conn_closed(uv_handle_t *h)
                                          handle);
     struct api_server *srv = conn->srv;
 
+    struct api_req *busy = conn->busy;
+    struct api_hijack *hj = conn->hijack;
+
     api_req_free(conn->cur);
-    if (conn->busy != NULL)
-        conn->busy->conn = NULL; /* its handler still owns it */
+    if (conn->body_fd >= 0)
+        close(conn->body_fd);
     buf_release(&conn->in);
     buf_release(&conn->hfield);
     buf_release(&conn->hvalue);
     free(conn);
     srv->n_open--;
+    if (busy != NULL) {
+        /* Its handler still owns it and replies into the void. */
+        busy->conn = NULL;
+        if (busy->close_cb != NULL) {
+            void (*cb)(void *) = busy->close_cb;
+
+            busy->close_cb = NULL;
+            cb(busy->close_data);
+        }
+    }
+    if (hj != NULL) {
+        hj->conn = NULL;
+        if (!hj->kick_open || !uv_is_active((uv_handle_t *)&hj->kick))
+            api_hijack_deliver(hj, NULL, -1);
+        api_hijack_free_if_done(hj);
+    }
     api_server_maybe_done(srv);
 }
 
@@ -494,8 +857,8 @@ static void api_conn_bad_request(struct api_conn *conn, const char *why)
 static void api_conn_process(struct api_conn *conn)
 {
     conn->in_process = true;
-    while (!conn->closing && conn->busy == NULL && !conn->close_after_write &&
-           conn->in.len > 0) {
+    while (!conn->closing && conn->busy == NULL && conn->hijack == NULL &&
+           !conn->close_after_write && conn->in.len > 0) {
         size_t n = http_parser_execute(&conn->parser, &api_parser_settings,
                                        conn->in.data, conn->in.len);
         enum http_errno e = HTTP_PARSER_ERRNO(&conn->parser);
@@ -542,6 +905,28 @@ static void api_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     struct api_conn *conn = container_of((uv_pipe_t *)s, struct api_conn,
                                          handle);
 
+    if (conn->hijack != NULL) {
+        struct api_hijack *hj = conn->hijack;
+
+        if (nread > 0) {
+            if (uv_is_active((uv_handle_t *)&hj->kick))
+                buf_append(&hj->early, b->base, (size_t)nread);
+            else
+                api_hijack_deliver(hj, b->base, (long)nread);
+        } else if (nread < 0) {
+            /* The client closed its side (stdin's end): output may go on.
+             * A real error closes the connection. */
+            uv_read_stop(s);
+            if (nread != UV_EOF)
+                api_conn_close(conn);
+            else if (!uv_is_active((uv_handle_t *)&hj->kick))
+                api_hijack_deliver(hj, NULL, -1);
+            else
+                hj->eof_pending = true;
+        }
+        free(b->base);
+        return;
+    }
     if (nread < 0) {
         free(b->base);
         /* Peer closed or failed: drop the connection; a handler still
@@ -577,6 +962,7 @@ static void api_on_connection(uv_stream_t *listener, int status)
     buf_init(&conn->hvalue, API__MAX_HEADER);
     http_parser_init(&conn->parser, HTTP_REQUEST);
     conn->parser.data = conn;
+    conn->body_fd = -1;
     uv_pipe_init(srv->loop, &conn->handle, 0);
     srv->n_open++;
     conn->next = srv->conns;
@@ -590,7 +976,8 @@ static void api_on_connection(uv_stream_t *listener, int status)
 }
 
 struct api_server *api_server_start(uv_loop_t *loop, const char *host,
-                                    struct cluster *cluster, struct err *err)
+                                    struct cluster *cluster,
+                                    struct engine *engine, struct err *err)
 {
     struct api_server *srv;
     const char *path;
@@ -610,6 +997,7 @@ struct api_server *api_server_start(uv_loop_t *loop, const char *host,
     srv = xcalloc(1, sizeof(*srv));
     srv->loop = loop;
     srv->cluster = cluster;
+    srv->engine = engine;
     srv->path = xstrdup(path);
     uv_pipe_init(loop, &srv->listener, 0);
     srv->n_open = 1;

@@ -192,7 +192,7 @@ int daemon_main(int argc, char **argv)
     d.cluster = cluster_new(&d.loop, root, &err);
     if (d.cluster == NULL)
         goto fail_loop;
-    d.api = api_server_start(&d.loop, host, d.cluster, &err);
+    d.api = api_server_start(&d.loop, host, d.cluster, NULL, &err);
     if (d.api == NULL)
         goto fail_cluster;
     if (d.pidfile[0] != '\0' && daemon_write_pidfile(d.pidfile, &err) != 0)

@@ -32,6 +32,7 @@ struct client
     uv_pipe_t pipe;
     uv_connect_t conn;
     uv_write_t wr;
+    uv_shutdown_t shut;
     struct buf out;
     bool done;
 };
@@ -69,9 +70,11 @@ static void on_connect(uv_connect_t *req, int status)
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }
 
-/* Send raw bytes on a new connection and return everything the server
- * answers until it closes (the request asks it to). Caller frees. */
-static char *request(struct fixture *f, const char *raw, size_t len)
+/* Send raw bytes on a new connection (then close the sending side when
+ * shut) and return everything the server answers until it closes.
+ * Caller frees. */
+static char *request_ex(struct fixture *f, const char *raw, size_t len,
+                        bool shut)
 {
     struct client c;
     uv_buf_t b = uv_buf_init((char *)raw, (unsigned)len);
@@ -86,10 +89,17 @@ static char *request(struct fixture *f, const char *raw, size_t len)
     snprintf(path, sizeof(path), "%s", f->host + 7);
     uv_pipe_connect(&c.conn, &c.pipe, path, on_connect);
     uv_write(&c.wr, (uv_stream_t *)&c.pipe, &b, 1, NULL);
+    if (shut)
+        uv_shutdown(&c.shut, (uv_stream_t *)&c.pipe, NULL);
     for (i = 0; i < 100000 && !c.done; i++)
         uv_run(&f->loop, UV_RUN_ONCE);
     assert_true(c.done);
     return buf_detach(&c.out, NULL);
+}
+
+static char *request(struct fixture *f, const char *raw, size_t len)
+{
+    return request_ex(f, raw, len, false);
 }
 
 static char *get(struct fixture *f, const char *method, const char *target)
@@ -125,7 +135,7 @@ static int setup(void **state)
     uv_loop_init(&f->loop);
     f->cluster = cluster_new(&f->loop, f->dir, &err);
     assert_non_null(f->cluster);
-    f->srv = api_server_start(&f->loop, f->host, f->cluster, &err);
+    f->srv = api_server_start(&f->loop, f->host, f->cluster, NULL, &err);
     assert_non_null(f->srv);
     *state = f;
     return 0;
@@ -331,6 +341,109 @@ static void test_forwarded(void **state)
     assert_int_equal(r.status, 405);
 }
 
+/* A chunked stream, paced by the drain callback, ends with the last
+ * chunk and the connection goes on to the next request. */
+static void test_stream(void **state)
+{
+    struct fixture *f = *state;
+    static const char raw[] =
+        "GET /v1.51/_shoal/debug/stream?n=3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *resp = request(f, raw, sizeof(raw) - 1);
+
+    assert_int_equal(status_of(resp), 200);
+    assert_non_null(strstr(resp, "Transfer-Encoding: chunked\r\n"));
+    /* No length in the streamed reply's headers (the /_ping reply after
+     * it has one). */
+    assert_true(strstr(resp, "Content-Length") > body_of(resp));
+    assert_non_null(strstr(resp, "\r\n\r\n8\r\nchunk 0\n\r\n"
+                                 "8\r\nchunk 1\n\r\n8\r\nchunk 2\n\r\n"
+                                 "0\r\n\r\nHTTP/1.1 200 OK"));
+    assert_non_null(strstr(resp, "\r\n\r\nOK"));
+    free(resp);
+}
+
+/* A hijacked connection: 101 UPGRADED, bytes sent right behind the request
+ * reach the handler, the client's half-close is seen, the server's output
+ * goes on after it and ends the connection. */
+static void test_hijack(void **state)
+{
+    struct fixture *f = *state;
+    static const char raw[] =
+        "POST /v1.51/_shoal/debug/hijack HTTP/1.1\r\nHost: x\r\n"
+        "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+        "hello, raw stream";
+    static const char plain[] =
+        "POST /_shoal/debug/hijack HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 0\r\n\r\nabc";
+    char *resp = request_ex(f, raw, sizeof(raw) - 1, true);
+    const char *body = body_of(resp);
+
+    assert_non_null(strstr(resp, "HTTP/1.1 101 UPGRADED\r\n"));
+    assert_non_null(strstr(resp, "Connection: Upgrade\r\nUpgrade: tcp\r\n"));
+    assert_non_null(
+        strstr(resp, "Content-Type: application/vnd.docker.raw-stream\r\n"));
+    assert_string_equal(body, "HELLO, RAW STREAMbye\n");
+    free(resp);
+    /* Without Upgrade: 200 and the raw stream all the same. */
+    resp = request_ex(f, plain, sizeof(plain) - 1, true);
+    assert_int_equal(status_of(resp), 200);
+    assert_null(strstr(resp, "Connection: close"));
+    assert_string_equal(body_of(resp), "ABCbye\n");
+    free(resp);
+}
+
+/* A body_file route gets its body in a file (no memory cap), removed once
+ * the request is done; other routes keep the 16 MiB cap. */
+static void test_body_file(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = (17u << 20);
+    struct buf raw;
+    char *resp;
+    char tmp[160];
+
+    buf_init(&raw, (size_t)-1);
+    buf_printf(&raw,
+               "POST /v1.51/_shoal/debug/body-file HTTP/1.1\r\nHost: x\r\n"
+               "Connection: close\r\nContent-Length: %zu\r\n\r\n", n);
+    while (raw.len < n + 200 && raw.len < (size_t)-1) {
+        char chunk[4096];
+
+        memset(chunk, 'x', sizeof(chunk));
+        buf_append(&raw, chunk, sizeof(chunk));
+    }
+    raw.len = strstr(raw.data, "\r\n\r\n") - raw.data + 4 + n;
+    resp = request(f, raw.data, raw.len);
+    assert_int_equal(status_of(resp), 200);
+    assert_non_null(strstr(body_of(resp), "\"Size\":17825792"));
+    assert_non_null(strstr(body_of(resp), "\"InMemory\":0"));
+    free(resp);
+    snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
+    assert_int_equal(rmdir(tmp), 0); /* empty: the file is gone */
+    buf_release(&raw);
+}
+
+/* "{+}" takes one or more segments, as long as the rest still matches. */
+static void test_multi_segment_params(void **state)
+{
+    struct fixture *f = *state;
+    char *resp = get(f, "GET", "/_shoal/debug/params/library/busybox/tail/x");
+
+    assert_int_equal(status_of(resp), 200);
+    assert_string_equal(body_of(resp), "[\"library/busybox\",\"x\"]\n");
+    free(resp);
+    resp = get(f, "GET", "/_shoal/debug/params/a/tail/tail/b");
+    assert_string_equal(body_of(resp), "[\"a/tail\",\"b\"]\n");
+    free(resp);
+    resp = get(f, "GET", "/_shoal/debug/params/tail/x");
+    assert_int_equal(status_of(resp), 404);
+    free(resp);
+    resp = get(f, "GET", "/_shoal/debug/params//a/tail/x");
+    assert_int_equal(status_of(resp), 404);
+    free(resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +454,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forwarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hijack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_segment_params, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
