@@ -64,5 +64,19 @@ expect_fail dk n1 node demote "$n2id"
 expect_contains "$OUT" "rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum" "quorum text"
 expect_eq "$(dk n1 node inspect -f '{{.Spec.Role}}' "$n2id")" manager "n2 still a manager"
 run_ok dk n2 node ls
+
+log "the leader demotes itself: it commits, leaves Raft, another leads"
+start_node n3
+wait_for 600 0.05 "n3 reachable again" status_of reachable "$n3id"
+expect_eq "$(dk n1 node inspect -f '{{.ManagerStatus.Leader}}' "$n1id")" true "n1 leads"
+run_ok dk n1 node demote "$n1id"
+expect_eq "$OUT" "Manager $n1id demoted in the swarm." "self-demote message"
+new_leader() { dk n2 node ls --format '{{.ID}} {{.ManagerStatus}}' 2>/dev/null | grep -E ' Leader$' | grep -qv "^$n1id "; }
+wait_for 400 0.05 "a new leader among n2, n3" new_leader
+wait_for 400 0.05 "two managers" managers_ok n2 2
+wait_for 400 0.05 "n1 certificate OU swarm-worker" is_ou n1 swarm-worker
+wait_for 400 0.05 "node ls through n1 refused" worker_refused n1
+expect_eq "$(dk n2 node inspect -f '{{.Spec.Role}} {{if .ManagerStatus}}member{{else}}none{{end}}' "$n1id")" "worker none" "n1 is a worker"
+run_ok dk n3 node update --label-add after-self-demote=1 "$n1id"
 for n in n1 n2 n3; do check_node_log "$n"; done
 log "passed"
