@@ -33,6 +33,7 @@ struct agent_exec
     void *data;
     struct agent_task *tasks;
     json_t *pending;              /* owned: task id -> Status to send */
+    void *sub;                    /* engine event subscription, or NULL */
     unsigned n_ops;               /* engine operations in flight */
     bool dead;                    /* freed once n_ops is 0 */
 };
@@ -741,6 +742,12 @@ int agent_exec_task_state(const struct agent_exec *x, const char *task_id)
 
 /* --- life cycle --------------------------------------------------------- */
 
+static void agent_exec_on_event(void *data, const char *action,
+                                const char *id, const json_t *attrs)
+{
+    agent_exec_event(data, action, id, attrs);
+}
+
 struct agent_exec *agent_exec_new(const struct agent_exec_ops *ops,
                                   void *ops_data, const char *node_id,
                                   void (*notify)(void *data), void *data)
@@ -753,6 +760,8 @@ struct agent_exec *agent_exec_new(const struct agent_exec_ops *ops,
     x->notify = notify;
     x->data = data;
     x->pending = json_object();
+    if (ops->subscribe != NULL)
+        x->sub = ops->subscribe(ops_data, agent_exec_on_event, x);
     return x;
 }
 
@@ -762,6 +771,8 @@ void agent_exec_free(struct agent_exec *x)
 
     if (x == NULL)
         return;
+    if (x->sub != NULL && x->ops.unsubscribe != NULL)
+        x->ops.unsubscribe(x->ops_data, x->sub);
     while (x->tasks != NULL) {
         t = x->tasks;
         x->tasks = t->next;

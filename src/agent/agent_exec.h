@@ -53,6 +53,10 @@ struct agent_exec_ops
     json_t *(*inspect)(void *data, const char *id, struct err *err);
     /* All containers carrying label (a label filter), summaries. */
     json_t *(*list)(void *data, const char *label, struct err *err);
+    /* Container events to fn until unsubscribed (both may be NULL: the
+     * owner then calls agent_exec_event itself). */
+    void *(*subscribe)(void *data, engine_event_fn fn, void *fn_data);
+    void (*unsubscribe)(void *data, void *sub);
 };
 
 struct agent_exec;

@@ -740,6 +740,12 @@ out:
     free(key);
 }
 
+void cluster_set_task_engine(struct cluster *c,
+                             const struct agent_exec_ops *ops, void *data)
+{
+    agent_set_exec(c->agent, ops, data);
+}
+
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
                             struct err *err)
 {
