@@ -176,7 +176,12 @@ void api_nodes_update(struct api_req *req);
 void api_nodes_delete(struct api_req *req);
 void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
+void api_tasks_list(struct api_req *req);
+void api_tasks_inspect(struct api_req *req);
 #ifdef SHOAL_TESTING
+void api_debug_task_create(struct api_req *req);
+void api_debug_task_update(struct api_req *req);
+void api_debug_task_delete(struct api_req *req);
 void api_debug_store_digest(struct api_req *req);
 void api_debug_stream(struct api_req *req);
 void api_debug_hijack(struct api_req *req);
