@@ -282,17 +282,16 @@ static int oci_spec_mounts_tmpfs_opts(const char *dst, const char *extra,
         bool done = false;
 
         /* "exec" undoes the default "noexec", and so on. */
-        for (i = 0; base[i] != NULL && !done; i++) {
-            if (strcmp(o, base[i] + 2) == 0) {
+        for (i = 0; !done && i < json_array_size(opts); i++) {
+            const char *have = json_string_value(json_array_get(opts, i));
+
+            if (strcmp(have, o) == 0) {
+                done = true;
+            } else if (strncmp(have, "no", 2) == 0 &&
+                       strcmp(have + 2, o) == 0) {
                 json_array_remove(opts, i);
                 done = true;
-            } else if (strcmp(o, base[i]) == 0) {
-                done = true;
             }
-        }
-        for (i = 0; !done && i < json_array_size(opts); i++) {
-            if (strcmp(json_string_value(json_array_get(opts, i)), o) == 0)
-                done = true;
         }
         if (!done)
             json_array_append_new(opts, json_string(o));

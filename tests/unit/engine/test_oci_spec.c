@@ -696,7 +696,8 @@ static void test_mounts(void **state)
              "{\"NonRecursive\":true}},{\"Type\":\"tmpfs\",\"Target\":"
              "\"/t1\",\"TmpfsOptions\":{\"SizeBytes\":1048576,"
              "\"Mode\":448}}],"
-             "\"Tmpfs\":{\"/run/\":\"exec,size=64m\",\"/dev/shm\":\"\"},"
+             "\"Tmpfs\":{\"/run/\":\"exec,size=64m\",\"/dev/shm\":\"\","
+             "\"/t2\":\"suid,dev,nodev,rw\"},"
              "\"ShmSize\":1234}",
              src, src, created, src);
     spec = build_ok(f, "{}", hc, img);
@@ -715,6 +716,8 @@ static void test_mounts(void **state)
                 "\"mode=700\"]");
     assert_json(mount_at(spec, "/run"), "options",
                 "[\"nosuid\",\"nodev\",\"size=64m\"]");
+    assert_json(mount_at(spec, "/t2"), "options",
+                "[\"noexec\",\"nodev\",\"rw\"]");
     /* The user's /dev/shm replaces Docker's (and ShmSize with it). */
     assert_json(mount_at(spec, "/dev/shm"), "options",
                 "[\"noexec\",\"nosuid\",\"nodev\"]");
