@@ -647,7 +647,10 @@ static void oci_spec_mounts_defaults(json_t *list, const json_t *hc,
     static const char *const sys_ro[] = {"nosuid", "noexec", "nodev", "ro",
                                          NULL};
     static const char *const mq[] = {"nosuid", "noexec", "nodev", NULL};
+    static const char *const shm_host[] = {"rbind", "rprivate", NULL};
     const char *const *sys = privileged ? proc : sys_ro;
+    const char *ipc = NULL;
+    bool host_ipc;
     const char *shm[6] = {"nosuid", "noexec", "nodev", "mode=1777", NULL,
                           NULL};
     char size[48];
@@ -676,11 +679,22 @@ static void oci_spec_mounts_defaults(json_t *list, const json_t *hc,
                                                    "mqueue", mq));
     json_array_append_new(all, oci_spec_mounts_new("/dev/shm", "tmpfs", "shm",
                                                    shm));
+    (void)oci_spec_get_str(hc, "IpcMode", &ipc, NULL);
+    host_ipc = ipc != NULL && strcmp(ipc, "host") == 0;
     json_array_foreach(all, i, m) {
         const char *dst = oci_spec_mounts_dst(m);
 
         if (oci_spec_mounts_has(user, dst))
             continue;
+        /* The host's IPC namespace: its /dev/shm, no mqueue of our own. */
+        if (host_ipc && strcmp(dst, "/dev/mqueue") == 0)
+            continue;
+        if (host_ipc && strcmp(dst, "/dev/shm") == 0) {
+            json_array_append_new(list,
+                                  oci_spec_mounts_new(dst, "bind", "/dev/shm",
+                                                      shm_host));
+            continue;
+        }
         if (user_dev && strncmp(dst, "/dev/", 5) == 0)
             continue;
         json_array_append(list, (json_t *)m);

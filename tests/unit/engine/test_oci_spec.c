@@ -825,12 +825,15 @@ static void test_readonly_init_hostnet(void **state)
     free(text);
 
     spec = build_ok(f, "{\"Cmd\":[\"top\"],\"Domainname\":\"example.org\"}",
-                    "{\"NetworkMode\":\"host\",\"Dns\":[\"10.1.1.1\"],"
+                    "{\"NetworkMode\":\"host\",\"IpcMode\":\"host\","
+                    "\"Dns\":[\"10.1.1.1\"],"
                     "\"DnsSearch\":[\"a.b\"]}",
                     NULL);
     assert_json(spec, "linux.namespaces",
-                "[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":\"uts\"},"
+                "[{\"type\":\"pid\"},{\"type\":\"uts\"},"
                 "{\"type\":\"mount\"}]");
+    assert_json(mount_at(spec, "/dev/shm"), "source", "\"/dev/shm\"");
+    assert_null(mount_at(spec, "/dev/mqueue"));
     text = read_text(f->cdir, "hosts");
     assert_int_equal(fsutil_read_all("/etc/hosts", 1 << 20, &host, &len, NULL),
                      0);
