@@ -313,8 +313,9 @@ static void api_images_save_refs(struct api_req *req, json_t *names)
         return;
     }
     refs = xcalloc(json_array_size(names) + 1, sizeof(*refs));
-    json_array_foreach(names, i, n)
+    json_array_foreach(names, i, n) {
         refs[i] = json_string_value(n);
+    }
     sv = xcalloc(1, sizeof(*sv));
     sv->req = req;
     sv->loop = image_store_loop(s);

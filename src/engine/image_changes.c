@@ -266,8 +266,9 @@ static int image_changes_one(json_t *cfg, const char *line, struct err *err)
         size_t i;
         json_t *v;
 
-        json_array_foreach(vols, i, v)
+        json_array_foreach(vols, i, v) {
             image_changes_set_obj(cfg, "Volumes", json_string_value(v));
+        }
         json_decref(vols);
     } else if (strcasecmp(instr, "STOPSIGNAL") == 0) {
         json_object_set_new(cfg, "StopSignal", json_string(trimmed));

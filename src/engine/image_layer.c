@@ -208,8 +208,9 @@ void image_layer_collect(struct image_store *s, json_t *deleted)
         return;
     }
     json_object_foreach(s->images, id, img) {
-        json_array_foreach(json_object_get(img, "chains"), i, c)
+        json_array_foreach(json_object_get(img, "chains"), i, c) {
             json_object_set_new(used, json_string_value(c), json_true());
+        }
     }
     json_object_foreach_safe(s->layers, tmp, chain, rec) {
         char rnd[65];
@@ -243,8 +244,9 @@ void image_layer_collect(struct image_store *s, json_t *deleted)
         free(trash);
         free(cdir);
     }
-    json_array_foreach(gone, i, c)
+    json_array_foreach(gone, i, c) {
         json_object_del(s->layers, json_string_value(c));
+    }
     json_decref(gone);
     json_decref(used);
 }

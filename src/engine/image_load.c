@@ -404,9 +404,10 @@ static int image_load_commit(struct image_store *s, const json_t *img,
     json_t *v;
     int rv;
 
-    json_array_foreach(json_object_get(img, "layers"), i, v)
+    json_array_foreach(json_object_get(img, "layers"), i, v) {
         json_object_set(s->layers,
                         json_string_value(json_object_get(v, "chain")), v);
+    }
     image_digest_buf(raw, len, id);
     rv = image_store_add(s, raw, len, err);
     if (rv != 0)
@@ -458,10 +459,11 @@ static void image_load_done(uv_work_t *w, int status)
         job->rv = err_set(&job->err, ERR_CANCELED, "load canceled");
     /* Known to the index, so the collection below removes those no image
      * ends up using. */
-    json_array_foreach(job->made, i, img)
+    json_array_foreach(job->made, i, img) {
         json_object_set(s->layers,
                         json_string_value(json_object_get(img, "chain")),
                         img);
+    }
     if (job->rv == 0) {
         json_array_foreach(job->images, i, img) {
             job->rv = image_load_commit(s, img, msgs, &job->err);

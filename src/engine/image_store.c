@@ -220,10 +220,11 @@ static void image_store_sweep(struct image_store *s)
     DIR *d;
     struct dirent *de;
 
-    json_object_foreach(s->layers, chain, rec)
+    json_object_foreach(s->layers, chain, rec) {
         json_object_set_new(known,
                             json_string_value(json_object_get(rec, "cache")),
                             json_true());
+    }
     d = opendir(s->layers_dir);
     while (d != NULL && (de = readdir(d)) != NULL) {
         char *path;
@@ -573,8 +574,9 @@ static int image_store_delete(struct image_store *s, const char *id,
     json_array_append_new(out, json_pack("{s:s}", "Deleted", copy));
     free(copy);
     image_layer_collect(s, layers);
-    json_array_foreach(layers, i, c)
+    json_array_foreach(layers, i, c) {
         json_array_append_new(out, json_pack("{s:O}", "Deleted", c));
+    }
     json_decref(layers);
     return 0;
 }
