@@ -77,6 +77,15 @@ run_ok sh -c "'$DOCKER' -H unix://$(node_sock n1) load < '$TMP/saved.tar'"
 expect_eq "$OUT" "Loaded image: busybox:latest" "load from stdin"
 expect_eq "$(dk n1 image inspect -f '{{.Id}}' busybox)" "$id" "same ID after stdin load"
 
+log "load an OCI layout (index.json only)"
+mkdir "$TMP/oci" && tar -C "$TMP/oci" -xf "$TMP/saved.tar"
+rm "$TMP/oci/manifest.json" "$TMP/oci/repositories"
+tar -C "$TMP/oci" -cf "$TMP/oci.tar" .
+run_ok dk n1 rmi busybox
+run_ok dk n1 load -i "$TMP/oci.tar"
+expect_eq "$OUT" "Loaded image: busybox:latest" "OCI load"
+expect_eq "$(dk n1 image inspect -f '{{.Id}}' busybox)" "$id" "same ID after OCI load"
+
 log "a hostile tarball is refused, nothing left behind, the daemon serves on"
 layers_before=$(ls "$root/overlay2" | wc -l)
 mkdir -p "$TMP/evil"
