@@ -178,6 +178,14 @@ void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
 void api_tasks_list(struct api_req *req);
 void api_tasks_inspect(struct api_req *req);
+void api_images_create(struct api_req *req);
+void api_images_load(struct api_req *req);
+void api_images_get(struct api_req *req);
+void api_images_get_one(struct api_req *req);
+void api_images_list(struct api_req *req);
+void api_images_inspect(struct api_req *req);
+void api_images_tag(struct api_req *req);
+void api_images_delete(struct api_req *req);
 #ifdef SHOAL_TESTING
 void api_debug_task_create(struct api_req *req);
 void api_debug_task_update(struct api_req *req);
