@@ -564,6 +564,7 @@ static bool monitor_reap(pid_t runc_pid, int *runc_st)
 static int monitor_create(void)
 {
     char pidfile[PATH_MAX + 16];
+    char console[64];
     char buf[64];
     char *argv[16];
     int pin[2] = { -1, -1 };
@@ -599,14 +600,19 @@ static int monitor_create(void)
     argv[i++] = pidfile;
     if (M.tty) {
         unlink("console.sock");
-        csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                       0);
         snprintf(sa.sun_path, sizeof(sa.sun_path), "console.sock");
         if (csock == -1 ||
             bind(csock, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
             listen(csock, 1) == -1)
             monitor_die("console socket");
+        /* runc dials it from the bundle directory: a path through /proc
+         * is absolute and short, whatever the length of ours. */
+        snprintf(console, sizeof(console), "/proc/%d/cwd/console.sock",
+                 (int)getpid());
         argv[i++] = (char *)"--console-socket";
-        argv[i++] = (char *)"console.sock";
+        argv[i++] = console;
     }
     argv[i++] = (char *)M.id;
     argv[i] = NULL;
