@@ -712,6 +712,10 @@ static void monitor_finish(int code, const char *error)
 
     monitor_log_flush();
     monitor_runc("delete", "--force", NULL);
+    /* No new client from here: a daemon connecting now finds exit.json. */
+    close(M.lsock);
+    unlink(MONITOR_SOCK);
+    unlink(MONITOR_INITPID);
     monitor_now(now, sizeof(now));
     esc = malloc(elen * 6 + 1);
     doc = malloc(elen * 6 + 256);
@@ -725,7 +729,6 @@ static void monitor_finish(int code, const char *error)
     if (monitor_write_file(MONITOR_EXITFILE, doc, (size_t)len) == -1)
         fprintf(stderr, "shoal-monitor: write exit file: %s\n",
                 strerror(errno));
-    monitor_cleanup_files();
     for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
         if (M.cl[i].fd != -1) {
             monitor_send(&M.cl[i], 'X', doc, (size_t)len);
@@ -734,6 +737,7 @@ static void monitor_finish(int code, const char *error)
         }
     free(esc);
     free(doc);
+    unlink(MONITOR_PIDFILE);
     exit(0);
 }
 
@@ -1062,9 +1066,9 @@ int main(int argc, char **argv)
         for (nl = line + 4; nl < line + len - 1; nl++)
             if (*nl == '\n')
                 *nl = ' ';
-        monitor_write_all(1, line, (size_t)len);
         monitor_runc("delete", "--force", NULL);
         monitor_cleanup_files();
+        monitor_write_all(1, line, (size_t)len);
         return 1;
     }
     len = snprintf(line, sizeof(line), "ok %d\n", (int)M.init_pid);
