@@ -381,6 +381,12 @@ int consensus_remove_member(struct consensus *c, struct consensus_op_req *req,
                             struct err *err);
 
 /*
+ * Leader only: whether removing (or demoting) member id keeps a quorum by
+ * the rule of consensus_remove_member. False when not leading.
+ */
+bool consensus_can_remove(const struct consensus *c, uint64_t id);
+
+/*
  * Leader only: hand leadership to voter id (0: the most up to date voter).
  * cb fires with 0 once this member sees id (or, for 0, another member) as
  * leader, or -ERR_UNAVAILABLE after an election timeout without that.
