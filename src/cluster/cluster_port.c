@@ -156,12 +156,16 @@ static void cluster_port_on_client_closed(struct rpc_client *client)
 
 static void cluster_port_drop_leader(struct cluster_port *p)
 {
-    if (p->leader == NULL)
+    struct rpc_client *leader = p->leader;
+
+    if (leader == NULL)
         return;
-    p->n_closing++;
-    rpc_client_close(p->leader, cluster_port_on_client_closed);
+    /* Forgotten first: closing fails the queued calls at once, and their
+     * callbacks may stop the port, which drops the leader again. */
     p->leader = NULL;
     p->leader_id = 0;
+    p->n_closing++;
+    rpc_client_close(leader, cluster_port_on_client_closed);
 }
 
 /* The client for the current leader, made or remade on leader change;
