@@ -283,6 +283,7 @@ static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
 
     if (rv == 0)
         cluster_sync_managers(c);
+    cluster_join_progress(c);
     return rv;
 }
 
@@ -304,6 +305,7 @@ static int cluster_fsm_restore(void *data, const void *buf, size_t len,
 
     if (rv == 0)
         cluster_sync_managers(c);
+    cluster_join_progress(c);
     return rv;
 }
 
@@ -419,6 +421,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
 
     cluster_port_leader_changed(c);
     dispatcher_leader_changed(c->dispatcher);
+    cluster_join_progress(c);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
         if (c->state == CLUSTER_PENDING && p != NULL && p->cb == NULL &&

@@ -126,11 +126,21 @@ const char *cluster_advertise_addr(const struct cluster *c);
 /* Leader: demote the manager whose Raft member is raft_id. Its member is
  * removed from Raft first (a loss of quorum is refused with Docker's
  * FailedPrecondition text), then actions (stolen: its node object with
- * Spec.Role worker and no Raft identity) are committed; a leader demoting
- * itself commits first, then leaves Raft. Returns 0 (cb fires once) or
- * -code (cb will not fire). */
+ * Spec.Role worker and no Raft identity) are committed. Not for this
+ * node's own member (see cluster_node_step_down). Returns 0 (cb fires
+ * once) or -code (cb will not fire). */
 int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
                         cluster_done_cb cb, void *data, struct err *err);
+
+/* Leader, before demoting itself (as Docker's leader does): hand
+ * leadership to the most up-to-date voter, so that the demotion is served
+ * by the new leader like any other (it removes this member from Raft; this
+ * node then learns its role from its heartbeats). Refused with Docker's
+ * FailedPrecondition text when removing this member would lose quorum. cb
+ * fires once another member leads (status 0, no result) or with -code.
+ * Returns 0 (cb fires once) or -code (cb will not fire). */
+int cluster_node_step_down(struct cluster *c, cluster_done_cb cb,
+                           void *data, struct err *err);
 
 /* POST /swarm/leave. */
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,

@@ -99,6 +99,9 @@ void cluster_port_leader_changed(struct cluster *c);
 void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
                         void *data);
 bool cluster_join_in_progress(const struct cluster *c);
+/* A joining manager may be ready (an entry applied, a leader seen): check
+ * now rather than at the next poll. */
+void cluster_join_progress(struct cluster *c);
 
 /* cluster_init.c: `swarm init --force-new-cluster` on a manager. */
 int cluster_force_new_cluster(struct cluster *c, cluster_done_cb cb,

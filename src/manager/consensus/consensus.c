@@ -15,7 +15,7 @@
 #include "manager/consensus/consensus.h"
 #include "manager/consensus/consensus_int.h"
 
-#define CONSENSUS__CONNECT_RETRY_MS 100
+#define CONSENSUS__CONNECT_RETRY_MS 20
 
 static void consensus_trace_emit(struct raft_tracer *t, const char *file,
                                  int line, const char *message)
