@@ -221,7 +221,7 @@ static int agent_begin(struct agent *a, struct err *err)
     struct tls_ctx_config cfg;
     char *root = agent_read(a, "swarm-root-ca.crt", err);
     char *cert = root ? agent_read(a, "swarm-node.crt", err) : NULL;
-    char *key = cert ? agent_read(a, "swarm-node.key", err) : NULL;
+    char *key = cert ? cluster_node_key_pem(a->c, err) : NULL;
     int rv = -ERR_IO;
     struct ca_cert_info info;
 

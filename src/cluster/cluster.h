@@ -90,6 +90,17 @@ int cluster_forward(struct cluster *c, const char *method, const char *url,
                                const char *body, size_t len),
                     void *data, struct err *err);
 
+/* The node key in clear (PEM, malloc'd), read from swarm-node.key with
+ * the node's unlock key if it is locked; NULL with err set. */
+char *cluster_node_key_pem(struct cluster *c, struct err *err);
+
+/* POST /swarm/unlock: key is the "SWMKEY-1-..." text. Returns 0 once the
+ * manager is starting again, or -code: ERR_CONFLICT "swarm is not
+ * locked", ERR_INVALID "invalid key string", ERR_UNAUTHORIZED "swarm could
+ * not be unlocked: invalid key provided", ERR_UNAVAILABLE when not in a
+ * swarm. */
+int cluster_unlock(struct cluster *c, const char *key, struct err *err);
+
 /* POST /swarm/init: req is the InitRequest (borrowed). On success the
  * callback's result is a JSON string with the node ID. Returns 0 (cb will
  * fire) or -code with err set (cb will not fire). */

@@ -460,10 +460,10 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         err_set(&err, ERR_INVALID, "it is not for the key this node sent");
         goto bad_cert;
     }
-    if (cluster_paths(c, "certificates/swarm-node.key", path,
-                      sizeof(path)) != 0 ||
-        fsutil_write_atomic(path, op->key_pem, strlen(op->key_pem), 0600,
-                            &err) != 0)
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
+    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0 ||

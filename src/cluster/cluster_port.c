@@ -1337,8 +1337,7 @@ int cluster_port_start(struct cluster *c, struct err *err)
     root = cluster_port_read(c, "certificates/swarm-root-ca.crt", err);
     cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
                 : NULL;
-    key = cert ? cluster_port_read(c, "certificates/swarm-node.key", err)
-               : NULL;
+    key = cert ? cluster_node_key_pem(c, err) : NULL;
     if (key == NULL)
         goto out;
     p = xcalloc(1, sizeof(*p));

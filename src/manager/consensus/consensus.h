@@ -80,7 +80,10 @@ struct consensus_config
     unsigned heartbeat_ms;         /* 0 means 50 (raft's tick); must be < election timeout */
     unsigned snapshot_threshold;   /* entries between snapshots; 0 means 10000 (Docker's SnapshotInterval) */
     unsigned snapshot_trailing;    /* entries kept after a snapshot; 0 means 500 (LogEntriesForSlowFollowers) */
+    const uint8_t *dek;            /* CONSENSUS_DEK_LEN bytes, copied: log entries and snapshots are encrypted at rest with it (clear records written before are still read); NULL: written in clear */
 };
+
+#define CONSENSUS_DEK_LEN 32
 
 /*
  * Failover. raft 0.15 ticks once per heartbeat and randomizes the election
