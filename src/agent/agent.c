@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_exec.h"
+#include "base/compiler.h"
 #include "base/fsutil.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -394,7 +395,7 @@ static int agent_begin(struct agent *a, struct err *err)
     struct tls_ctx_config cfg;
     char *root = agent_read(a, "swarm-root-ca.crt", err);
     char *cert = root ? agent_read(a, "swarm-node.crt", err) : NULL;
-    char *key = cert ? agent_read(a, "swarm-node.key", err) : NULL;
+    char *key = cert ? cluster_node_key_pem(a->c, err) : NULL;
     int rv = -ERR_IO;
     struct ca_cert_info info;
 
@@ -424,25 +425,51 @@ out:
     return 0;
 }
 
-/* The managers to try, this node first when it is one. New array. */
+/* Whether list holds a manager with m's node ID (or address). */
+static bool agent_has_manager(const json_t *list, const json_t *m)
+{
+    const char *id = json_string_value(json_object_get(m, "NodeID"));
+    const char *addr = json_string_value(json_object_get(m, "Addr"));
+    const json_t *o;
+    size_t i;
+
+    json_array_foreach(list, i, o) {
+        const char *oid = json_string_value(json_object_get(o, "NodeID"));
+        const char *oaddr = json_string_value(json_object_get(o, "Addr"));
+
+        if (id != NULL && oid != NULL ? strcmp(id, oid) == 0
+                                      : strcmp(addr, oaddr) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The managers to try, this node first when it is one: those of the last
+ * answer, then those the node knows otherwise (a manager's store, kept in
+ * step with every entry it applies; a worker's state.json). A leader
+ * that stepped down only ever told itself about itself, and must reach
+ * the others. New array. */
 static json_t *agent_candidates(struct agent *a)
 {
-    json_t *list = json_array_size(a->managers) > 0
-                       ? a->managers
-                       : cluster_remote_managers(a->c);
+    json_t *lists[2] = {a->managers, cluster_remote_managers(a->c)};
     json_t *out = json_array();
     json_t *m;
     size_t i;
+    size_t k;
 
-    json_array_foreach(list, i, m) {
-        const char *id = json_string_value(json_object_get(m, "NodeID"));
+    for (k = 0; k < ARRAY_SIZE(lists); k++) {
+        json_array_foreach(lists[k], i, m) {
+            const char *id =
+                json_string_value(json_object_get(m, "NodeID"));
 
-        if (!json_is_string(json_object_get(m, "Addr")))
-            continue;
-        if (id != NULL && strcmp(id, a->node_id) == 0)
-            json_array_insert(out, 0, m);
-        else
-            json_array_append(out, m);
+            if (!json_is_string(json_object_get(m, "Addr")) ||
+                agent_has_manager(out, m))
+                continue;
+            if (id != NULL && strcmp(id, a->node_id) == 0)
+                json_array_insert(out, 0, m);
+            else
+                json_array_append(out, m);
+        }
     }
     return out;
 }

@@ -141,6 +141,8 @@ bool api_version_at_least(const struct api_req *req, int major, int minor);
 /* Route table dispatch (api_router.c): parses the version prefix, finds
  * the handler and calls it, or replies with Docker's error. */
 void api_router_dispatch(struct api_req *req);
+/* Hand req to the leader as the client sent it; its reply answers req. */
+void api_router_forward(struct api_req *req);
 /* True if the route of url (for a POST/PUT when post) takes its body as a
  * file (route flag body_file): the server spools it to req->body_path. */
 bool api_router_wants_body_file(const char *url, bool post);

@@ -301,8 +301,7 @@ static const char *api_method_name(enum api_method m)
     return "OTHER";
 }
 
-/* Hand the request to the leader as the client sent it. */
-static void api_router_forward(struct api_req *req)
+void api_router_forward(struct api_req *req)
 {
     struct err err;
 

@@ -89,14 +89,12 @@ static void cluster_role_on_port_stopped(void *data)
 }
 
 static int cluster_role_write(struct cluster *c, const char *key_pem,
-                              const char *cert_pem, struct err *err)
+                              const char *cert_pem, bool manager,
+                              struct err *err)
 {
     char path[PATH_MAX];
 
-    if (cluster_paths(c, "certificates/swarm-node.key", path,
-                      sizeof(path)) != 0)
-        return err_set(err, ERR_IO, "data root path too long");
-    if (fsutil_write_atomic(path, key_pem, strlen(key_pem), 0600, err) != 0)
+    if (cluster_lock_write(c, key_pem, manager, err) != 0)
         return -err->code;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0)
@@ -120,7 +118,7 @@ int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
         return err_set(err, ERR_UNAVAILABLE, "this node is not active");
     if (manager && (raft_id == 0 || c->consensus != NULL))
         return err_set(err, ERR_INVALID, "promotion needs a new Raft ID");
-    if (cluster_role_write(c, key_pem, cert_pem, err) != 0)
+    if (cluster_role_write(c, key_pem, cert_pem, manager, err) != 0)
         return -err->code;
     if (json_is_array(managers) && json_array_size(managers) > 0) {
         json_decref(c->remote_managers);

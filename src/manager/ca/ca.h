@@ -181,4 +181,46 @@ int ca_unlock_key_parse(const char *s,
                         unsigned char out_key[CA_UNLOCK_KEY_BYTES],
                         struct err *err);
 
+/* --- autolock: the node key file (ca_kek.c) ------------------------------ */
+
+#define CA_DEK_LEN 32 /* a manager's raft DEK */
+
+/* A node key file, read. */
+struct ca_kek_file
+{
+    char *key_pem;        /* owned: the key in clear ("PRIVATE KEY") */
+    bool locked;          /* the file was encrypted with a KEK */
+    bool has_dek;         /* a raft-dek header was there */
+    uint8_t dek[CA_DEK_LEN];
+    uint64_t kek_version; /* the kek-version header, 0 if absent */
+};
+
+/* True when file_text holds an "ENCRYPTED PRIVATE KEY" (autolock). */
+bool ca_kek_is_locked(const char *file_text);
+
+/*
+ * Read swarm-node.key's text: the key (decrypted with kek, the 32 bytes of
+ * the unlock key, when the file is locked; kek NULL otherwise), the raft
+ * DEK from its `raft-dek` header (unwrapped with kek when wrapped) and
+ * `kek-version`. Returns 0 (*out filled, release with
+ * ca_kek_file_release), -ERR_UNAUTHORIZED "node is locked, and needs a
+ * valid unlock key" when kek is missing or wrong, -ERR_INVALID for a file
+ * that holds no usable key. On error *out is zeroed.
+ */
+int ca_kek_read(const char *file_text, const uint8_t *kek,
+                struct ca_kek_file *out, struct err *err);
+void ca_kek_file_release(struct ca_kek_file *f);
+
+/*
+ * The text of swarm-node.key for key_pem (clear PKCS#8): headers
+ * `kek-version: <kek_version>` and, when dek is given, `raft-dek` (the DEK
+ * in clear, or AES-256-GCM-wrapped with kek); with kek the key itself is
+ * PKCS#8-encrypted (PBES2, PBKDF2 2048 rounds, AES-256-CBC) with the 32 KEK
+ * bytes as passphrase ("ENCRYPTED PRIVATE KEY"). Returns the malloc'd
+ * text, or NULL with err set (-ERR_INVALID for a key that is not clear
+ * PKCS#8, ERR_INTERNAL).
+ */
+char *ca_kek_write(const char *key_pem, const uint8_t *kek,
+                   const uint8_t *dek, uint64_t kek_version, struct err *err);
+
 #endif
