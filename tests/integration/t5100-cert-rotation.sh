@@ -37,6 +37,13 @@ call() { # PORT ROOT CERT KEY METHOD
 }
 outcome() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])["outcome"])' "$1"; }
 
+log "external CAs are refused"
+start_node a1
+expect_fail dk a1 swarm init --advertise-addr "$(addr a1)" --listen-addr "$(addr a1)" \
+    --external-ca "protocol=cfssl,url=https://ca.example"
+expect_contains "$OUT" "external CAs are not supported" "init --external-ca refused"
+stop_node a1
+
 log "part 1: short certificates renew by themselves"
 export SHOAL_TEST_CERT_EXPIRY_MIN=1
 start_node a1
@@ -97,6 +104,8 @@ bg=$!
 
 log "docker swarm ca --rotate"
 run_ok timeout 120 "$DOCKER" -H "unix://$(node_sock m1)" swarm ca --rotate
+expect_contains "$OUT" "rotated TLS certificates" "TLS progress shown"
+expect_contains "$OUT" "rotated CA certificates" "CA progress shown"
 new_root=$(dk m1 swarm ca)
 [ "$new_root" != "$old_root" ] || fail "the root did not change"
 expect_contains "$OUT" "$(head -n 2 <<<"$new_root" | tail -n 1)" "rotate prints the new root"
