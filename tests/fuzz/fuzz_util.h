@@ -5,6 +5,8 @@
 #define SHOAL_FUZZ_UTIL_H
 
 #include <dirent.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,6 +70,49 @@ static inline void fuzz_rm_rf(const char *path)
         closedir(d);
     }
     rmdir(path);
+}
+
+/*
+ * For targets that write files as root (image layers): a private mount
+ * namespace where every mount is read-only except the working directory
+ * (libFuzzer's corpus and artifacts) and rw_dir, so a path that escaped
+ * its root would fail instead of damaging the machine. Aborts if the
+ * namespace cannot be made.
+ */
+static inline void fuzz_sandbox_fs(const char *rw_dir)
+{
+    char cwd[4096];
+    char line[8192];
+    char mp[4096];
+    FILE *f;
+
+    if (getcwd(cwd, sizeof(cwd)) == NULL || unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount(cwd, cwd, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+        mount(rw_dir, rw_dir, NULL, MS_BIND | MS_REC, NULL) != 0 ||
+        chdir(cwd) != 0) { /* onto the new mount */
+        perror("fuzz sandbox");
+        abort();
+    }
+    f = fopen("/proc/self/mountinfo", "r");
+    if (f == NULL)
+        abort();
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* id parent major:minor root mount-point ... */
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+            continue;
+        if (strcmp(mp, cwd) == 0 || strcmp(mp, rw_dir) == 0 ||
+            strncmp(mp, "/proc", 5) == 0 || strncmp(mp, "/sys", 4) == 0 ||
+            strncmp(mp, "/dev", 4) == 0)
+            continue;
+        if (mount(NULL, mp, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) !=
+                0 &&
+            strcmp(mp, "/") == 0) {
+            perror("fuzz sandbox: remount / read-only");
+            abort();
+        }
+    }
+    fclose(f);
 }
 
 /* Chunk sizes for feeding data in pieces: a small generator seeded by one
