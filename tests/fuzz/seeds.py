@@ -62,6 +62,22 @@ frames = (frame(1, 0, 1, {"method": "ca.join", "body": {"Token": "x"}}) +
 put("rpc_frame", "frames", b"\x00" + frames)
 put("rpc_frame", "frames-split", b"\x07" + frames)
 
+# rpc_conn: first byte picks the split; then what a peer sends to a conn
+# serving echo/stream/fail/hold/admin/node, with its own calls 1 and 2.
+conv = (frame(1, 0, 5, {"method": "echo", "body": {"a": 1}}) +
+        frame(1, 1, 6, {"method": "stream", "body": [1]}) +
+        frame(1, 0, 7, {"method": "hold", "body": None}) +
+        frame(5, 0, 7, None) +
+        frame(1, 0, 8, {"method": "admin"}) +
+        frame(1, 0, 9, {"method": "fail", "body": {"why": "x"}}) +
+        frame(1, 0, 10, {"method": "nope"}) +
+        frame(3, 0, 2, {"body": {"e": 1}}) +
+        frame(2, 0, 1, {"status": 0, "body": "ok"}) +
+        frame(4, 0, 2, {"status": -2, "message": "gone"}) +
+        frame(1, 0, 11, {"method": "hold"}))
+put("rpc_conn", "conversation", b"\x03" + conv)
+put("rpc_conn", "duplicate-ids", b"\x00" + conv + conv)
+
 # store: entries separated by 0xff; bit 0 of the first byte: snapshot.
 node = {"ID": "n1", "Spec": {"Role": "manager", "Availability": "active"},
         "Status": {"State": "ready"}}
