@@ -44,7 +44,11 @@ static void walk(const struct store *s)
 
     for (k = 0; k < STORE__KINDS; k++) {
         json_object_foreach(store_all(s, (enum store_kind)k), id, obj) {
-            if (store_get(s, (enum store_kind)k, id) != obj)
+            const char *oid = store_obj_id(obj);
+
+            /* Every object is an object filed under its own ID. */
+            if (store_get(s, (enum store_kind)k, id) != obj ||
+                !json_is_object(obj) || oid == NULL || strcmp(oid, id) != 0)
                 abort();
             (void)store_obj_version(obj);
             (void)store_obj_id(obj);
