@@ -32,12 +32,16 @@ fi
 rc=0
 for t in "${targets[@]}"; do
     corpus=$WORK/corpus/$t
+    # Targets make their scratch directories under TMPDIR; libFuzzer may
+    # leave without running exit handlers, so the run cleans up after them.
+    scratch=$PWD/$WORK/tmp/$t
+    rm -rf "$scratch"
     mkdir -p "$corpus" "$WORK/artifacts" tests/fuzz/corpus/"$t" \
-        "$WORK/seeds/$t"
+        "$WORK/seeds/$t" "$scratch"
     echo "fuzz_$t: ${FUZZ_SECONDS}s"
     # -timeout: one input taking 10 s is a hang. The outer timeout bounds
     # the whole run (start-up, merging the corpus, the final leak check).
-    if ! timeout --kill-after=10 $((FUZZ_SECONDS + 60)) \
+    if ! TMPDIR=$scratch timeout --kill-after=10 $((FUZZ_SECONDS + 60)) \
         "$BIN/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
         -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
         -artifact_prefix="$WORK/artifacts/$t-" -print_final_stats=1 \
@@ -45,5 +49,6 @@ for t in "${targets[@]}"; do
         echo "fuzz_$t: FAILED (inputs in $WORK/artifacts/)"
         rc=1
     fi
+    rm -rf "$scratch"
 done
 exit $rc
