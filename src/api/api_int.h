@@ -192,6 +192,23 @@ void api_images_delete(struct api_req *req);
 void api_debug_task_create(struct api_req *req);
 void api_debug_task_update(struct api_req *req);
 void api_debug_task_delete(struct api_req *req);
+/*
+ * Test seams for the fuzzer (tests/fuzz/fuzz_api_http.c).
+ * api_server_test_feed serves data as everything one client sent on a new
+ * connection before closing its side: the bytes arrive in pieces of the
+ * sizes next(arg, left) picks (1..left; NULL: all at once), the loop runs
+ * between pieces, and the call returns once the connection is closed.
+ * Replies are written to a socketpair whose other end is already closed
+ * (the caller ignores SIGPIPE). data is borrowed.
+ * api_router_set_test_filter: routes for which allow(pattern, method)
+ * returns false answer 403 instead of running (a fuzzer must not init or
+ * join a swarm); NULL allows all again.
+ */
+void api_server_test_feed(struct api_server *srv, const void *data,
+                          size_t len, size_t (*next)(void *arg, size_t left),
+                          void *arg);
+void api_router_set_test_filter(bool (*allow)(const char *pattern,
+                                              enum api_method method));
 void api_debug_store_digest(struct api_req *req);
 void api_debug_stream(struct api_req *req);
 void api_debug_hijack(struct api_req *req);

@@ -122,6 +122,18 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
  * [{"NodeID","Addr"}], borrowed; NULL if none. */
 json_t *cluster_remote_managers(const struct cluster *c);
 
+/* The agent renewed the node certificate in the same role (its renewal
+ * point, or a root rotation): write key and certificate and make the
+ * cluster port's TLS contexts use them for new connections. 0 or -code. */
+int cluster_role_renewed(struct cluster *c, const char *key_pem,
+                         const char *cert_pem, struct err *err);
+
+/* The swarm's root CA changed (a rotation finished): write
+ * swarm-root-ca.crt and trust only root_pem on new connections. Nothing
+ * is done (0) when the file already holds it. 0 or -code. */
+int cluster_role_set_root(struct cluster *c, const char *root_pem,
+                          struct err *err);
+
 /* The agent renewed the node certificate for a new role (manager: with
  * its new Raft ID, and the managers to reach): write key and certificate,
  * then start (promotion) or stop (demotion; swarm/raft is wiped) this

@@ -48,6 +48,8 @@ struct cluster
     struct agent *agent;          /* owned: this node's heartbeats */
     struct cluster_role_op *role_op; /* a demotion stopping the manager */
     bool close_deferred;          /* cluster_close waits for role_op */
+    bool tls_busy;                /* leader: a node TLSInfo or rotation
+                                     entry is being proposed */
     uint8_t kek[CA_UNLOCK_KEY_BYTES]; /* the unlock key the node key file is
                                          locked with, when has_kek */
     bool has_kek;
@@ -107,6 +109,10 @@ void cluster_lock_sync(struct cluster *c);
  * and shutdown (cb fires once everything is closed). */
 int cluster_port_start(struct cluster *c, struct err *err);
 void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
+/* Build the port's TLS contexts again from swarm/certificates/ (after a
+ * renewal or a root change); established connections keep theirs. 0 when
+ * there is no port. */
+int cluster_port_reload(struct cluster *c, struct err *err);
 /* Let the Raft member dial its peers through the port (call whenever both
  * exist: after the manager or the port starts). */
 void cluster_port_attach(struct cluster *c);

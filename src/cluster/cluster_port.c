@@ -1020,6 +1020,92 @@ int cluster_node_step_down(struct cluster *c, cluster_done_cb cb,
     return 0;
 }
 
+/* --- certificates: what nodes report, root rotation -------------------- */
+
+static void cluster_port_on_tls_applied(void *data, int status,
+                                        const struct err *err,
+                                        json_t *result)
+{
+    struct cluster *c = data;
+
+    UNUSED(result);
+    c->tls_busy = false;
+    if (status != 0)
+        log_info(LOG_CLUSTER, "node TLS info: %s", err->msg);
+}
+
+/* The leader records the TLSInfo a node reports with its heartbeat
+ * (its trust root and its certificate's issuer) and, during a rotation,
+ * ends it once every node has a certificate of the new root. One entry
+ * in flight at a time; the next heartbeat tries again. */
+static void cluster_port_track_tls(struct cluster_port *p,
+                                   const char *node_id, const json_t *tls)
+{
+    const struct store *s = cluster_port_store(p);
+    struct err err;
+    json_t *action;
+    json_t *actions;
+
+    if (s == NULL || p->c->tls_busy)
+        return;
+    action = ctl_rotation_node_tls(s, node_id, tls);
+    if (action != NULL) {
+        log_info(LOG_CLUSTER, "node %s reports new TLS info", node_id);
+    } else {
+        action = ctl_rotation_finish(s);
+        if (action == NULL)
+            return;
+        log_info(LOG_CLUSTER, "root CA rotation: every node has a "
+                 "certificate of the new root; dropping the old root");
+    }
+    actions = json_array();
+    json_array_append_new(actions, action);
+    err_clear(&err);
+    p->c->tls_busy = true;
+    if (cluster_propose(p->c, actions, cluster_port_on_tls_applied, p->c,
+                        &err) != 0) {
+        p->c->tls_busy = false;
+        log_info(LOG_CLUSTER, "node TLS info: %s", err.msg);
+    }
+}
+
+/* The dispatcher's answer, plus what a node needs for its certificates:
+ * the swarm's root CA (RootCA: a node trusts it once it changes) and,
+ * during a rotation, the public key of the new root (RotateIssuer: a node
+ * whose certificate has another issuer renews). */
+static void cluster_port_serve_heartbeat(struct cluster_port *p,
+                                         struct rpc_req *req,
+                                         const char *node_id, const char *ip)
+{
+    const struct store *s = cluster_port_store(p);
+    const json_t *cluster = s != NULL ? store_cluster(s) : NULL;
+    const char *root = json_string_value(json_object_get(
+        json_object_get(cluster, "_RootCA"), "CACert"));
+    const char *target = ctl_rotation_target(cluster);
+    json_t *out = NULL;
+    char *subj = NULL;
+    char *pub = NULL;
+    struct err err;
+
+    err_clear(&err);
+    if (dispatcher_heartbeat(p->c->dispatcher, node_id, ip, &out, &err) !=
+        0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (root != NULL)
+        json_object_set_new(out, "RootCA", json_string(root));
+    if (target != NULL && ca_tls_info(target, &subj, &pub, NULL) == 0) {
+        json_object_set_new(out, "RotateIssuer", json_string(pub));
+        free(subj);
+        free(pub);
+    }
+    /* Before the reply, which frees req. */
+    cluster_port_track_tls(p, node_id, json_object_get(req->body, "TLSInfo"));
+    rpc_server_reply(req, out);
+    json_decref(out);
+}
+
 /* Served by the leader's dispatcher; a follower relays it once, naming
  * the caller (trusted by the leader because we are a manager). */
 static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
@@ -1039,7 +1125,7 @@ static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
         return;
     }
     if (cluster_port_is_leader(p)) {
-        dispatcher_serve_heartbeat(p->c->dispatcher, req, node_id, ip);
+        cluster_port_serve_heartbeat(p, req, node_id, ip);
         return;
     }
     if (forwarded || cluster_port_store(p) == NULL) {
@@ -1150,9 +1236,8 @@ static void cluster_port_ca_renew(struct rpc_req *req, void *data)
     const char *rid = json_string_value(json_object_get(req->body, "RaftID"));
     const char *addr =
         json_string_value(json_object_get(req->body, "AdvertiseAddr"));
-    json_t *node, *cluster, *root, *expiry, *raft, *next, *actions;
+    json_t *node, *raft, *next, *actions;
     const char *role;
-    int64_t expiry_s;
 
     err_clear(&err);
     if (dispatcher_heartbeat_who(req, node_id, sizeof(node_id), ip,
@@ -1223,20 +1308,11 @@ static void cluster_port_ca_renew(struct rpc_req *req, void *data)
                 "node %s is still a member of the raft", node_id);
         goto fail;
     }
-    cluster = store_cluster(s);
-    root = json_object_get(cluster, "_RootCA");
-    expiry = json_object_get(
-        json_object_get(json_object_get(cluster, "Spec"), "CAConfig"),
-        "NodeCertExpiry");
-    expiry_s = json_is_integer(expiry) && json_integer_value(expiry) > 0
-                   ? json_integer_value(expiry) / CTL_NS_PER_SEC
-                   : CTL_DEFAULT_CERT_EXPIRY / CTL_NS_PER_SEC;
-    if (ca_issue(json_string_value(json_object_get(root, "CACert")),
-                 json_string_value(json_object_get(root, "CAKey")), csr,
-                 store_obj_id(cluster), node_id,
-                 strcmp(rn->role, "manager") == 0 ? CA_ROLE_MANAGER
-                                                  : CA_ROLE_WORKER,
-                 expiry_s, &rn->cert, &err) != 0)
+    if (ctl_rotation_issue(store_cluster(s), csr, node_id,
+                           strcmp(rn->role, "manager") == 0
+                               ? CA_ROLE_MANAGER
+                               : CA_ROLE_WORKER,
+                           &rn->cert, &err) != 0)
         goto fail;
     if (strcmp(rn->role, "worker") == 0 || raft != NULL) {
         /* A worker, or a manager asking again (the member is added). */
@@ -1418,6 +1494,31 @@ err_after_server:
 err_after_port:
     free(p);
 out:
+    free(root);
+    free(cert);
+    free(key);
+    return rv;
+}
+
+int cluster_port_reload(struct cluster *c, struct err *err)
+{
+    struct cluster_port *p = c->port;
+    char *root = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    int rv = -ERR_IO;
+
+    if (p == NULL)
+        return 0;
+    root = cluster_port_read(c, "certificates/swarm-root-ca.crt", err);
+    cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
+                : NULL;
+    key = cert ? cluster_node_key_pem(c, err) : NULL;
+    if (key != NULL) {
+        rv = tls_ctx_reload(p->server_ctx, root, cert, key, err);
+        if (rv == 0)
+            rv = tls_ctx_reload(p->client_ctx, root, cert, key, err);
+    }
     free(root);
     free(cert);
     free(key);

@@ -134,6 +134,38 @@ int ca_tls_info(const char *cert_pem, char **out_subject_b64,
  */
 int ca_verify(const char *root_pem, const char *leaf_pem, struct err *err);
 
+/*
+ * The smallest node certificate lifetime ca_issue and the swarm spec
+ * accept: CA_NODE_CERT_EXPIRY_MIN, except in test builds (SHOAL_TESTING)
+ * where the environment variable SHOAL_TEST_CERT_EXPIRY_MIN (seconds) may
+ * lower it; such short certificates are not backdated, so that they renew
+ * within seconds.
+ */
+int64_t ca_node_cert_expiry_min(void);
+
+/*
+ * Root rotation (SWARM-FACTS 3.6): the new root's certificate as the old
+ * root vouches for it (same subject, key and validity as new_cert_pem,
+ * issuer the old root, signed with old_key_pem). Nodes that trust only the
+ * old root verify leaves of the new key through it. Returns 0 with
+ * *out_cert_pem malloc'd, -ERR_INVALID for input that does not parse or a
+ * key that is not old_cert_pem's, -ERR_INTERNAL.
+ */
+int ca_cross_sign(const char *old_cert_pem, const char *old_key_pem,
+                  const char *new_cert_pem, char **out_cert_pem,
+                  struct err *err);
+
+/*
+ * Docker's node TLSInfo issuer: verify cert_pem (leaf, then
+ * intermediates) against root_pem and give the base64 DER subject and
+ * SubjectPublicKeyInfo of the certificate that issued the leaf (the
+ * cross-signed intermediate during a rotation, else the root). Returns 0
+ * with both strings malloc'd, or the errors of ca_verify.
+ */
+int ca_issuer_info(const char *root_pem, const char *cert_pem,
+                   char **out_subject_b64, char **out_pubkey_b64,
+                   struct err *err);
+
 /* True if key_pem (unencrypted PEM, any form) is the private key of
  * cert_pem's first certificate; false otherwise, including on bad input. */
 bool ca_key_matches(const char *cert_pem, const char *key_pem);
