@@ -61,6 +61,31 @@ json_t *engine_logs_parse_line(const char *line, size_t len, int *stream,
     return doc;
 }
 
+/* Docker prints log times with exactly nine fractional digits. */
+static void engine_logs_fixed_time(const char *in, char out[ENGINE_TIME_LEN])
+{
+    const char *dot = strchr(in, '.');
+    size_t digits;
+
+    if (dot == NULL) {
+        dot = strchr(in, 'Z');
+        if (dot == NULL || (size_t)(dot - in) > 20) {
+            snprintf(out, ENGINE_TIME_LEN, "%s", in);
+            return;
+        }
+        snprintf(out, ENGINE_TIME_LEN, "%.*s.000000000Z", (int)(dot - in),
+                 in);
+        return;
+    }
+    digits = strspn(dot + 1, "0123456789");
+    if (digits > 9 || (size_t)(dot - in) > 20 || dot[1 + digits] != 'Z') {
+        snprintf(out, ENGINE_TIME_LEN, "%s", in);
+        return;
+    }
+    snprintf(out, ENGINE_TIME_LEN, "%.*s%.*sZ", (int)(dot - in + 1 + digits),
+             in, (int)(9 - digits), "000000000");
+}
+
 /* Hand one line of the file to the client if the options keep it. */
 static void engine_logs_emit(struct engine_logs *l, const char *line,
                              size_t len)
@@ -85,9 +110,17 @@ static void engine_logs_emit(struct engine_logs *l, const char *line,
             goto out;
     }
     if (l->o.timestamps) {
-        char *buf = xasprintf("%s %.*s", time, (int)tlen, text);
+        char fixed[ENGINE_TIME_LEN];
+        size_t flen;
+        char *buf;
 
-        l->fn(l->data, stream, buf, strlen(time) + 1 + tlen);
+        engine_logs_fixed_time(time, fixed);
+        flen = strlen(fixed);
+        buf = xmalloc(flen + 1 + tlen);
+        memcpy(buf, fixed, flen);
+        buf[flen] = ' ';
+        memcpy(buf + flen + 1, text, tlen);
+        l->fn(l->data, stream, buf, flen + 1 + tlen);
         free(buf);
     } else {
         l->fn(l->data, stream, text, tlen);

@@ -37,7 +37,7 @@ static const char log_text[] =
     "\"2026-01-01T00:00:02.000000000Z\"}\n"
     "not json\n"
     "{\"log\":\"three\\n\",\"stream\":\"stdout\",\"time\":"
-    "\"2026-01-01T00:00:03.000000000Z\"}\n"
+    "\"2026-01-01T00:00:03.5Z\"}\n"
     "{\"log\":\"partial";
 
 static int setup(void **state)
@@ -181,7 +181,7 @@ static void test_tail_since_timestamps(void **state)
     o.errs = false;
     assert_string_equal(read_logs(f, &o),
                         "1:2026-01-01T00:00:01.000000000Z one\n"
-                        "1:2026-01-01T00:00:03.000000000Z three\n");
+                        "1:2026-01-01T00:00:03.500000000Z three\n");
 }
 
 static void test_unknown_container(void **state)
