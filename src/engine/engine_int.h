@@ -141,7 +141,7 @@ json_t *engine_view_spec_input(const struct engine_ctr *c);
 
 /* --- engine_validate.c --- */
 /* Check a ContainerCreate body's JSON types and values; Docker's texts.
- * 0 or -ERR_INVALID (-ERR_NOTFOUND for an unknown network). */
+ * 0 or -ERR_INVALID. */
 int engine_validate_create(const json_t *body, struct err *err);
 /* Signal name or number ("SIGTERM", "TERM", "15") -> number, or -1. */
 int engine_validate_signal(const char *s);

@@ -321,7 +321,9 @@ static int engine_validate_hostconfig(const json_t *h, struct err *err)
             return err_set(err, ERR_INVALID,
                            "network mode %s is not supported by shoal yet",
                            mode);
-        return err_set(err, ERR_NOTFOUND, "network %s not found", mode);
+        /* Docker answers 404, but the CLI takes any 404 from create for
+         * a missing image and tries to pull it: a 400 shows the text. */
+        return err_set(err, ERR_INVALID, "network %s not found", mode);
     }
     if (rp != NULL) {
         const char *n = json_string_value(json_object_get(rp, "Name"));

@@ -94,7 +94,7 @@ static void test_values(void **state)
     assert_int_equal(
         check("{\"Image\":\"b\",\"HostConfig\":{\"NetworkMode\":\"blue\"}}",
               &err),
-        -ERR_NOTFOUND);
+        -ERR_INVALID);
     assert_string_equal(err.msg, "network blue not found");
     assert_int_equal(
         check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
