@@ -8,7 +8,7 @@ build-essential pkg-config make gcc cppcheck valgrind
 libuv1-dev libraft-dev libssl-dev libjansson-dev libhttp-parser-dev
 libcurl4-openssl-dev libcmocka-dev
 openssl curl jq python3 iproute2 nftables util-linux procps busybox-static
-libarchive-dev runc
+libarchive-dev runc tini
 "
 # The reference daemon for the side-by-side benchmarks (bench/).
 if [ "${SHOAL_BENCH:-0}" = 1 ]; then
