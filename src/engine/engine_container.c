@@ -15,6 +15,7 @@
 #include "engine/engine_int.h"
 #include "engine/image_store.h"
 #include "engine/oci_spec.h"
+#include "engine/rootfs.h"
 #include "engine/runtime.h"
 
 #define ENGINE_CONTAINER__DEFAULT_STOP 10
@@ -101,48 +102,22 @@ static bool engine_container_tty_of(const struct engine_ctr *c)
 
 /* --- create ------------------------------------------------------------- */
 
-/* StrSlice: a string becomes a one-element array; null stays absent. */
-static json_t *engine_container_strslice(json_t *v)
-{
-    if (json_is_string(v))
-        return json_pack("[O]", v);
-    if (json_is_array(v))
-        return json_incref(v);
-    return NULL;
-}
-
-static bool engine_container_env_has(const json_t *env, const char *kv)
-{
-    size_t klen = strcspn(kv, "=");
-    json_t *v;
-    size_t i;
-
-    json_array_foreach(env, i, v) {
-        const char *s = json_string_value(v);
-
-        if (strncmp(s, kv, klen) == 0 && (s[klen] == '=' || s[klen] == '\0'))
-            return true;
-    }
-    return false;
-}
-
 /* The container's Config: the request's, completed from the image's
- * (Docker's merge rules). */
+ * (oci_spec_merge_config: Docker's merge rules), with Docker's hostname
+ * default. */
 static json_t *engine_container_merge(const json_t *body,
                                       const json_t *image_config,
-                                      const char *id)
+                                      const json_t *host, const char *id)
 {
     static const char *const skip[] = {"HostConfig", "NetworkingConfig",
                                        NULL};
-    const json_t *ic = json_object_get(image_config, "config");
-    json_t *cfg = json_object();
+    const char *mode = json_string_value(json_object_get(host,
+                                                         "NetworkMode"));
+    json_t *req = json_object();
+    json_t *cfg;
     const char *key;
     json_t *v;
-    json_t *env;
-    json_t *ep;
-    json_t *cmd;
-    json_t *labels;
-    size_t i;
+    char hostname[256];
 
     json_object_foreach((json_t *)body, key, v) {
         const char *const *s;
@@ -150,58 +125,23 @@ static json_t *engine_container_merge(const json_t *body,
         for (s = skip; *s != NULL && strcmp(*s, key) != 0; s++)
             ;
         if (*s == NULL)
-            json_object_set(cfg, key, v);
+            json_object_set(req, key, v);
     }
-    ep = engine_container_strslice(json_object_get(body, "Entrypoint"));
-    cmd = engine_container_strslice(json_object_get(body, "Cmd"));
-    if (ep == NULL || json_array_size(ep) == 0) {
-        if (cmd == NULL || json_array_size(cmd) == 0) {
-            json_decref(cmd);
-            cmd = engine_container_strslice(json_object_get(ic, "Cmd"));
+    cfg = oci_spec_merge_config(req, image_config);
+    json_decref(req);
+    if (json_string_length(json_object_get(cfg, "Hostname")) == 0) {
+        if (mode != NULL && strcmp(mode, "host") == 0 &&
+            gethostname(hostname, sizeof(hostname)) == 0) {
+            hostname[sizeof(hostname) - 1] = '\0';
+            json_object_set_new(cfg, "Hostname", json_string(hostname));
+        } else {
+            json_object_set_new(cfg, "Hostname", json_stringn(id, 12));
         }
-        if (ep == NULL)
-            ep = engine_container_strslice(json_object_get(ic,
-                                                           "Entrypoint"));
     }
-    /* Docker: --entrypoint "" resets the image's entrypoint. */
-    if (ep != NULL && json_array_size(ep) == 1 &&
-        json_string_length(json_array_get(ep, 0)) == 0) {
-        json_decref(ep);
-        ep = NULL;
-    }
-    json_object_set_new(cfg, "Entrypoint", ep ? ep : json_null());
-    json_object_set_new(cfg, "Cmd", cmd ? cmd : json_null());
-    env = json_array();
-    json_array_foreach(json_object_get(body, "Env"), i, v) {
-        json_array_append(env, v);
-    }
-    json_array_foreach(json_object_get(ic, "Env"), i, v) {
-        if (json_is_string(v) &&
-            !engine_container_env_has(env, json_string_value(v)))
-            json_array_append(env, v);
-    }
-    json_object_set_new(cfg, "Env", env);
-    labels = json_object();
-    if (json_is_object(json_object_get(ic, "Labels")))
-        json_object_update(labels, json_object_get(ic, "Labels"));
-    if (json_is_object(json_object_get(body, "Labels")))
-        json_object_update(labels, json_object_get(body, "Labels"));
-    json_object_set_new(cfg, "Labels", labels);
-    if (json_string_length(json_object_get(cfg, "WorkingDir")) == 0)
-        json_object_set_new(cfg, "WorkingDir",
-                            json_string(json_string_value(json_object_get(
-                                            ic, "WorkingDir")) ?: ""));
-    if (json_string_length(json_object_get(cfg, "User")) == 0)
-        json_object_set_new(cfg, "User",
-                            json_string(json_string_value(json_object_get(
-                                            ic, "User")) ?: ""));
-    if (json_string_length(json_object_get(cfg, "StopSignal")) == 0 &&
-        json_is_string(json_object_get(ic, "StopSignal")))
-        json_object_set(cfg, "StopSignal", json_object_get(ic, "StopSignal"));
-    if (json_string_length(json_object_get(cfg, "Hostname")) == 0)
-        json_object_set_new(cfg, "Hostname", json_stringn(id, 12));
     if (json_object_get(cfg, "Domainname") == NULL)
         json_object_set_new(cfg, "Domainname", json_string(""));
+    if (!json_is_object(json_object_get(cfg, "Labels")))
+        json_object_set_new(cfg, "Labels", json_object());
     return cfg;
 }
 
@@ -281,9 +221,11 @@ int engine_container_create(struct engine *e, const char *name,
     json_t *spec = NULL;
     json_t *input = NULL;
     json_t *line;
+    char **layers = NULL;
     char *image_id = NULL;
     char *cdir = NULL;
     char *rootfs = NULL;
+    char *upper = NULL;
     char gen[64];
     size_t i;
     int rv;
@@ -299,7 +241,7 @@ int engine_container_create(struct engine *e, const char *name,
         return rv;
     rv = image_store_resolve(e->images,
                              json_string_value(json_object_get(body, "Image")),
-                             &image_id, &image_config, NULL, err);
+                             &image_id, &image_config, &layers, err);
     if (rv != 0)
         return rv;
     c = xcalloc(1, sizeof(*c));
@@ -314,8 +256,8 @@ int engine_container_create(struct engine *e, const char *name,
     c->name = name[0] == '/' ? xstrdup(name) : xasprintf("/%s", name);
     c->image_id = image_id;
     image_id = NULL;
-    c->config = engine_container_merge(body, image_config, c->id);
     c->host = engine_container_hostconfig(body);
+    c->config = engine_container_merge(body, image_config, c->host, c->id);
     line = json_array();
     json_array_extend(line, json_object_get(c->config, "Entrypoint"));
     json_array_extend(line, json_object_get(c->config, "Cmd"));
@@ -338,11 +280,22 @@ int engine_container_create(struct engine *e, const char *name,
     rv = fsutil_mkdir_p(cdir, 0710, err);
     if (rv != 0)
         goto err_after_alloc;
-    /* The OCI spec's own checks now, so that create refuses what start
-     * would. */
+    /* The OCI spec's own checks now (on the mounted root: users are
+     * looked up in it), so that create refuses what start would. */
     rootfs = xasprintf("%s/rootfs", cdir);
+    upper = xasprintf("%s/fs", cdir);
+    rv = rootfs_mount(cdir, layers, upper, err);
+    if (rv != 0)
+        goto err_after_dir;
     input = engine_view_spec_input(c);
     spec = oci_spec_build(input, image_config, rootfs, cdir, err);
+    {
+        struct err uerr;
+
+        err_clear(&uerr);
+        if (rootfs_unmount(cdir, &uerr) != 0)
+            log_error(LOG_MAIN, "container %s: %s", c->id, uerr.msg);
+    }
     if (spec == NULL) {
         rv = -err->code;
         goto err_after_dir;
@@ -357,7 +310,9 @@ int engine_container_create(struct engine *e, const char *name,
     json_decref(spec);
     json_decref(input);
     json_decref(image_config);
+    image_store_free_dirs(layers);
     free(rootfs);
+    free(upper);
     free(cdir);
     return 0;
 
@@ -371,7 +326,9 @@ err_after_alloc:
     json_decref(spec);
     json_decref(input);
     json_decref(image_config);
+    image_store_free_dirs(layers);
     free(rootfs);
+    free(upper);
     free(cdir);
     free(image_id);
     engine_state_free_ctr(c);

@@ -253,6 +253,8 @@ static json_t *engine_view_networks(const struct engine_ctr *c)
                      "DNSNames");
 }
 
+static json_t *engine_view_graph(const struct engine_ctr *c);
+
 json_t *engine_view_inspect(const struct engine_ctr *c)
 {
     const char *root = c->e != NULL ? c->e->cdir_root : "";
@@ -283,9 +285,7 @@ json_t *engine_view_inspect(const struct engine_ctr *c)
     json_object_set_new(out, "AppArmorProfile", json_string(""));
     json_object_set_new(out, "ExecIDs", json_null());
     json_object_set(out, "HostConfig", c->host);
-    json_object_set_new(out, "GraphDriver",
-                        json_pack("{s:{}, s:s}", "Data", "Name",
-                                  "overlay2"));
+    json_object_set_new(out, "GraphDriver", engine_view_graph(c));
     json_object_set_new(out, "Mounts", engine_view_mounts(c));
     json_object_set(out, "Config", c->config);
     ns = json_pack("{s:s, s:s, s:b, s:{}, s:s, s:n, s:n}", "Bridge", "",
@@ -519,10 +519,24 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
     return true;
 }
 
+/* GraphDriver as Docker's inspect shows it (oci_spec_exec_process looks
+ * users up in MergedDir). */
+static json_t *engine_view_graph(const struct engine_ctr *c)
+{
+    const char *root = c->e != NULL ? c->e->cdir_root : "";
+
+    return json_pack("{s:{s:o, s:o, s:o}, s:s}", "Data", "MergedDir",
+                     json_sprintf("%s/%s/rootfs", root, c->id), "UpperDir",
+                     json_sprintf("%s/%s/fs/diff", root, c->id), "WorkDir",
+                     json_sprintf("%s/%s/fs/work", root, c->id), "Name",
+                     "overlay2");
+}
+
 json_t *engine_view_spec_input(const struct engine_ctr *c)
 {
-    return json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:s}", "Id", c->id,
-                     "Name", c->name, "Config", c->config, "HostConfig",
-                     c->host, "Path", c->path, "Args", c->args, "Image",
-                     c->image_id);
+    return json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:s, s:o}", "Id",
+                     c->id, "Name", c->name, "Config", c->config,
+                     "HostConfig", c->host, "Path", c->path, "Args",
+                     c->args, "Image", c->image_id, "GraphDriver",
+                     engine_view_graph(c));
 }
