@@ -357,7 +357,10 @@ static void engine_container_on_started(void *data, int status,
     c->starting = false;
     if (status != 0) {
         const char *m = err ? err->msg : "start failed";
+        struct err derr;
 
+        err_clear(&derr);
+        runtime_delete(c->e->rt, c->id, &derr);
         engine_container_unmount(c);
         free(c->error);
         c->error = xstrdup(m);
