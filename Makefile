@@ -5,7 +5,7 @@
 # make demo / demo-down
 
 CC       ?= cc
-PKGS     := libuv raft openssl jansson
+PKGS     := libuv raft openssl jansson libarchive
 # libcurl: headers only; base/dlcurl.c loads it at run time (see there).
 HDR_PKGS := libcurl
 BUILD    ?= build

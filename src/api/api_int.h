@@ -203,6 +203,14 @@ void api_exec_create(struct api_req *req);
 void api_exec_start(struct api_req *req);
 void api_exec_inspect(struct api_req *req);
 void api_exec_resize(struct api_req *req);
+void api_images_create(struct api_req *req);
+void api_images_load(struct api_req *req);
+void api_images_get(struct api_req *req);
+void api_images_get_one(struct api_req *req);
+void api_images_list(struct api_req *req);
+void api_images_inspect(struct api_req *req);
+void api_images_tag(struct api_req *req);
+void api_images_delete(struct api_req *req);
 #ifdef SHOAL_TESTING
 void api_debug_store_digest(struct api_req *req);
 void api_debug_stream(struct api_req *req);

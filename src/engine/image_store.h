@@ -26,6 +26,8 @@ struct image_store;
 /* Open (creating) the store under data_root; loads the index. */
 struct image_store *image_store_open(uv_loop_t *loop, const char *data_root,
                                      struct err *err);
+/* The loop the store runs on. */
+uv_loop_t *image_store_loop(const struct image_store *s);
 /* Free; no operation may be in flight. */
 void image_store_free(struct image_store *s);
 
@@ -50,11 +52,16 @@ int image_store_resolve(struct image_store *s, const char *ref, char **id_out,
                         struct err *err);
 void image_store_free_dirs(char **dirs);
 
-/* Completion of an asynchronous operation: status 0 or -code with err. */
+/* Completion of an asynchronous operation: status 0 or -code with err;
+ * fires exactly once per accepted operation, on the loop thread. err and
+ * result are lent for the call. */
 typedef void (*image_done_cb)(void *data, int status, const struct err *err,
                               json_t *result);
 
 /* The Engine API operations (api/api_images.c calls these). */
+/* The operations below that take a callback return 0 once the operation
+ * is queued (cb fires later) or -code with err (cb never fires). Input
+ * files stay the caller's: they may be removed once cb fired. */
 /* POST /images/create?fromSrc=-: tar_path is a rootfs tarball (plain or
  * gzip/xz/bzip2); repo_tag may be NULL; changes are Dockerfile-like lines
  * ("CMD ...", "ENV ..."); result is a JSON string "sha256:<id>". */
@@ -72,6 +79,9 @@ int image_store_load(struct image_store *s, const char *tar_path,
 int image_store_save(struct image_store *s, const char *const *refs,
                      const char *out_path, image_done_cb cb, void *data,
                      struct err *err);
+/* A fresh path under the store's temp directory (<data-root>/image/
+ * overlay2/tmp, emptied at open) for a save archive; malloc'd. */
+char *image_store_tmp_path(struct image_store *s, const char *suffix);
 /* GET /images/json (Engine shape; filters as parsed by api_filters_parse,
  * may be NULL) and GET /images/{name}/json: new references. */
 json_t *image_store_list(struct image_store *s, bool all,
