@@ -154,7 +154,10 @@ static json_t *engine_container_hostconfig(const json_t *body)
 
     if (mode == NULL || mode[0] == '\0' || strcmp(mode, "default") == 0)
         json_object_set_new(out, "NetworkMode", json_string("bridge"));
-    if (!json_is_object(json_object_get(out, "LogConfig")))
+    /* Docker's only log driver here: json-file (what the monitor
+     * writes). */
+    if (json_string_length(json_object_get(json_object_get(out, "LogConfig"),
+                                           "Type")) == 0)
         json_object_set_new(out, "LogConfig",
                             json_pack("{s:s, s:{}}", "Type", "json-file",
                                       "Config"));
