@@ -350,6 +350,15 @@ static int engine_validate_hostconfig(const json_t *h, struct err *err)
                            "can't create 'AutoRemove' container with "
                            "restart policy");
     }
+    {
+        const char *drv = json_string_value(json_object_get(
+            json_object_get(h, "LogConfig"), "Type"));
+
+        if (drv != NULL && drv[0] != '\0' && strcmp(drv, "json-file") != 0)
+            return err_set(err, ERR_INVALID,
+                           "logger: no log driver named '%s' is registered",
+                           drv);
+    }
     json_array_foreach(json_object_get(h, "Binds"), i, v) {
         if (engine_validate_bind(json_string_value(v), err) != 0)
             return -ERR_INVALID;

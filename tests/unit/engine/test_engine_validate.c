@@ -143,6 +143,13 @@ static void test_values(void **state)
         check("{\"Image\":\"b\",\"HostConfig\":{\"Tmpfs\":{\"rel\":\"\"}}}",
               &err),
         -ERR_INVALID);
+    assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"LogConfig\":{\"Type\":"
+              "\"syslog\"}}}",
+              &err),
+        -ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "logger: no log driver named 'syslog' is registered");
     assert_int_equal(check("{\"Image\":\"b\",\"StopSignal\":\"SIGNOPE\"}",
                            &err),
                      -ERR_INVALID);
