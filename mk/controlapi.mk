@@ -1,2 +1,3 @@
 SRC += src/manager/controlapi/ctl_spec.c src/manager/controlapi/ctl_swarm.c \
-       src/manager/controlapi/ctl_nodes.c src/manager/controlapi/ctl_join.c
+       src/manager/controlapi/ctl_nodes.c src/manager/controlapi/ctl_join.c \
+       src/manager/controlapi/ctl_services.c

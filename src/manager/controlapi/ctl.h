@@ -129,4 +129,48 @@ bool ctl_is_blacklisted(const struct store *s, const char *node_id,
 /* Count managers among the stored nodes (by desired role). */
 unsigned ctl_node_count_managers(const struct store *s);
 
+/*
+ * Services (ctl_services.c). services is the {ID: Service} map of the
+ * stored services (borrowed). Errors carry Docker's texts, gRPC-shaped
+ * where swarmkit produces them (ERR_INVALID for a bad spec).
+ */
+
+/* Validate a ServiceSpec as the Engine and swarmkit do and return a copy
+ * with the Engine's conversion defaults (Replicated without Replicas: 1;
+ * ReplicatedJob MaxConcurrent 1 and TotalCompletions = MaxConcurrent;
+ * EndpointSpec Mode "vip", port Protocol "tcp", PublishMode "ingress";
+ * Labels {}). An empty Name is refused ("meta: name must be provided"):
+ * the API layer names unnamed services first. Caller owns the result. */
+json_t *ctl_service_spec_check(const json_t *spec, struct err *err);
+
+/* A copy of a checked spec with swarmkit's defaults inserted
+ * (GET ?insertDefaults=true): RestartPolicy {any, 5 s, 0}, UpdateConfig
+ * and RollbackConfig {1, 0, pause, 5 s, 0, stop-first} (not for jobs),
+ * ContainerSpec.StopGracePeriod 10 s, where absent. Caller owns it. */
+json_t *ctl_service_spec_defaults(const json_t *spec);
+
+/* Resolve a service reference like Docker: exact ID, exact name, then ID
+ * prefix. Borrowed, or NULL with ERR_NOTFOUND "service X not found" /
+ * ERR_INVALID "service X is ambiguous (N matches found)". */
+json_t *ctl_service_lookup(const json_t *services, const char *ref,
+                           struct err *err);
+
+/* POST /services/create: the new Service (ID new, Spec checked,
+ * Endpoint {Spec, Ports}) for store_action_create, or NULL with err
+ * (ERR_CONFLICT "rpc error: code = AlreadyExists desc = name conflicts
+ * with an existing object: service <name> already exists"). */
+json_t *ctl_service_create(const json_t *services, const json_t *spec,
+                           struct err *err);
+
+/* POST /services/{id}/update: the updated Service for
+ * store_action_update (PreviousSpec = the old Spec, UpdateStatus
+ * cleared), checked against version. rollback swaps Spec and
+ * PreviousSpec (UpdateStatus rollback_started "manually requested
+ * rollback" at now, RFC 3339) and ignores spec. Immutables: name
+ * ("renaming services is not supported"), mode kind ("service mode
+ * change is not allowed"); jobs take no UpdateConfig. */
+json_t *ctl_service_update(const json_t *services, const char *ref,
+                           uint64_t version, const json_t *spec,
+                           bool rollback, const char *now, struct err *err);
+
 #endif

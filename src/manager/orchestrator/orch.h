@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The orchestrators' decisions: which tasks a service should have
+ * (replicated slots, one per node for global services, jobs), restarts
+ * after a task ends, task history retention and rolling updates. Pure
+ * functions over Engine-API-shaped JSON (a Service, its tasks, the nodes)
+ * with time passed in as nanoseconds since the epoch; each returns a new
+ * array of store actions (kind "task" or "service", the shape of
+ * store_action_*: {"op","kind","obj"|"id"[,"version"]}) owned by the
+ * caller, and never touches a store.
+ *
+ * Maps: tasks and nodes are {ID: object} maps as store_all returns; tasks
+ * may hold other services' tasks (they are skipped by ServiceID).
+ *
+ * Internal task fields (stripped from API answers like every "_" field):
+ *  _Endpoint     the service's Endpoint (published ports) when created
+ *  _StartAt      ns: a replacement created with DesiredState "ready" may
+ *                be raised to "running" from then on (restart delay)
+ *  _Replaces     the ID of the task it replaces (wait for it to stop)
+ *  _RestartedAt  ns: set on a task made by the restart supervisor
+ */
+#ifndef SHOAL_ORCH_H
+#define SHOAL_ORCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/err.h"
+
+#define ORCH_NS_PER_SEC 1000000000LL
+/* swarmkit's defaults (SWARM-FACTS 6.4, 6.5). */
+#define ORCH_DEFAULT_RESTART_DELAY (5 * ORCH_NS_PER_SEC)
+#define ORCH_OLD_TASK_TIMEOUT (60 * ORCH_NS_PER_SEC)
+#define ORCH_DEFAULT_HISTORY_LIMIT 5
+
+/* Store actions on tasks; obj is stolen. version 0: unchecked. */
+json_t *orch_action_create(json_t *obj);
+json_t *orch_action_update(json_t *obj, uint64_t version);
+json_t *orch_action_delete(const char *id);
+
+/*
+ * A new task of service (Status new "created", DesiredState desired,
+ * Spec copied from Spec.TaskTemplate, ServiceAnnotations, SpecVersion,
+ * _Endpoint) in slot (replicated; 0 for none) or on node_id (global;
+ * NULL for none). A new random ID. Caller owns the result.
+ */
+json_t *orch_task_new(const json_t *service, uint64_t slot,
+                      const char *node_id, const char *desired, int64_t now);
+
+/* True if a task's node can keep running it: the node exists, is not
+ * down, not drained, and still satisfies the task's constraints and
+ * platforms. A task with no node is valid. */
+bool orch_node_valid(const json_t *nodes, const json_t *task);
+
+/* True if a task's Spec is not the service's current TaskTemplate (a
+ * ForceUpdate change counts) or its ports differ from the service's. */
+bool orch_task_is_dirty(const json_t *service, const json_t *task);
+
+/* "replicated", "global", "replicated-job", "global-job", or NULL. */
+const char *orch_service_mode(const json_t *service);
+
+/*
+ * Replicated services: slots 1..Replicas. Creates a task (desired
+ * running) in every slot below the count that has no runnable task
+ * (desired state at most running); scales down by setting DesiredState
+ * "remove" on whole slots, non-running ones first, then those on the
+ * nodes with most copies, then the highest slots; restarts runnable tasks
+ * whose node is gone, down, drained or no longer satisfies their
+ * constraints (the old one shut down, a replacement in the same slot,
+ * see orch_restart_task).
+ */
+json_t *orch_replicated(const json_t *service, const json_t *tasks,
+                        const json_t *nodes, int64_t now);
+
+/*
+ * Global services: one task per eligible node (not down, not drained,
+ * constraints and platforms satisfied), created with the NodeID set
+ * (the scheduler confirms it). Runnable tasks on nodes that are no longer
+ * eligible are shut down, and extra runnable tasks on a node (all but
+ * the running or newest one). A node whose task ended and that the
+ * restart policy will not restart keeps none.
+ */
+json_t *orch_global(const json_t *service, const json_t *tasks,
+                    const json_t *nodes, int64_t now);
+
+/*
+ * Restart supervision for one ended task (Status.State past running, its
+ * DesiredState still at most running), or one on an invalid node: the
+ * actions that set its DesiredState to shutdown and, if the service's
+ * RestartPolicy allows (Condition none: never; on-failure: not after
+ * complete; any: always; MaxAttempts restarts within Window, counting
+ * earlier restarts in the same slot or node with the same Spec), create a
+ * replacement in the same slot or node with DesiredState "ready",
+ * _StartAt now + Delay, _Replaces the old task. Appends to actions.
+ */
+void orch_restart_task(const json_t *service, const json_t *tasks,
+                       const json_t *task, int64_t now, json_t *actions);
+
+/* Restart supervision for every ended runnable task of the service
+ * (orch_restart_task on each). */
+json_t *orch_restart(const json_t *service, const json_t *tasks,
+                     const json_t *nodes, int64_t now);
+
+/*
+ * Delayed starts: each task of the service with DesiredState "ready" and
+ * a _StartAt is raised to "running" once now >= _StartAt and the task it
+ * replaces has stopped (ended, gone, its node invalid, or
+ * ORCH_OLD_TASK_TIMEOUT passed since the replacement was made).
+ * *out_next gets the earliest future time at which calling again may
+ * change something, or INT64_MAX.
+ */
+json_t *orch_start_delayed(const json_t *service, const json_t *tasks,
+                           const json_t *nodes, int64_t now,
+                           int64_t *out_next);
+
+/*
+ * Task history retention: per slot (replicated) or node (global), keep at
+ * most limit tasks (negative: keep all; at least MaxAttempts+1 when the
+ * restart policy has MaxAttempts), deleting the oldest ended ones first
+ * (by CreatedAt, then Version). Tasks whose DesiredState is "remove" and
+ * that ended or never started are deleted regardless.
+ */
+json_t *orch_history(const json_t *service, const json_t *tasks,
+                     int64_t limit);
+
+#endif
