@@ -33,7 +33,7 @@ MAIN_OBJ := $(BUILD)/src/main.o
 LIB      := $(BUILD)/libshoal.a
 
 .PHONY: all deps test unit check clean demo demo-down bench
-all: $(BUILD)/shoal
+all: $(BUILD)/shoal $(BUILD)/shoal-monitor
 
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
@@ -51,6 +51,11 @@ $(BUILD)/shoal: $(MAIN_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/shoal-monitor: $(MONITOR_SRC) src/monitor/monitor.h
+	@$(if $(Q),echo "  LD      $@")
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(MONITOR_CFLAGS) -static -o $@ $(MONITOR_SRC)
+
 # Unit tests: tests/unit/<dir>/test_<stem>.c, each linked with libshoal.a.
 UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
@@ -58,7 +63,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -lcmocka
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(BUILD)/shoal-monitor
 
 deps:
 	./scripts/install-deps.sh

@@ -156,8 +156,9 @@ json_t *ctl_service_lookup(const json_t *services, const char *ref,
                            struct err *err);
 
 /* POST /services/create: the new Service (ID new, Spec checked,
- * Endpoint {Spec, Ports}) for store_action_create, or NULL with err
- * (ERR_CONFLICT "rpc error: code = AlreadyExists desc = name conflicts
+ * Endpoint {Spec, Ports}, for a job JobStatus {JobIteration {Index 0}};
+ * the caller may add LastExecution) for store_action_create, or NULL
+ * with err (ERR_CONFLICT "rpc error: code = AlreadyExists desc = name conflicts
  * with an existing object: service <name> already exists"). */
 json_t *ctl_service_create(const json_t *services, const json_t *spec,
                            struct err *err);
@@ -168,7 +169,9 @@ json_t *ctl_service_create(const json_t *services, const json_t *spec,
  * PreviousSpec (UpdateStatus rollback_started "manually requested
  * rollback" at now, RFC 3339) and ignores spec. Immutables: name
  * ("renaming services is not supported"), mode kind ("service mode
- * change is not allowed"); jobs take no UpdateConfig. */
+ * change is not allowed"); jobs take no UpdateConfig. A job's update or
+ * rollback starts a new iteration: JobStatus.JobIteration.Index + 1,
+ * LastExecution now. */
 json_t *ctl_service_update(const json_t *services, const char *ref,
                            uint64_t version, const json_t *spec,
                            bool rollback, const char *now, struct err *err);

@@ -498,6 +498,20 @@ static json_t *ctl_endpoint(const json_t *spec)
                      "VirtualIPs");
 }
 
+static const char *ctl_mode_kind(const json_t *spec)
+{
+    static const char *const kinds[] = {"Replicated", "Global",
+                                        "ReplicatedJob", "GlobalJob", NULL};
+    const json_t *mode = json_object_get(spec, "Mode");
+    size_t i;
+
+    for (i = 0; kinds[i] != NULL; i++) {
+        if (json_is_object(json_object_get(mode, kinds[i])))
+            return kinds[i];
+    }
+    return "Replicated";
+}
+
 json_t *ctl_service_create(const json_t *services, const json_t *given,
                            struct err *err)
 {
@@ -518,22 +532,29 @@ json_t *ctl_service_create(const json_t *services, const json_t *given,
     ids_new(id);
     svc = json_pack("{s:s, s:O, s:o}", "ID", id, "Spec", spec, "Endpoint",
                     ctl_endpoint(spec));
+    /* swarmkit: a job starts at iteration 0 (orch_jobs runs it). */
+    if (strstr(ctl_mode_kind(spec), "Job") != NULL)
+        json_object_set_new(svc, "JobStatus",
+                            json_pack("{s:{s:i}}", "JobIteration", "Index",
+                                      0));
     json_decref(spec);
     return svc;
 }
 
-static const char *ctl_mode_kind(const json_t *spec)
+/* swarmkit: every update of a job starts a new iteration (orch_jobs
+ * runs it again). */
+static void ctl_job_next_iteration(json_t *next, const char *now)
 {
-    static const char *const kinds[] = {"Replicated", "Global",
-                                        "ReplicatedJob", "GlobalJob", NULL};
-    const json_t *mode = json_object_get(spec, "Mode");
-    size_t i;
+    json_t *js = json_object_get(next, "JobStatus");
+    json_int_t ix;
 
-    for (i = 0; kinds[i] != NULL; i++) {
-        if (json_is_object(json_object_get(mode, kinds[i])))
-            return kinds[i];
-    }
-    return "Replicated";
+    if (!json_is_object(js))
+        return;
+    ix = json_integer_value(
+        json_object_get(json_object_get(js, "JobIteration"), "Index"));
+    json_object_set_new(js, "JobIteration",
+                        json_pack("{s:I}", "Index", ix + 1));
+    json_object_set_new(js, "LastExecution", json_string(now));
 }
 
 json_t *ctl_service_update(const json_t *services, const char *ref,
@@ -571,6 +592,7 @@ json_t *ctl_service_update(const json_t *services, const char *ref,
                                       "rollback_started", "StartedAt", now,
                                       "Message",
                                       "manually requested rollback"));
+        ctl_job_next_iteration(next, now);
         return next;
     }
     spec = ctl_service_spec_check(given, err);
@@ -591,6 +613,7 @@ json_t *ctl_service_update(const json_t *services, const char *ref,
     json_object_set(next, "Spec", spec);
     json_object_set_new(next, "Endpoint", ctl_endpoint(spec));
     json_object_del(next, "UpdateStatus");
+    ctl_job_next_iteration(next, now);
     json_decref(spec);
     return next;
 

@@ -99,7 +99,37 @@ json_t *orch_task_new(const json_t *service, uint64_t slot,
         json_object_set_new(t, "Slot", json_integer((json_int_t)slot));
     if (node_id != NULL)
         json_object_set_new(t, "NodeID", json_string(node_id));
+    if (orch_is_job(service))
+        json_object_set_new(
+            t, "JobIteration",
+            json_pack("{s:I}", "Index",
+                      (json_int_t)orch_job_iteration(service)));
     return t;
+}
+
+bool orch_is_job(const json_t *service)
+{
+    const char *mode = orch_service_mode(service);
+
+    return mode != NULL && strstr(mode, "-job") != NULL;
+}
+
+int64_t orch_job_iteration(const json_t *service)
+{
+    return orch_int(
+        json_object_get(json_object_get(service, "JobStatus"),
+                        "JobIteration"),
+        "Index", NULL);
+}
+
+bool orch_node_eligible(const json_t *service, const json_t *node)
+{
+    const json_t *tmpl =
+        json_object_get(json_object_get(service, "Spec"), "TaskTemplate");
+
+    return strcmp(orch_str(node, "Status", "State"), "down") != 0 &&
+           strcmp(orch_str(node, "Spec", "Availability"), "drain") != 0 &&
+           sched_node_fits_spec(tmpl, node);
 }
 
 const char *orch_str(const json_t *obj, const char *a, const char *b)
@@ -307,7 +337,9 @@ json_t *orch_start_delayed(const json_t *service, const json_t *tasks,
                 *out_next = limit;
             continue;
         }
-        orch_set_desired(actions, t, "running");
+        /* Job tasks run towards COMPLETE. */
+        orch_set_desired(actions, t,
+                         orch_is_job(service) ? "complete" : "running");
     }
     return actions;
 }

@@ -6,17 +6,6 @@
 #include "manager/orchestrator/orch_int.h"
 #include "manager/scheduler/sched.h"
 
-/* A node that may get a task of this service. */
-static bool orch_node_eligible(const json_t *service, const json_t *node)
-{
-    const json_t *tmpl =
-        json_object_get(json_object_get(service, "Spec"), "TaskTemplate");
-
-    return strcmp(orch_str(node, "Status", "State"), "down") != 0 &&
-           strcmp(orch_str(node, "Spec", "Availability"), "drain") != 0 &&
-           sched_node_fits_spec(tmpl, node);
-}
-
 /* An ended task of the current spec that the restart policy leaves
  * ended: its node needs no new task (swarmkit's isTaskCompleted). */
 static bool orch_done_on_node(const json_t *service, const json_t *tasks,
@@ -67,7 +56,13 @@ json_t *orch_global(const json_t *service, const json_t *tasks,
             continue;
         }
         prev = json_object_get(keep, nid);
-        if (prev == NULL) {
+        if (prev != NULL && orch_task_is_dirty(service, prev) !=
+                                orch_task_is_dirty(service, t)) {
+            /* An old and a new task: a start-first update under way,
+             * orch_update's to finish. */
+            if (orch_task_is_dirty(service, prev))
+                json_object_set(keep, nid, t);
+        } else if (prev == NULL) {
             json_object_set(keep, nid, t);
         } else if (orch_keep_first(t, prev)) {
             orch_set_desired(actions, prev, "shutdown");

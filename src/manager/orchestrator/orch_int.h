@@ -27,6 +27,14 @@ bool orch_same_place(const json_t *a, const json_t *b);
 bool orch_should_restart(const json_t *service, const json_t *tasks,
                          const json_t *task, int64_t now);
 
+/* A node that may get a task of this service: not down, not drained,
+ * constraints and platforms satisfied. */
+bool orch_node_eligible(const json_t *service, const json_t *node);
+/* A replicated-job or global-job service. */
+bool orch_is_job(const json_t *service);
+/* JobStatus.JobIteration.Index (0 if absent). */
+int64_t orch_job_iteration(const json_t *service);
+
 /* A copy of task with another DesiredState; caller owns it. */
 json_t *orch_with_desired(const json_t *task, const char *desired);
 /* Append the version-checked update setting task's DesiredState. */

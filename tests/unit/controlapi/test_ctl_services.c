@@ -319,6 +319,48 @@ static void test_update(void **state)
     json_decref(services);
 }
 
+static void test_job_iteration(void **state)
+{
+    json_t *services = json_object();
+    json_t *spec = good_spec();
+    struct err err;
+    json_t *svc;
+    json_t *next;
+    const json_t *js;
+
+    (void)state;
+    json_object_set_new(spec, "Mode",
+                        parse("{\"ReplicatedJob\":{\"MaxConcurrent\":2}}"));
+    svc = ctl_service_create(services, spec, &err);
+    assert_non_null(svc);
+    js = json_object_get(svc, "JobStatus");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(js, "JobIteration"), "Index")),
+                     0);
+    json_object_set_new(svc, "Version", json_pack("{s:i}", "Index", 4));
+    json_object_set_new(services, "j1", svc);
+    next = ctl_service_update(services, "j1", 4, spec, false,
+                              "2024-05-01T10:00:00Z", &err);
+    assert_non_null(next);
+    js = json_object_get(next, "JobStatus");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(js, "JobIteration"), "Index")),
+                     1);
+    assert_string_equal(
+        json_string_value(json_object_get(js, "LastExecution")),
+        "2024-05-01T10:00:00Z");
+    json_decref(next);
+    /* Not a job: no JobStatus. */
+    json_object_set_new(spec, "Name", json_string("svc"));
+    json_object_del(spec, "Mode");
+    svc = ctl_service_create(services, spec, &err);
+    assert_non_null(svc);
+    assert_null(json_object_get(svc, "JobStatus"));
+    json_decref(svc);
+    json_decref(spec);
+    json_decref(services);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_spec_defaults),
         cmocka_unit_test(test_create_and_conflict),
         cmocka_unit_test(test_update),
+        cmocka_unit_test(test_job_iteration),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Container processes with real runc on a busybox bundle: json-file log
+ * and exit code, attach before start, stdin, tty and resize, signals,
+ * exec, a daemon restart (close, reopen, recover: live and exited), the
+ * create failure text, the monitor's resident size, start latency.
+ * Needs root and runc; skipped otherwise.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "base/fsutil.h"
+#include "base/ids.h"
+#include "engine/runtime.h"
+
+/* ------------------------------------------------------------ fixture */
+
+struct fx
+{
+    char tmp[64];
+    char root[128];
+    uv_loop_t loop;
+    uv_timer_t tick;
+    struct runtime *rt;
+    json_t *spec;          /* runc spec's template */
+    int n_bundles;
+};
+
+/* What one container's callbacks saw. */
+struct seen
+{
+    bool started;
+    int start_status;
+    char start_msg[ERR_MSG_LEN];
+    pid_t pid;
+    bool exited;
+    struct runtime_exit ex;
+    char error[ERR_MSG_LEN];
+    struct buf out;
+    struct buf err;
+    bool ended;
+    bool exec_exited;
+    int exec_code;
+    char id[65];
+};
+
+static struct seen *exits_of;   /* where the exit callback records */
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+/* Run the loop until *flag or ms elapsed (a bounded poll). */
+static bool wait_flag(struct fx *f, const bool *flag, long ms)
+{
+    long end = now_ms() + ms;
+
+    while (!*flag && now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    return *flag;
+}
+
+static bool wait_buf(struct fx *f, struct buf *b, const char *needle,
+                     long ms)
+{
+    long end = now_ms() + ms;
+
+    while ((b->data == NULL || strstr(b->data, needle) == NULL) &&
+           now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    return b->data && strstr(b->data, needle);
+}
+
+static void on_exit_cb(void *data, const char *id,
+                       const struct runtime_exit *ex)
+{
+    struct seen *s = exits_of;
+
+    (void)data;
+    if (s == NULL || strcmp(s->id, id) != 0)
+        return;
+    s->exited = true;
+    s->ex = *ex;
+    snprintf(s->error, sizeof(s->error), "%s", ex->error);
+    s->ex.error = s->error;
+    s->ex.finished_at = NULL;
+}
+
+static void on_started(void *data, int status, const struct err *err,
+                       pid_t pid)
+{
+    struct seen *s = data;
+
+    s->started = true;
+    s->start_status = status;
+    s->pid = pid;
+    if (err)
+        snprintf(s->start_msg, sizeof(s->start_msg), "%s", err->msg);
+}
+
+static void on_output(void *data, int stream, const char *b, size_t len)
+{
+    struct seen *s = data;
+
+    if (stream == 0)
+        s->ended = true;
+    else
+        buf_append(stream == 1 ? &s->out : &s->err, b, len);
+}
+
+static void on_exec_exit(void *data, int code)
+{
+    struct seen *s = data;
+
+    s->exec_exited = true;
+    s->exec_code = code;
+}
+
+static void seen_init(struct seen *s)
+{
+    memset(s, 0, sizeof(*s));
+    buf_init(&s->out, 1 << 20);
+    buf_init(&s->err, 1 << 20);
+    exits_of = s;
+}
+
+static void seen_release(struct seen *s)
+{
+    buf_release(&s->out);
+    buf_release(&s->err);
+    if (exits_of == s)
+        exits_of = NULL;
+}
+
+static int fx_setup(void **state)
+{
+    struct fx *f;
+    char cmd[512];
+    char exe[4096];
+    char *mon;
+    ssize_t n;
+    struct err err;
+
+    if (geteuid() != 0 || system("runc --version >/dev/null 2>&1") != 0 ||
+        access("/bin/busybox", X_OK) != 0) {
+        print_message("needs root, runc and /bin/busybox: skipped\n");
+        *state = NULL;
+        return 0;
+    }
+    f = calloc(1, sizeof(*f));
+    snprintf(f->tmp, sizeof(f->tmp), "/tmp/shoal-rt.XXXXXX");
+    assert_non_null(mkdtemp(f->tmp));
+    snprintf(f->root, sizeof(f->root), "%s/root", f->tmp);
+    /* busybox rootfs, like lib.sh's busybox_tar */
+    snprintf(cmd, sizeof(cmd),
+             "set -e; r=%s/rootfs; mkdir -p $r/bin $r/etc $r/tmp $r/root;"
+             " cp /bin/busybox $r/bin/; for a in $(/bin/busybox --list); do"
+             " [ $a = busybox ] || ln -sf busybox $r/bin/$a; done;"
+             " echo 'root:x:0:0:root:/root:/bin/sh' >$r/etc/passwd;"
+             " cd %s && runc spec",
+             f->tmp, f->tmp);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/config.json", f->tmp);
+    f->spec = json_load_file(cmd, 0, NULL);
+    assert_non_null(f->spec);
+    /* the monitor next to the build's shoal: <build>/tests/unit/engine/ */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0';
+    mon = NULL;
+    assert_true(asprintf(&mon, "%s/../../../shoal-monitor", exe) > 0);
+    setenv("SHOAL_MONITOR", mon, 1);
+    free(mon);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, on_tick, 10, 10);
+    f->rt = runtime_new(&f->loop, f->root, &err);
+    if (f->rt == NULL)
+        fail_msg("runtime_new: %s", err.msg);
+    runtime_set_exit_cb(f->rt, on_exit_cb, NULL);
+    *state = f;
+    return 0;
+}
+
+static void on_closed(void *data)
+{
+    *(bool *)data = true;
+}
+
+static void fx_close_runtime(struct fx *f)
+{
+    bool closed = false;
+
+    runtime_close(f->rt, on_closed, &closed);
+    assert_true(wait_flag(f, &closed, 5000));
+    f->rt = NULL;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[1024];
+
+    if (f == NULL)
+        return 0;
+    if (f->rt)
+        fx_close_runtime(f);
+    uv_close((uv_handle_t *)&f->tick, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    /* nothing may be left: a leftover is a failure, cleaned anyway */
+    snprintf(cmd, sizeof(cmd),
+             "n=0; for p in %s/containers/*/monitor.pid; do [ -f $p ] ||"
+             " continue; k=$(cat $p 2>/dev/null) && kill -9 $k; n=1; done;"
+             " for c in $(runc --root %s/runc list -q 2>/dev/null); do"
+             " runc --root %s/runc delete -f $c; n=1; done;"
+             " rm -rf %s; exit $n",
+             f->root, f->root, f->root, f->tmp);
+    assert_int_equal(system(cmd), 0);
+    json_decref(f->spec);
+    free(f);
+    return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* A bundle running args (NULL-terminated); fills id, returns the bundle
+ * directory (static buffer). */
+static const char *fx_bundle(struct fx *f, bool tty, char id[65], ...)
+{
+    static char dir[256];
+    char path[320];
+    unsigned char rnd[32];
+    json_t *spec = json_deep_copy(f->spec);
+    json_t *args = json_array();
+    json_t *proc = json_object_get(spec, "process");
+    const char *a;
+    va_list ap;
+    int i;
+
+    va_start(ap, id);
+    while ((a = va_arg(ap, const char *)) != NULL)
+        json_array_append_new(args, json_string(a));
+    va_end(ap);
+    json_object_set_new(proc, "args", args);
+    json_object_set_new(proc, "terminal", json_boolean(tty));
+    snprintf(path, sizeof(path), "%s/rootfs", f->tmp);
+    json_object_set_new(json_object_get(spec, "root"), "path",
+                        json_string(path));
+    snprintf(dir, sizeof(dir), "%s/b%d", f->tmp, f->n_bundles++);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    assert_int_equal(json_dump_file(spec, path, 0), 0);
+    json_decref(spec);
+    ids_random(rnd, sizeof(rnd));
+    for (i = 0; i < 32; i++)
+        snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(path, sizeof(path), "%s/containers/%s", f->root, id);
+    assert_int_equal(mkdir(path, 0700), 0);
+    return dir;
+}
+
+static void fx_start(struct fx *f, struct seen *s, const char *bundle,
+                     bool tty, bool in)
+{
+    char log[320];
+    struct runtime_start_opts o;
+    struct err err;
+
+    snprintf(log, sizeof(log), "%s/containers/%s/%s-json.log", f->root,
+             s->id, s->id);
+    o.id = s->id;
+    o.bundle = bundle;
+    o.log_path = log;
+    o.tty = tty;
+    o.open_stdin = in;
+    if (runtime_start(f->rt, &o, on_started, s, &err) != 0)
+        fail_msg("runtime_start: %s", err.msg);
+}
+
+static void fx_assert_started(struct fx *f, struct seen *s)
+{
+    assert_true(wait_flag(f, &s->started, 10000));
+    if (s->start_status != 0)
+        fail_msg("start: %s", s->start_msg);
+    assert_true(s->pid > 0);
+}
+
+static char *fx_read(struct fx *f, const char *id, const char *name)
+{
+    char path[320];
+    char *text = NULL;
+    size_t len;
+    struct err err;
+
+    snprintf(path, sizeof(path), "%s/containers/%s/%s", f->root, id, name);
+    if (fsutil_read_all(path, 1 << 20, &text, &len, &err) != 0)
+        return NULL;
+    return text;
+}
+
+/* No monitor, runc state or pid files left for id (the monitor removes
+ * its pid file last, just after telling its clients). */
+static void fx_assert_gone(struct fx *f, const char *id)
+{
+    char path[320];
+    long end = now_ms() + 2000;
+
+    snprintf(path, sizeof(path), "%s/containers/%s/monitor.pid", f->root, id);
+    while (fsutil_exists(path) && now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_false(fsutil_exists(path));
+    snprintf(path, sizeof(path), "%s/runc/%s", f->root, id);
+    assert_false(fsutil_exists(path));
+    snprintf(path, sizeof(path), "%s/containers/%s/monitor.sock", f->root,
+             id);
+    assert_false(fsutil_exists(path));
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_log_streams_exit_code(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_attach_opts ao = { .out = true, .err = true };
+    struct runtime_attach *a;
+    const char *b;
+    char name[80];
+    char *log;
+    char *nl;
+    json_t *l1;
+    json_t *l2;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sh", "-c", "echo hi; echo err >&2; exit 3",
+                  NULL);
+    a = runtime_attach(f->rt, s.id, &ao, on_output, &s, NULL);
+    assert_non_null(a);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_true(wait_flag(f, &s.exited, 10000));
+    assert_int_equal(s.ex.exit_code, 3);
+    assert_string_equal(s.ex.error, "");
+    /* the attach, connected before the start, saw everything */
+    assert_true(wait_flag(f, &s.ended, 5000));
+    assert_string_equal(s.out.data, "hi\n");
+    assert_string_equal(s.err.data, "err\n");
+    runtime_attach_close(a);
+    snprintf(name, sizeof(name), "%s-json.log", s.id);
+    log = fx_read(f, s.id, name);
+    assert_non_null(log);
+    nl = strchr(log, '\n');
+    assert_non_null(nl);
+    l1 = json_loadb(log, (size_t)(nl - log), 0, NULL);
+    l2 = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(l1);
+    assert_non_null(l2);
+    assert_string_equal(json_string_value(json_object_get(l1, "log")), "hi\n");
+    assert_string_equal(json_string_value(json_object_get(l1, "stream")),
+                        "stdout");
+    assert_string_equal(json_string_value(json_object_get(l2, "log")),
+                        "err\n");
+    assert_string_equal(json_string_value(json_object_get(l2, "stream")),
+                        "stderr");
+    assert_non_null(strstr(json_string_value(json_object_get(l1, "time")),
+                           "Z"));
+    assert_int_equal(json_object_size(l1), 3);
+    json_decref(l1);
+    json_decref(l2);
+    free(log);
+    fx_assert_gone(f, s.id);
+    assert_int_equal(runtime_delete(f->rt, s.id, NULL), 0);
+    seen_release(&s);
+}
+
+static void test_stdin_through_attach(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_attach_opts ao = { .in = true, .out = true, .err = true };
+    struct runtime_attach *a;
+    const char *b;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "cat", NULL);
+    a = runtime_attach(f->rt, s.id, &ao, on_output, &s, NULL);
+    fx_start(f, &s, b, false, true);
+    fx_assert_started(f, &s);
+    assert_int_equal(runtime_attach_write(a, "ping\n", 5), 0);
+    assert_true(wait_buf(f, &s.out, "ping\n", 5000));
+    assert_int_equal(runtime_attach_write(a, NULL, 0), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 0);
+    runtime_attach_close(a);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
+static void test_tty_resize(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_attach_opts ao = { .in = true, .out = true, .err = true };
+    struct runtime_attach *a;
+    const char *b;
+    struct err err;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, true, s.id, "sh", "-c",
+                  "[ -t 0 ] && echo is-a-tty; read x; stty size; exit 5",
+                  NULL);
+    a = runtime_attach(f->rt, s.id, &ao, on_output, &s, NULL);
+    fx_start(f, &s, b, true, true);
+    fx_assert_started(f, &s);
+    assert_true(wait_buf(f, &s.out, "is-a-tty", 5000));
+    if (runtime_resize(f->rt, s.id, 33, 101, &err) != 0)
+        fail_msg("resize: %s", err.msg);
+    assert_int_equal(runtime_attach_write(a, "go\n", 3), 0);
+    assert_true(wait_buf(f, &s.out, "33 101", 5000));
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 5);
+    assert_int_equal(s.err.len, 0);  /* a tty has one stream */
+    runtime_attach_close(a);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
+static void test_signals(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_attach_opts ao = { .out = true };
+    struct runtime_attach *a;
+    const char *b;
+    struct err err;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sh", "-c",
+                  "trap 'kill -TERM $p; wait; trap - TERM; kill -TERM $$' "
+                  "TERM; echo ready; sleep 100 & p=$!; wait",
+                  NULL);
+    a = runtime_attach(f->rt, s.id, &ao, on_output, &s, NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_true(wait_buf(f, &s.out, "ready", 5000));
+    if (runtime_signal(f->rt, s.id, SIGTERM, &err) != 0)
+        fail_msg("signal: %s", err.msg);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 143);
+    runtime_attach_close(a);
+    seen_release(&s);
+    /* SIGKILL: 137; and a stopped container cannot be signalled */
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err),
+                     -ERR_CONFLICT);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
+static long fx_rss_kb(struct fx *f, const char *id)
+{
+    char *pid = fx_read(f, id, "monitor.pid");
+    char path[64];
+    char line[256];
+    FILE *fp;
+    long kb = -1;
+
+    assert_non_null(pid);
+    snprintf(path, sizeof(path), "/proc/%d/status", atoi(pid));
+    free(pid);
+    fp = fopen(path, "r");
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    fclose(fp);
+    return kb;
+}
+
+static void test_exec_and_monitor_rss(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct seen x;
+    struct runtime_exec *e;
+    const char *b;
+    struct err err;
+    long kb;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    kb = fx_rss_kb(f, s.id);
+    print_message("monitor VmRSS %ld kB\n", kb);
+    assert_true(kb > 0 && kb < 1024);
+    memset(&x, 0, sizeof(x));
+    buf_init(&x.out, 1 << 16);
+    buf_init(&x.err, 1 << 16);
+    e = runtime_exec(f->rt, s.id,
+                     "{\"args\":[\"sh\",\"-c\",\"echo out; echo err >&2; "
+                     "exit 7\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin\"],"
+                     "\"user\":{\"uid\":0,\"gid\":0}}",
+                     false, on_output, on_exec_exit, &x, &err);
+    if (e == NULL)
+        fail_msg("exec: %s", err.msg);
+    assert_true(wait_flag(f, &x.exec_exited, 10000));
+    assert_int_equal(x.exec_code, 7);
+    assert_string_equal(x.out.data, "out\n");
+    assert_string_equal(x.err.data, "err\n");
+    runtime_exec_release(e);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    fx_assert_gone(f, s.id);
+    buf_release(&x.out);
+    buf_release(&x.err);
+    seen_release(&s);
+}
+
+static void test_recover_after_restart(void **state)
+{
+    struct fx *f = *state;
+    struct seen live;
+    struct seen dead;
+    struct runtime_exit ex;
+    const char *b;
+    struct err err;
+    pid_t pid = 0;
+    long end;
+    char path[320];
+
+    if (f == NULL)
+        skip();
+    seen_init(&dead);
+    b = fx_bundle(f, false, dead.id, "sleep", "100", NULL);
+    fx_start(f, &dead, b, false, false);
+    fx_assert_started(f, &dead);
+    seen_init(&live);
+    b = fx_bundle(f, false, live.id, "sleep", "100", NULL);
+    fx_start(f, &live, b, false, false);
+    fx_assert_started(f, &live);
+    /* "restart" the daemon: close, the containers keep running */
+    fx_close_runtime(f);
+    assert_int_equal(kill(live.pid, 0), 0);
+    /* one exits while no daemon listens */
+    assert_int_equal(kill(dead.pid, SIGKILL), 0);
+    snprintf(path, sizeof(path), "%s/containers/%s/monitor.pid", f->root,
+             dead.id);
+    end = now_ms() + 5000;
+    while (fsutil_exists(path) && now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    f->rt = runtime_new(&f->loop, f->root, &err);
+    assert_non_null(f->rt);
+    runtime_set_exit_cb(f->rt, on_exit_cb, NULL);
+    assert_int_equal(runtime_recover(f->rt, dead.id, &pid, &ex, &err), 0);
+    assert_int_equal(ex.exit_code, 137);
+    assert_string_equal(ex.error, "");
+    assert_non_null(strchr(ex.finished_at, 'Z'));
+    fx_assert_gone(f, dead.id);
+    assert_int_equal(runtime_delete(f->rt, dead.id, &err), 0);
+    assert_int_equal(runtime_recover(f->rt, live.id, &pid, &ex, &err), 1);
+    assert_int_equal(pid, live.pid);
+    exits_of = &live;
+    assert_int_equal(runtime_signal(f->rt, live.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &live.exited, 5000));
+    assert_int_equal(live.ex.exit_code, 137);
+    fx_assert_gone(f, live.id);
+    seen_release(&live);
+    seen_release(&dead);
+}
+
+static void test_create_failure_message(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    const char *b;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "nosuch", NULL);
+    fx_start(f, &s, b, false, false);
+    assert_true(wait_flag(f, &s.started, 10000));
+    assert_int_equal(s.start_status, -ERR_INTERNAL);
+    assert_string_equal(
+        s.start_msg,
+        "failed to create task for container: failed to create shim task: "
+        "OCI runtime create failed: runc create failed: unable to start "
+        "container process: exec: \"nosuch\": executable file not found in "
+        "$PATH: unknown");
+    assert_false(s.exited);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
+/* Start-to-running latency against `runc run --detach`, printed. */
+static void test_start_latency(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    const char *b;
+    char cmd[512];
+    char bundle[256];
+    long t0;
+    long shoal_ms = 0;
+    long runc_ms = 0;
+    int i;
+    const int runs = 5;
+    struct err err;
+
+    if (f == NULL)
+        skip();
+    for (i = 0; i < runs; i++) {
+        seen_init(&s);
+        b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+        t0 = now_ms();
+        fx_start(f, &s, b, false, false);
+        fx_assert_started(f, &s);
+        shoal_ms += now_ms() - t0;
+        assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+        assert_true(wait_flag(f, &s.exited, 5000));
+        seen_release(&s);
+        snprintf(bundle, sizeof(bundle), "%s", b);
+        snprintf(cmd, sizeof(cmd),
+                 "runc --root %s/runc run --detach --bundle %s lat%d "
+                 "</dev/null >/dev/null 2>&1",
+                 f->root, bundle, i);
+        t0 = now_ms();
+        assert_int_equal(system(cmd), 0);
+        runc_ms += now_ms() - t0;
+        snprintf(cmd, sizeof(cmd), "runc --root %s/runc delete -f lat%d",
+                 f->root, i);
+        assert_int_equal(system(cmd), 0);
+    }
+    print_message("start latency: runtime_start %.1f ms, runc run --detach "
+                  "%.1f ms (mean of %d)\n",
+                  (double)shoal_ms / runs, (double)runc_ms / runs, runs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_log_streams_exit_code, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stdin_through_attach, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tty_resize, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_signals, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_and_monitor_rss, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recover_after_restart, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_create_failure_message, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_latency, fx_setup,
+                                        fx_teardown),
+    };
+
+    return cmocka_run_group_tests_name("engine/runtime", tests, NULL, NULL);
+}
