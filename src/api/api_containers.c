@@ -10,7 +10,6 @@
 #include "api/api_int.h"
 #include "base/mem.h"
 #include "engine/engine.h"
-#include "engine/runtime.h"
 
 #define API_CONTAINERS__MUX "application/vnd.docker.multiplexed-stream"
 #define API_CONTAINERS__RAW "application/vnd.docker.raw-stream"
@@ -360,7 +359,7 @@ void api_containers_wait(struct api_req *req)
 struct api_attach
 {
     struct api_hijack *h;        /* owned until closed */
-    struct runtime_attach *a;    /* owned until closed */
+    struct engine_attach *a;     /* owned until closed */
     bool tty;
     bool in;
 };
@@ -368,7 +367,7 @@ struct api_attach
 static void api_attach_finish(struct api_attach *at)
 {
     if (at->a != NULL)
-        runtime_attach_close(at->a);
+        engine_attach_close(at->a);
     if (at->h != NULL)
         api_hijack_close(at->h);
     free(at);
@@ -394,11 +393,11 @@ static void api_attach_on_read(void *data, const char *buf, long len)
 
     if (len > 0) {
         if (at->in && at->a != NULL)
-            runtime_attach_write(at->a, buf, (size_t)len);
+            engine_attach_write(at->a, buf, (size_t)len);
         return;
     }
     if (at->in && at->a != NULL)
-        runtime_attach_write(at->a, NULL, 0);
+        engine_attach_write(at->a, NULL, 0);
     if (api_hijack_write(at->h, "", 0) != 0) {
         /* The client is gone: detach. */
         api_attach_finish(at);

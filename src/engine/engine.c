@@ -107,6 +107,7 @@ static void engine_on_runtime_closed(void *data)
     void (*cb)(void *) = e->close_cb;
     void *cb_data = e->close_data;
 
+    engine_container_free_attaches(e);
     while ((c = e->ctrs) != NULL) {
         e->ctrs = c->next;
         engine_state_free_ctr(c);

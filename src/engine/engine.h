@@ -91,16 +91,23 @@ json_t *engine_container_prune(struct engine *e, const json_t *filters,
 int engine_container_tty(struct engine *e, const char *ref, bool *tty,
                          struct err *err);
 
-/* Attach to a container's stdio (runtime_attach of runtime.h; the caller
- * writes and closes it with runtime_attach_write/_close). */
-struct runtime_attach;
+/* Attach to a container's stdio (before its start or while it runs): fn
+ * gets output (stream 1 or 2), then stream 0 once at the end, after which
+ * the caller must call engine_attach_close. stdin written before the
+ * container's process exists is kept (up to 1 MiB) and delivered at its
+ * start; len 0 closes the container's stdin. */
+struct engine_attach;
 typedef void (*engine_output_fn)(void *data, int stream, const char *buf,
                                  size_t len);
-struct runtime_attach *engine_container_attach(struct engine *e,
-                                               const char *ref, bool in,
-                                               bool out, bool errs,
-                                               engine_output_fn fn,
-                                               void *data, struct err *err);
+struct engine_attach *engine_container_attach(struct engine *e,
+                                              const char *ref, bool in,
+                                              bool out, bool errs,
+                                              engine_output_fn fn,
+                                              void *data, struct err *err);
+int engine_attach_write(struct engine_attach *a, const void *buf,
+                        size_t len);
+/* Detach and free; fn never fires after it. */
+void engine_attach_close(struct engine_attach *a);
 
 /* GET /containers/{id}/logs: fn gets each record (stream 1 or 2, with the
  * timestamp prefix when asked), then end fires once (stream 0, len 0).

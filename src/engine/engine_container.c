@@ -350,6 +350,7 @@ struct engine_start_req
 static void engine_container_exited(struct engine_ctr *c, int code,
                                     bool oom, const char *finished,
                                     const char *error);
+static void engine_container_do_remove(struct engine_ctr *c);
 
 static void engine_container_on_started(void *data, int status,
                                         const struct err *err, pid_t pid)
@@ -378,6 +379,10 @@ static void engine_container_on_started(void *data, int status,
         engine_container_save(c);
         r->cb(r->data, status, err);
         free(r);
+        /* Docker removes an AutoRemove container whose start failed
+         * (`run --rm` waits for its removal). */
+        if (json_is_true(json_object_get(c->host, "AutoRemove")))
+            engine_container_do_remove(c);
         return;
     }
     c->status = ENGINE_RUNNING;
@@ -390,6 +395,7 @@ static void engine_container_on_started(void *data, int status,
     c->error = xstrdup("");
     engine_view_now(c->started_at);
     engine_container_save(c);
+    engine_container_flush_attaches(c->e, c->id);
     engine_emit(c->e, "start", c, NULL, NULL);
     r->cb(r->data, 0, NULL);
     free(r);
@@ -884,21 +890,114 @@ int engine_container_tty(struct engine *e, const char *ref, bool *tty,
     return 0;
 }
 
-struct runtime_attach *engine_container_attach(struct engine *e,
-                                               const char *ref, bool in,
-                                               bool out, bool errs,
-                                               engine_output_fn fn,
-                                               void *data, struct err *err)
+#define ENGINE_CONTAINER__STDIN_MAX (1u << 20)
+
+static void engine_container_on_attach_output(void *data, int stream,
+                                              const char *buf, size_t len)
+{
+    struct engine_attach *ea = data;
+
+    if (ea->fn != NULL)
+        ea->fn(ea->data, stream, buf, len);
+}
+
+struct engine_attach *engine_container_attach(struct engine *e,
+                                              const char *ref, bool in,
+                                              bool out, bool errs,
+                                              engine_output_fn fn,
+                                              void *data, struct err *err)
 {
     struct engine_ctr *c = engine_view_lookup(e, ref, err);
     struct runtime_attach_opts o;
+    struct engine_attach *ea;
 
     if (c == NULL)
         return NULL;
+    ea = xcalloc(1, sizeof(*ea));
+    ea->e = e;
+    memcpy(ea->id, c->id, sizeof(ea->id));
+    ea->fn = fn;
+    ea->data = data;
+    /* The runtime has no stdin to write to before the start: hold it. */
+    ea->holding = c->status != ENGINE_RUNNING;
     o.in = in;
     o.out = out;
     o.err = errs;
-    return runtime_attach(e->rt, c->id, &o, fn, data, err);
+    ea->a = runtime_attach(e->rt, c->id, &o,
+                           engine_container_on_attach_output, ea, err);
+    if (ea->a == NULL) {
+        free(ea);
+        return NULL;
+    }
+    ea->next = e->attaches;
+    e->attaches = ea;
+    return ea;
+}
+
+int engine_attach_write(struct engine_attach *ea, const void *buf,
+                        size_t len)
+{
+    if (ea->holding) {
+        if (len == 0) {
+            ea->pending_eof = true;
+            return 0;
+        }
+        if (ea->n_pending + len > ENGINE_CONTAINER__STDIN_MAX)
+            return -ERR_TOOBIG;
+        ea->pending = xrealloc(ea->pending, ea->n_pending + len);
+        memcpy(ea->pending + ea->n_pending, buf, len);
+        ea->n_pending += len;
+        return 0;
+    }
+    return runtime_attach_write(ea->a, buf, len);
+}
+
+void engine_container_flush_attaches(struct engine *e, const char *id)
+{
+    struct engine_attach *ea;
+
+    for (ea = e->attaches; ea != NULL; ea = ea->next) {
+        if (!ea->holding || strcmp(ea->id, id) != 0)
+            continue;
+        ea->holding = false;
+        if (ea->n_pending > 0)
+            runtime_attach_write(ea->a, ea->pending, ea->n_pending);
+        if (ea->pending_eof)
+            runtime_attach_write(ea->a, NULL, 0);
+        free(ea->pending);
+        ea->pending = NULL;
+        ea->n_pending = 0;
+    }
+}
+
+void engine_attach_close(struct engine_attach *ea)
+{
+    struct engine *e = ea->e;
+    struct engine_attach **pp;
+
+    for (pp = &e->attaches; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == ea) {
+            *pp = ea->next;
+            break;
+        }
+    }
+    /* While the runtime closes it frees its attaches itself (and tells
+     * their end from inside runtime_close). */
+    if (!e->closing)
+        runtime_attach_close(ea->a);
+    free(ea->pending);
+    free(ea);
+}
+
+void engine_container_free_attaches(struct engine *e)
+{
+    struct engine_attach *ea;
+
+    while ((ea = e->attaches) != NULL) {
+        e->attaches = ea->next;
+        free(ea->pending);
+        free(ea);
+    }
 }
 
 /* --- inspect, list, prune ----------------------------------------------- */

@@ -87,6 +87,23 @@ struct engine_sub
 };
 
 struct engine_exec;
+struct runtime_attach;
+
+/* An attach client (engine_container_attach). */
+struct engine_attach
+{
+    struct engine_attach *next;
+    struct engine *e;                /* borrowed */
+    char id[ENGINE_ID_LEN + 1];      /* the container's */
+    struct runtime_attach *a;        /* owned (the runtime frees it itself
+                                        when it closes) */
+    engine_output_fn fn;
+    void *data;
+    char *pending;                   /* owned: stdin before the start */
+    size_t n_pending;
+    bool pending_eof;
+    bool holding;                    /* stdin held until the start */
+};
 
 struct engine
 {
@@ -99,6 +116,7 @@ struct engine
     struct engine_sub *subs;         /* owned list */
     struct engine_exec *execs;       /* owned list */
     struct engine_logs *follows;     /* owned list: logs -f in progress */
+    struct engine_attach *attaches;  /* owned list */
     void (*close_cb)(void *data);
     void *close_data;
     bool closing;
@@ -185,6 +203,10 @@ void engine_container_on_exit(void *data, const char *id,
                               const struct runtime_exit *ex);
 /* Reattach or record the exit of containers loaded from disk. */
 void engine_container_recover(struct engine *e, struct engine_ctr *c);
+
+/* Deliver the stdin attach clients wrote before container id started. */
+void engine_container_flush_attaches(struct engine *e, const char *id);
+void engine_container_free_attaches(struct engine *e);
 
 /* --- engine_exec.c --- */
 void engine_exec_free_all(struct engine *e);
