@@ -32,6 +32,38 @@ OUT=$(dk n1 run --rm --name ephemeral busybox echo bye 2>&1) || fail "run --rm: 
 expect_eq "$OUT" bye
 gone ephemeral || fail "a --rm container is still there"
 
+log "run -i (stdin, its end closes the container's), run -it (a tty)"
+expect_eq "$(echo from-stdin | dk n1 run -i --rm busybox cat)" from-stdin
+D="$DOCKER -H unix://$(node_sock n1)"
+OUT=$(script -qec "$D run -it --rm busybox sh -c 'tty; exit 4'" /dev/null)
+expect_eq "$?" 4 "exit code of run -it"
+expect_contains "$OUT" /dev/pts/0
+
+log "start -a, attach, logs -f until the exit"
+dk n1 create --name sa busybox sh -c 'echo started-attached; exit 6' >/dev/null
+OUT=$(dk n1 start -a sa)
+expect_eq "$?" 6 "exit code of start -a"
+expect_eq "$OUT" started-attached
+dk n1 run -d --name at busybox sh -c 'sleep 1; echo attached-out; exit 2' >/dev/null
+OUT=$(timeout 20 "$DOCKER" -H "unix://$(node_sock n1)" attach at)
+expect_eq "$?" 2 "exit code of attach"
+expect_eq "$OUT" attached-out
+dk n1 run -d --name fx busybox sh -c 'echo first; sleep 1; echo second' >/dev/null
+OUT=$(timeout 20 "$DOCKER" -H "unix://$(node_sock n1)" logs -f fx)
+expect_eq "$?" 0 "logs -f ends at the exit"
+expect_eq "$OUT" "$(printf 'first\nsecond')"
+run_ok dk n1 rm sa at fx
+
+log "--init, --entrypoint, -m, --network host, a missing command"
+expect_eq "$(dk n1 run --rm --init busybox ps -o comm | sed -n 2p)" docker-init
+expect_eq "$(dk n1 run --rm --entrypoint echo busybox via-entrypoint)" via-entrypoint
+expect_eq "$(dk n1 run --rm -m 64m busybox cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" 67108864
+expect_eq "$(dk n1 run --rm --network host busybox ls /sys/class/net | sort)" "$(ls /sys/class/net | sort)"
+OUT=$(dk n1 run --rm --name nocmd busybox no-such-command 2>&1)
+expect_eq "$?" 127 "exit code of a missing command"
+expect_contains "$OUT" 'exec: "no-such-command": executable file not found in $PATH'
+gone nocmd || fail "a --rm container whose start failed is left"
+
 log "run -d, ps, inspect, prefix and name addressing"
 id=$(dk n1 run -d --name sleeper -l app=t6200 busybox \
     sh -c 'trap "exit 9" USR1; while true; do sleep 0.1; done') ||
@@ -134,6 +166,13 @@ expect_contains "$OUT" "bind source path does not exist: /no/such/dir"
 expect_fail dk n1 create nosuchimage
 expect_contains "$OUT" "nosuchimage"
 ping_node n1 >/dev/null || fail "the daemon stopped serving"
+
+log "container prune"
+pid_=$(dk n1 create --name pruned busybox true)
+OUT=$(dk n1 container prune -f)
+expect_contains "$OUT" "$pid_"
+expect_contains "$OUT" "Deleted Containers:"
+gone pruned || fail "prune left a stopped container"
 
 log "kill -9 of the daemon with containers running"
 dk n1 run -d --name survivor busybox sh -c \
