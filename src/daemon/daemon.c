@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -187,8 +188,16 @@ int daemon_main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     err_clear(&err);
-    if (fsutil_mkdir_p(root, 0711, &err) != 0)
+    /* The data root holds the node's key and the swarm's Raft log: only
+     * root may enter it (Docker: 0710 for a remapped root's group; shoal
+     * has no user namespace remapping). An older, looser root is
+     * tightened. */
+    if (fsutil_mkdir_p(root, 0700, &err) != 0)
         goto fail;
+    if (chmod(root, 0700) != 0) {
+        err_sys(&err, ERR_IO, errno, "chmod %s", root);
+        goto fail;
+    }
     if (strncmp(host, "unix://", 7) == 0) {
         char dir[4096];
         char *slash;

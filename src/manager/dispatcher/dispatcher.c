@@ -664,9 +664,10 @@ int dispatcher_heartbeat_who(const struct rpc_req *req, char *node_id,
 json_t *dispatcher_heartbeat_relay_body(const char *node_id, const char *ip,
                                         const json_t *body)
 {
-    return json_pack("{s:b, s:s, s:s, s:O?}", "Forwarded", 1, "NodeID",
-                     node_id, "Addr", ip, "SessionID",
-                     json_object_get(body, "SessionID"));
+    return json_pack("{s:b, s:s, s:s, s:O?, s:O?}", "Forwarded", 1,
+                     "NodeID", node_id, "Addr", ip, "SessionID",
+                     json_object_get(body, "SessionID"), "TLSInfo",
+                     json_object_get(body, "TLSInfo"));
 }
 
 void dispatcher_serve_heartbeat(struct dispatcher *d, struct rpc_req *req,

@@ -342,10 +342,26 @@ int store_restore(struct store *s, const void *buf, size_t len,
         return err_set(err, ERR_PROTO, "store: malformed snapshot");
     }
     for (k = 0; k < STORE__KINDS; k++) {
-        if (!json_is_object(json_object_get(objs, store_kind_names[k])) &&
-            json_object_get(objs, store_kind_names[k]) != NULL) {
+        json_t *all = json_object_get(objs, store_kind_names[k]);
+        const char *id;
+        json_t *obj;
+
+        if (all != NULL && !json_is_object(all)) {
             json_decref(snap);
             return err_set(err, ERR_PROTO, "store: malformed snapshot");
+        }
+        /* A snapshot comes from a peer: every object must be one, filed
+         * under its own ID, as store_apply files them. */
+        json_object_foreach(all, id, obj) {
+            const char *oid = store_obj_id(obj);
+
+            if (!json_is_object(obj) || oid == NULL || strcmp(oid, id) != 0) {
+                err_set(err, ERR_PROTO, "store: malformed snapshot: %s %.64s "
+                        "is not an object with that ID",
+                        store_kind_names[k], id);
+                json_decref(snap);
+                return -ERR_PROTO;
+            }
         }
     }
     for (k = 0; k < STORE__KINDS; k++) {
