@@ -231,6 +231,14 @@ int engine_exec_resize(struct engine *e, const char *exec_id, unsigned rows,
 
 static void engine_exec_free(struct engine_exec *x)
 {
+    engine_exec_exit_fn fn = x->exit_fn;
+
+    /* An attached client still waits: its process is killed (container
+     * gone, daemon closing), so tell it like one. */
+    x->exit_fn = NULL;
+    x->out = NULL;
+    if (fn != NULL && x->running)
+        fn(x->data, 137);
     if (x->rx != NULL)
         runtime_exec_release(x->rx);
     json_decref(x->config);
