@@ -198,6 +198,22 @@ run_ok dk n1 exec survivor touch /tmp/go
 expect_eq "$(dk n1 wait survivor)" 7 "survivor's exit after the restart"
 expect_eq "$(dk n1 logs survivor 2>&1)" "$(printf 'before\nafter')"
 
+log "a clean daemon stop with clients attached, following, waiting, exec'ing"
+dk n1 run -d --name ticker busybox sh -c 'while true; do echo tick; sleep 0.2; done' >/dev/null
+wait_for 100 0.05 "ticker to log" logs_have ticker tick
+pids=()
+timeout 30 "$DOCKER" -H "unix://$(node_sock n1)" logs -f ticker >/dev/null 2>&1 & pids+=($!)
+timeout 30 "$DOCKER" -H "unix://$(node_sock n1)" wait ticker >/dev/null 2>&1 & pids+=($!)
+timeout 30 "$DOCKER" -H "unix://$(node_sock n1)" attach ticker >/dev/null 2>&1 & pids+=($!)
+timeout 30 "$DOCKER" -H "unix://$(node_sock n1)" exec ticker sleep 60 >/dev/null 2>&1 & pids+=($!)
+wait_for 100 0.05 "the exec to run" sh -c "ps -eo args | grep -q '^sleep 60'"
+stop_node n1 || fail "the daemon did not stop with clients connected"
+check_node_log n1
+wait "${pids[@]}" 2>/dev/null
+start_node n1
+is_up ticker || fail "ticker is not running after a clean restart"
+run_ok dk n1 rm -f ticker
+
 log "rm everything: no mounts, runc containers or monitors left"
 mons=$(cat "$(root)"/containers/*/monitor.pid 2>/dev/null)
 dk n1 ps -aq | xargs -r "$DOCKER" -H "unix://$(node_sock n1)" rm -f >/dev/null
