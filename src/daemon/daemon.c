@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "cluster/cluster.h"
 #include "daemon/daemon.h"
+#include "engine/engine.h"
 #include "version.h"
 
 #define DAEMON__DEFAULT_HOST "unix:///run/shoal/shoal.sock"
@@ -30,6 +31,7 @@ struct daemon
     uv_signal_t sigterm;
     struct cluster *cluster;  /* owned */
     struct api_server *api;   /* owned */
+    struct engine *engine;    /* owned: local containers and images */
     const char *pidfile;      /* borrowed from argv */
     bool stopping;
 };
@@ -72,11 +74,22 @@ static int daemon_write_pidfile(const char *path, struct err *err)
     return fsutil_write_atomic(path, pid, strlen(pid), 0644, err);
 }
 
+static void daemon_on_engine_closed(void *data)
+{
+    struct daemon *d = data;
+
+    d->engine = NULL;
+}
+
+/* The engine closes after the API: attach and exec connections hold
+ * runtime handles until their connection is gone. */
 static void daemon_on_api_closed(void *data)
 {
     struct daemon *d = data;
 
     d->api = NULL;
+    if (d->engine != NULL)
+        engine_close(d->engine, daemon_on_engine_closed, d);
 }
 
 static void daemon_on_cluster_closed(void *data)
@@ -201,9 +214,12 @@ int daemon_main(int argc, char **argv)
     d.cluster = cluster_new(&d.loop, root, &err);
     if (d.cluster == NULL)
         goto fail_loop;
-    d.api = api_server_start(&d.loop, host, d.cluster, NULL, &err);
-    if (d.api == NULL)
+    d.engine = engine_new(&d.loop, root, &err);
+    if (d.engine == NULL)
         goto fail_cluster;
+    d.api = api_server_start(&d.loop, host, d.cluster, d.engine, &err);
+    if (d.api == NULL)
+        goto fail_engine;
     if (d.pidfile[0] != '\0' && daemon_write_pidfile(d.pidfile, &err) != 0)
         goto fail_api;
     uv_signal_init(&d.loop, &d.sigint);
@@ -227,6 +243,9 @@ int daemon_main(int argc, char **argv)
 fail_api:
     d.stopping = true;
     api_server_close(d.api, daemon_on_api_closed, &d);
+    goto fail_cluster;
+fail_engine:
+    engine_close(d.engine, daemon_on_engine_closed, &d);
 fail_cluster:
     cluster_close(d.cluster, daemon_on_cluster_closed, &d);
     uv_run(&d.loop, UV_RUN_DEFAULT);
