@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "cluster/cluster.h"
 #include "daemon/daemon.h"
+#include "agent/agent_engine.h"
 #include "engine/engine.h"
 #include "version.h"
 
@@ -32,6 +33,7 @@ struct daemon
     struct cluster *cluster;  /* owned */
     struct api_server *api;   /* owned */
     struct engine *engine;    /* owned: local containers and images */
+    bool engine_closing;
     const char *pidfile;      /* borrowed from argv */
     bool stopping;
 };
@@ -81,15 +83,24 @@ static void daemon_on_engine_closed(void *data)
     d->engine = NULL;
 }
 
-/* The engine closes after the API: attach and exec connections hold
- * runtime handles until their connection is gone. */
+/* The engine closes after the API and the cluster: attach and exec
+ * connections hold runtime handles until their connection is gone, and
+ * the agent's executor uses the engine until the cluster closes it. */
+static void daemon_maybe_close_engine(struct daemon *d)
+{
+    if (d->api == NULL && d->cluster == NULL && d->engine != NULL &&
+        !d->engine_closing) {
+        d->engine_closing = true;
+        engine_close(d->engine, daemon_on_engine_closed, d);
+    }
+}
+
 static void daemon_on_api_closed(void *data)
 {
     struct daemon *d = data;
 
     d->api = NULL;
-    if (d->engine != NULL)
-        engine_close(d->engine, daemon_on_engine_closed, d);
+    daemon_maybe_close_engine(d);
 }
 
 static void daemon_on_cluster_closed(void *data)
@@ -97,6 +108,7 @@ static void daemon_on_cluster_closed(void *data)
     struct daemon *d = data;
 
     d->cluster = NULL;
+    daemon_maybe_close_engine(d);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -217,6 +229,7 @@ int daemon_main(int argc, char **argv)
     d.engine = engine_new(&d.loop, root, &err);
     if (d.engine == NULL)
         goto fail_cluster;
+    cluster_set_task_engine(d.cluster, &agent_engine_ops, d.engine);
     d.api = api_server_start(&d.loop, host, d.cluster, d.engine, &err);
     if (d.api == NULL)
         goto fail_engine;
@@ -245,6 +258,7 @@ fail_api:
     api_server_close(d.api, daemon_on_api_closed, &d);
     goto fail_cluster;
 fail_engine:
+    d.engine_closing = true;
     engine_close(d.engine, daemon_on_engine_closed, &d);
 fail_cluster:
     cluster_close(d.cluster, daemon_on_cluster_closed, &d);
