@@ -179,6 +179,17 @@ void api_nodes_delete(struct api_req *req);
 void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
 void api_tasks_list(struct api_req *req);
+/* /secrets and /configs (api_secrets.c). */
+void api_secrets_list_secrets(struct api_req *req);
+void api_secrets_list_configs(struct api_req *req);
+void api_secrets_inspect_secret(struct api_req *req);
+void api_secrets_inspect_config(struct api_req *req);
+void api_secrets_create_secret(struct api_req *req);
+void api_secrets_create_config(struct api_req *req);
+void api_secrets_update_secret(struct api_req *req);
+void api_secrets_update_config(struct api_req *req);
+void api_secrets_delete_secret(struct api_req *req);
+void api_secrets_delete_config(struct api_req *req);
 void api_tasks_inspect(struct api_req *req);
 /* Containers and exec (api_containers.c, api_exec.c), with their shared
  * helpers: the engine check (replies 503 when there is none), integer

@@ -94,6 +94,11 @@ err_after_alloc:
     return NULL;
 }
 
+const char *engine_root(const struct engine *e)
+{
+    return e->root;
+}
+
 struct image_store *engine_images(struct engine *e)
 {
     return e->images;

@@ -28,6 +28,8 @@ struct engine *engine_new(uv_loop_t *loop, const char *data_root,
 void engine_close(struct engine *e, void (*cb)(void *data), void *data);
 
 struct image_store *engine_images(struct engine *e);
+/* The data root (borrowed, valid while e lives). */
+const char *engine_root(const struct engine *e);
 
 typedef void (*engine_done_cb)(void *data, int status, const struct err *err);
 
