@@ -167,6 +167,24 @@ static const struct cli_flag cli_flags_node_rm[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_secret_create[] = {
+    {"label", 'l', CLI_FLAG_LIST, NULL, NULL, "Labels"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_secret_ls[] = {
+    {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
+     "Filter output based on conditions provided"},
+    {"format", 0, CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_LIST},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, NULL, "Only display IDs"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_secret_inspect[] = {
+    {"format", 'f', CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_ONE},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static const struct cli_flag cli_flags_network_ls[] = {
     {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
      "Provide filter values (e.g. \"driver=bridge\")"},
@@ -240,6 +258,34 @@ static const struct cli_cmd cli_node_cmds[] = {
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
+static const struct cli_cmd cli_secret_cmds[] = {
+    {"create", NULL, "[OPTIONS] SECRET [file|-]",
+     "Create a secret from a file or STDIN as content", CLI_ARGS_MIN, 1,
+     cli_flags_secret_create, cli_secret_create, NULL},
+    {"inspect", NULL, "[OPTIONS] SECRET [SECRET...]",
+     "Display detailed information on one or more secrets", CLI_ARGS_MIN, 1,
+     cli_flags_secret_inspect, cli_secret_inspect, NULL},
+    {"ls", "list", "[OPTIONS]", "List secrets", CLI_ARGS_NONE, 0,
+     cli_flags_secret_ls, cli_secret_ls, NULL},
+    {"rm", "remove", "SECRET [SECRET...]", "Remove one or more secrets",
+     CLI_ARGS_MIN, 1, NULL, cli_secret_rm, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
+static const struct cli_cmd cli_config_cmds[] = {
+    {"create", NULL, "[OPTIONS] CONFIG file|-",
+     "Create a config from a file or STDIN", CLI_ARGS_MIN, 2,
+     cli_flags_secret_create, cli_secret_create, NULL},
+    {"inspect", NULL, "[OPTIONS] CONFIG [CONFIG...]",
+     "Display detailed information on one or more configs", CLI_ARGS_MIN, 1,
+     cli_flags_secret_inspect, cli_secret_inspect, NULL},
+    {"ls", "list", "[OPTIONS]", "List configs", CLI_ARGS_NONE, 0,
+     cli_flags_secret_ls, cli_secret_ls, NULL},
+    {"rm", "remove", "CONFIG [CONFIG...]", "Remove one or more configs",
+     CLI_ARGS_MIN, 1, NULL, cli_secret_rm, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
 static const struct cli_cmd cli_network_cmds[] = {
     {"inspect", NULL, "[OPTIONS] NETWORK [NETWORK...]",
      "Display detailed information on one or more networks", CLI_ARGS_MIN, 1,
@@ -267,8 +313,12 @@ static const struct cli_cmd cli_root_cmds[] = {
      NULL, cli_network_cmds},
     {"system", NULL, "COMMAND", "Manage shoal", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_system_cmds},
+    {"config", NULL, "COMMAND", "Manage Swarm configs", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_config_cmds},
     {"node", NULL, "COMMAND", "Manage Swarm nodes", CLI_ARGS_ANY, 0, NULL,
      NULL, cli_node_cmds},
+    {"secret", NULL, "COMMAND", "Manage Swarm secrets", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_secret_cmds},
     {"swarm", NULL, "COMMAND", "Manage Swarm", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_swarm_cmds},
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
@@ -283,7 +333,7 @@ static const struct
 } cli_root_sections[] = {
     {"Commands", 0, 3},
     {"Management Commands", 3, 5},
-    {"Swarm Commands", 5, 7},
+    {"Swarm Commands", 5, 9},
 };
 
 /* Indexes into cli_global_flags. */

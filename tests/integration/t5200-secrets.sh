@@ -171,6 +171,26 @@ gone() { ! grep -q "$(node_dir n2)/root/secrets/$tid" /proc/self/mountinfo && ! 
 wait_for 200 0.1 "the task's container and tmpfs gone" gone
 [ -e "$(node_dir n2)/root/secrets/$tid" ] && fail "the tmpfs directory is left"
 
+log "the shoal CLI"
+sid2=$(printf 'other' | sh_ n1 secret create --label a=b other -) || fail "shoal secret create"
+expect_eq "${#sid2}" 25 "shoal secret create ID"
+run_ok sh_ n1 secret ls
+expect_contains "$OUT" "ID                          NAME      DRIVER    CREATED" "shoal secret ls header"
+expect_contains "$OUT" "$sid2   other" "shoal secret ls row"
+expect_eq "$(sh_ n1 secret ls -q --filter name=oth)" "$sid2" "shoal name filter"
+run_ok sh_ n1 secret inspect other
+expect_contains "$OUT" '"a": "b"' "shoal secret inspect"
+expect_not_contains "$OUT" "Data" "shoal secret inspect shows no data"
+expect_fail sh_ n1 secret create other /etc/hostname
+expect_contains "$OUT" "rpc error: code = AlreadyExists desc = secret other already exists" "shoal conflict"
+run_ok sh_ n1 secret rm other
+expect_eq "$OUT" other "shoal secret rm"
+printf 'k=v' >"$TMP/c.conf"
+run_ok sh_ n1 config create c2 "$TMP/c.conf"
+expect_eq "$(sh_ n1 config inspect -f '{{.Spec.Name}}' c2)" c2 "shoal config inspect"
+expect_contains "$(sh_ n1 config ls)" "c2" "shoal config ls"
+run_ok sh_ n1 config rm c2
+
 log "rm"
 run_ok dk n1 secret rm db_pass
 expect_eq "$OUT" db_pass "secret rm output"
