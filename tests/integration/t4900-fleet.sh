@@ -54,10 +54,10 @@ print(sum(1 for t in json.load(sys.stdin)
           if t.get("Name") == "fleet" and t["Status"]["State"] == sys.argv[1]))
 ' "$1")" = "$2" ]
 }
-task_state() {
+task_state_is() { # task_state_is ID STATE
     local out
     out=$(api n1 GET "/tasks/$1")
-    printf '%s' "${out#* }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Status"]["State"])'
+    [ "$(printf '%s' "${out#* }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Status"]["State"])')" = "$2" ]
 }
 
 start_node n1
@@ -107,7 +107,7 @@ wait_for 50 0.1 "the fleet counts $((2 * N)) running" grep -q "$((2 * N)) tasks 
 log "desired state shutdown"
 out=$(api n1 POST "/_shoal/debug/tasks/$first/update" '{"DesiredState":"shutdown"}')
 expect_eq "${out%% *}" 200 "update desired state"
-wait_for 100 0.1 "task $first shut down" test "$(task_state "$first")" = shutdown
+wait_for 100 0.1 "task $first shut down" task_state_is "$first" shutdown
 
 log "SIGTERM stops the fleet cleanly"
 stop_fleet || fail "the fleet exited with $? (stderr: $(tail -5 "$TMP/fleet.err"))"
