@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -53,8 +55,6 @@ struct runtime_ctr
     struct runtime_ctr *next;
     char id[RUNTIME_ID_MAX + 1];
     char *cdir;                    /* owned */
-    uv_process_t proc;             /* the monitor, until it daemonizes */
-    bool proc_open;
     uv_pipe_t startup;             /* the monitor's stdout */
     bool startup_open;
     struct buf line;
@@ -64,6 +64,7 @@ struct runtime_ctr
     bool starting;                 /* monitor spawned, 'P'/'F' not yet */
     bool start_sent;
     bool start_failed;
+    bool run_mode;                 /* monitor runs `runc run --detach` */
     bool running;
     int n_waiting;                 /* pre-start attaches not yet accepted */
     int busy;                      /* in a callback: not to be freed */
@@ -112,6 +113,7 @@ struct runtime
     void *exit_data;
     struct runtime_ctr *ctrs;
     struct runtime_exec *execs;
+    uv_signal_t sigchld;           /* reaps runtime_kids */
     int n_handles;                 /* handles not yet closed */
     bool closing;
     void (*close_cb)(void *data);
@@ -125,6 +127,15 @@ struct runtime_wreq
     uv_write_t req;
     char data[];
 };
+
+/* Monitors this process spawned and has not reaped yet. They are its
+ * children (in their own session: they survive the daemon), so reaping
+ * them is its job, not PID 1's; process-wide, as children are, so that a
+ * runtime reopened in the same process (tests) reaps what an earlier one
+ * spawned. Only these PIDs are waited for: libuv reaps its own. */
+static pid_t *runtime_kids;
+static size_t runtime_n_kids;
+static size_t runtime_cap_kids;
 
 static void runtime_ctr_maybe_free(struct runtime_ctr *c);
 static void runtime_conn_close(struct runtime_conn *conn);
@@ -147,6 +158,43 @@ static bool runtime_id_is_valid(const char *id)
             return false;
     }
     return true;
+}
+
+static void runtime_kids_reap(void)
+{
+    size_t i = 0;
+    pid_t r;
+
+    while (i < runtime_n_kids) {
+        r = waitpid(runtime_kids[i], NULL, WNOHANG);
+        if (r == 0 || (r == -1 && errno == EINTR)) {
+            i++;
+            continue;
+        }
+        runtime_kids[i] = runtime_kids[--runtime_n_kids];
+    }
+    if (runtime_n_kids == 0) {
+        free(runtime_kids);
+        runtime_kids = NULL;
+        runtime_cap_kids = 0;
+    }
+}
+
+static void runtime_kids_add(pid_t pid)
+{
+    if (runtime_n_kids == runtime_cap_kids) {
+        runtime_cap_kids = runtime_cap_kids ? 2 * runtime_cap_kids : 8;
+        runtime_kids = xrealloc(runtime_kids,
+                                runtime_cap_kids * sizeof(*runtime_kids));
+    }
+    runtime_kids[runtime_n_kids++] = pid;
+}
+
+static void runtime_on_sigchld(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    runtime_kids_reap();
 }
 
 static void runtime_maybe_closed(struct runtime *rt)
@@ -202,7 +250,7 @@ static void runtime_ctr_maybe_free(struct runtime_ctr *c)
     struct runtime_ctr **pp;
     struct runtime *rt = c->rt;
 
-    if (c->proc_open || c->startup_open || c->ctl || c->starting ||
+    if (c->startup_open || c->ctl || c->starting ||
         c->attaches || c->busy > 0)
         return;
     for (pp = &rt->ctrs; *pp; pp = &(*pp)->next)
@@ -419,6 +467,13 @@ static void runtime_frame(struct runtime_conn *conn, char type,
                               sizeof(error));
         /* Closed first, so that the callback may start it again. */
         runtime_conn_close(conn);
+        if (c->starting) {
+            /* e.g. the monitor's start deadline passed */
+            err_set(&err, ERR_INTERNAL,
+                    "failed to create task for container: %s",
+                    ex.error[0] ? ex.error : "exited before it started");
+            runtime_start_done(c, -ERR_INTERNAL, &err, 0);
+        }
         runtime_exit_deliver(c, &ex);
         break;
     default:
@@ -598,7 +653,9 @@ static void runtime_ctr_send_start(struct runtime_ctr *c)
     }
 }
 
-/* The monitor created the container: connect, then start it. */
+/* The monitor created the container: connect, then start it. In run mode
+ * it runs already: connect, done (attaches opened meanwhile join late, as
+ * they would on a running container). */
 static void runtime_ctr_created(struct runtime_ctr *c)
 {
     struct runtime_attach *a;
@@ -616,8 +673,15 @@ static void runtime_ctr_created(struct runtime_ctr *c)
             runtime_attach_end(a);
             continue;
         }
+        if (c->run_mode)
+            continue;
         a->waiting = true;
         c->n_waiting++;
+    }
+    if (c->run_mode) {
+        c->running = true;
+        runtime_start_done(c, 0, NULL, c->pid);
+        return;
     }
     runtime_ctr_send_start(c);
 }
@@ -676,38 +740,53 @@ static void runtime_startup_read(uv_stream_t *s, ssize_t n,
     runtime_ctr_maybe_free(c);
 }
 
-static void runtime_proc_closed(uv_handle_t *h)
+/* posix_spawn (a vfork: no copy of the daemon's page tables, which
+ * uv_spawn's fork costs milliseconds for) of the monitor in its own
+ * session, in cdir, stdout the write end of a pipe. */
+static int runtime_spawn_monitor(struct runtime *rt, const char *cdir,
+                                 char **args, int out_fd, pid_t *pid,
+                                 struct err *err)
 {
-    struct runtime_ctr *c = container_of(h, struct runtime_ctr, proc);
-    struct runtime *rt = c->rt;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t all;
+    sigset_t none;
+    int rv;
 
-    c->proc_open = false;
-    rt->n_handles--;
-    runtime_ctr_maybe_free(c);
-}
-
-static void runtime_proc_exit(uv_process_t *p, int64_t status, int sig)
-{
-    (void)status;
-    (void)sig;
-    uv_close((uv_handle_t *)p, runtime_proc_closed);
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_addchdir_np(&fa, cdir);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+                                      POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    rv = posix_spawn(pid, rt->monitor_bin, &fa, &at, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rv != 0)
+        return err_sys(err, ERR_INTERNAL, rv, "spawn %s", rt->monitor_bin);
+    runtime_kids_add(*pid);
+    return 0;
 }
 
 int runtime_start(struct runtime *rt, const struct runtime_start_opts *opts,
                   runtime_started_fn cb, void *data, struct err *err)
 {
     struct runtime_ctr *c;
-    uv_process_options_t po;
-    uv_stdio_container_t stdio[3];
     char *args[16];
+    int p[2];
     int i = 0;
-    int rv;
+    pid_t pid;
 
     if (!runtime_id_is_valid(opts->id))
         return err_set(err, ERR_INVALID, "invalid container ID %s", opts->id);
     c = runtime_ctr_get(rt, opts->id);
-    if (c->starting || c->running || c->ctl || c->proc_open ||
-        c->startup_open) {
+    if (c->starting || c->running || c->ctl || c->startup_open) {
         runtime_ctr_maybe_free(c);
         return err_set(err, ERR_CONFLICT, "container %s is already running",
                        opts->id);
@@ -725,36 +804,33 @@ int runtime_start(struct runtime *rt, const struct runtime_start_opts *opts,
         args[i++] = (char *)"--tty";
     if (opts->open_stdin)
         args[i++] = (char *)"--stdin";
+    /* No attach to wait for: runc run, one runc process instead of two
+     * (create, then start). */
+    c->run_mode = c->attaches == NULL;
+    if (c->run_mode)
+        args[i++] = (char *)"--run";
     args[i++] = c->id;
     args[i] = NULL;
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        runtime_ctr_maybe_free(c);
+        return err_sys(err, ERR_INTERNAL, errno, "pipe");
+    }
+    if (runtime_spawn_monitor(rt, c->cdir, args, p[1], &pid, err) != 0) {
+        close(p[0]);
+        close(p[1]);
+        runtime_ctr_maybe_free(c);
+        return -ERR_INTERNAL;
+    }
+    close(p[1]);
     uv_pipe_init(rt->loop, &c->startup, 0);
     c->startup.data = rt;
     rt->n_handles++;
     c->startup_open = true;
-    memset(&po, 0, sizeof(po));
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&c->startup;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
-    po.file = rt->monitor_bin;
-    po.args = args;
-    po.cwd = c->cdir;
-    po.flags = UV_PROCESS_DETACHED;
-    po.stdio = stdio;
-    po.stdio_count = 3;
-    po.exit_cb = runtime_proc_exit;
-    rv = uv_spawn(rt->loop, &c->proc, &po);
-    c->proc.data = rt;
-    rt->n_handles++;
-    c->proc_open = true;
-    if (rv != 0) {
-        uv_close((uv_handle_t *)&c->proc, runtime_proc_closed);
+    if (uv_pipe_open(&c->startup, p[0]) != 0) {
+        close(p[0]);
         uv_close((uv_handle_t *)&c->startup, runtime_startup_closed);
-        return err_set(err, ERR_INTERNAL, "spawn %s: %s", rt->monitor_bin,
-                       uv_strerror(rv));
+        return err_set(err, ERR_INTERNAL, "monitor pipe of %s", c->id);
     }
-    uv_unref((uv_handle_t *)&c->proc);
     buf_reset(&c->line);
     c->starting = true;
     c->start_sent = false;
@@ -1200,6 +1276,14 @@ static char *runtime_find_monitor(void)
     return xasprintf("%sshoal-monitor", exe);
 }
 
+static void runtime_sigchld_closed(uv_handle_t *h)
+{
+    struct runtime *rt = container_of(h, struct runtime, sigchld);
+
+    rt->n_handles--;
+    runtime_maybe_closed(rt);
+}
+
 struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
                             struct err *err)
 {
@@ -1218,6 +1302,11 @@ struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
                 rt->monitor_bin);
         goto fail;
     }
+    uv_signal_init(loop, &rt->sigchld);
+    uv_signal_start(&rt->sigchld, runtime_on_sigchld, SIGCHLD);
+    uv_unref((uv_handle_t *)&rt->sigchld);
+    rt->n_handles++;
+    runtime_kids_reap();
     return rt;
 fail:
     free(rt->state_root);
@@ -1243,6 +1332,8 @@ void runtime_close(struct runtime *rt, void (*cb)(void *data), void *data)
 
     rt->closing = true;
     rt->n_handles++;    /* not freed before the end of this function */
+    runtime_kids_reap();
+    uv_close((uv_handle_t *)&rt->sigchld, runtime_sigchld_closed);
     rt->close_cb = cb;
     rt->close_data = data;
     err_set(&err, ERR_CANCELED, "the daemon is shutting down");
@@ -1263,8 +1354,6 @@ void runtime_close(struct runtime *rt, void (*cb)(void *data), void *data)
         c->n_waiting = 0;
         if (c->startup_open && !uv_is_closing((uv_handle_t *)&c->startup))
             uv_close((uv_handle_t *)&c->startup, runtime_startup_closed);
-        if (c->proc_open && !uv_is_closing((uv_handle_t *)&c->proc))
-            uv_close((uv_handle_t *)&c->proc, runtime_proc_closed);
         if (c->ctl)
             runtime_conn_close(c->ctl);
         else
