@@ -435,6 +435,67 @@ static void test_run_without_attach(void **state)
     seen_release(&s);
 }
 
+/* The bundle's memory limit (bytes, swap included) and cgroupsPath
+ * "/shoal/<id>", as the engine writes them. */
+static void fx_bundle_memory(const char *bundle, const char *id, long limit)
+{
+    char path[320];
+    char cg[128];
+    json_t *spec;
+    json_t *lin;
+    json_t *mem;
+
+    snprintf(path, sizeof(path), "%s/config.json", bundle);
+    spec = json_load_file(path, 0, NULL);
+    assert_non_null(spec);
+    lin = json_object_get(spec, "linux");
+    snprintf(cg, sizeof(cg), "/shoal/%s", id);
+    json_object_set_new(lin, "cgroupsPath", json_string(cg));
+    mem = json_pack("{s:I}", "limit", (json_int_t)limit);
+    if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) ==
+        0)
+        json_object_set_new(mem, "swap", json_integer(limit));
+    json_object_set_new(json_object_get(lin, "resources"), "memory", mem);
+    assert_int_equal(json_dump_file(spec, path, 0), 0);
+    json_decref(spec);
+}
+
+/* Docker's State.OOMKilled: the kernel killed a process of the container's
+ * memory cgroup; a container that merely exits 137 is not OOM-killed. */
+static void test_oom_killed(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct err err;
+    const char *b;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sh", "-c", "head -c 64m /dev/zero | tail",
+                  NULL);
+    fx_bundle_memory(b, s.id, 8L << 20);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_true(wait_flag(f, &s.exited, 20000));
+    assert_int_equal(s.ex.exit_code, 137);
+    assert_true(s.ex.oom_killed);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+    /* same limit, killed by a signal: not an OOM kill */
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_bundle_memory(b, s.id, 8L << 20);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    assert_false(s.ex.oom_killed);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
 static void test_stdin_through_attach(void **state)
 {
     struct fx *f = *state;
@@ -721,6 +782,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_streams_exit_code, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_run_without_attach, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_oom_killed, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_stdin_through_attach, fx_setup,
                                         fx_teardown),
