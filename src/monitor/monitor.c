@@ -608,8 +608,8 @@ static bool monitor_reap(pid_t runc_pid, int *runc_st)
     return got;
 }
 
-/* The init is gone already (runc run, a quick exit): the cgroup is still
- * there until runc delete, named by the spec's "cgroupsPath" (a plain
+/* The init is gone already (runc run, a quick exit; a zombie's cgroups
+ * read as the root ones): the cgroup is still there until runc delete, named by the spec's "cgroupsPath" (a plain
  * path: the cgroupfs driver). A textual look-up: libc only here. */
 static void monitor_memcg_from_spec(void)
 {
@@ -679,6 +679,11 @@ static void monitor_find_memcg(void)
         }
     }
     fclose(fp);
+    if (strcmp(M.memcg, "/sys/fs/cgroup/memory/") == 0 ||
+        strcmp(M.memcg, "/sys/fs/cgroup/") == 0 || M.memcg[0] == '\0') {
+        M.memcg[0] = '\0';
+        monitor_memcg_from_spec();
+    }
 }
 
 /* Whether the kernel OOM-killed a process of the container's cgroup:
