@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -731,6 +732,68 @@ static void test_create_failure_message(void **state)
     seen_release(&s);
 }
 
+/* The daemon dies between create and start (here: there is none, the
+ * monitor is run by hand): the monitor gives up at its deadline, kills
+ * the created container and records why. */
+static void test_start_deadline(void **state)
+{
+    struct fx *f = *state;
+    char id[65];
+    char cdir[320];
+    char runc_root[320];
+    char log[400];
+    char line[256];
+    const char *b;
+    char *text;
+    json_t *ex;
+    int p[2];
+    int st;
+    ssize_t n;
+    pid_t mon;
+    long end;
+
+    if (f == NULL)
+        skip();
+    b = fx_bundle(f, false, id, "sleep", "100", NULL);
+    snprintf(cdir, sizeof(cdir), "%s/containers/%s", f->root, id);
+    snprintf(runc_root, sizeof(runc_root), "%s/runc", f->root);
+    snprintf(log, sizeof(log), "%s/%s-json.log", cdir, id);
+    assert_int_equal(pipe(p), 0);
+    mon = fork();
+    assert_true(mon >= 0);
+    if (mon == 0) {
+        if (chdir(cdir) != 0 || dup2(p[1], 1) == -1)
+            _exit(127);
+        setenv("SHOAL_MONITOR_START_TIMEOUT_MS", "300", 1);
+        execl(getenv("SHOAL_MONITOR"), "shoal-monitor", "--runc", "runc",
+              "--root", runc_root, "--bundle", b, "--log", log, id,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    n = read(p[0], line, sizeof(line) - 1);
+    close(p[0]);
+    assert_true(n > 3);
+    line[n] = '\0';
+    assert_memory_equal(line, "ok ", 3);
+    /* created, never started: then given up */
+    end = now_ms() + 10000;
+    while ((text = fx_read(f, id, "exit.json")) == NULL && now_ms() < end)
+        usleep(20000);
+    assert_non_null(text);
+    ex = json_loads(text, 0, NULL);
+    assert_non_null(ex);
+    assert_string_equal(json_string_value(json_object_get(ex, "Error")),
+                        "container start timed out");
+    assert_int_equal(json_integer_value(json_object_get(ex, "ExitCode")),
+                     128);
+    json_decref(ex);
+    free(text);
+    assert_int_equal(waitpid(mon, &st, 0), mon);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_assert_gone(f, id);
+}
+
 /* Start-to-running latency against `runc run --detach`, printed. */
 static void test_start_latency(void **state)
 {
@@ -795,6 +858,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_after_restart, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_failure_message, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_deadline, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_start_latency, fx_setup,
                                         fx_teardown),
