@@ -89,7 +89,8 @@ struct runtime_exec
     struct runtime *rt;
     struct runtime_exec *next;
     uv_process_t proc;
-    uv_pipe_t pipes[3];
+    uv_pipe_t pipes[4];            /* stdin, stdout, stderr; tty: resize */
+    bool tty;                      /* through `shoal-monitor exec` */
     int n_open;
     bool exited;
     int exit_code;
@@ -1094,6 +1095,8 @@ static void runtime_exec_proc_exit(uv_process_t *p, int64_t status, int sig)
     x->exited = true;
     x->exit_code = sig ? 128 + sig : (int)status;
     uv_close((uv_handle_t *)p, runtime_exec_closed);
+    if (x->tty && !uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        uv_close((uv_handle_t *)&x->pipes[3], runtime_exec_closed);
     runtime_exec_maybe_done(x);
 }
 
@@ -1121,10 +1124,13 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
     struct runtime_ctr *c = runtime_ctr_find(rt, id);
     struct runtime_exec *x;
     uv_process_options_t po;
-    uv_stdio_container_t stdio[3];
-    char *args[16];
+    uv_stdio_container_t stdio[4];
+    char *args[20];
     unsigned char rnd[8];
     char tag[17];
+    int n_stdio = tty ? 4 : 3;
+    json_t *doc;
+    char *text;
     int i = 0;
     int rv;
 
@@ -1137,46 +1143,68 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
     x->out = out;
     x->exit_fn = exit_fn;
     x->data = data;
+    x->tty = tty;
     ids_random(rnd, sizeof(rnd));
     for (i = 0; i < 8; i++)
         snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
     x->spec_path = xasprintf("%s/exec-%s.json", c->cdir, tag);
     x->pid_path = xasprintf("%s/exec-%s.pid", c->cdir, tag);
-    if (fsutil_write_atomic(x->spec_path, process_json, strlen(process_json),
-                            0600, err) != 0) {
+    /* runc takes the terminal setting from the file, not from --tty */
+    doc = json_loads(process_json, 0, NULL);
+    text = json_is_object(doc) &&
+                   json_object_set_new(doc, "terminal", json_boolean(tty)) ==
+                       0
+               ? json_dumps(doc, JSON_COMPACT)
+               : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        rv = err_set(err, ERR_INVALID, "invalid exec process specification");
+    else
+        rv = fsutil_write_atomic(x->spec_path, text, strlen(text), 0600,
+                                 err);
+    free(text);
+    if (rv != 0) {
         free(x->spec_path);
         free(x->pid_path);
         free(x);
         return NULL;
     }
     i = 0;
-    args[i++] = (char *)"runc";
+    /* tty: the helper holds the pty master, so that it can be resized */
+    args[i++] = tty ? rt->monitor_bin : (char *)"runc";
+    if (tty) {
+        args[i++] = (char *)"exec";
+        args[i++] = (char *)"--runc";
+        args[i++] = (char *)"runc";
+    }
     args[i++] = (char *)"--root";
     args[i++] = rt->runc_root;
-    args[i++] = (char *)"--log";
-    args[i++] = (char *)"/dev/null";
-    args[i++] = (char *)"exec";
+    if (!tty) {
+        args[i++] = (char *)"--log";
+        args[i++] = (char *)"/dev/null";
+        args[i++] = (char *)"exec";
+    }
     args[i++] = (char *)"--process";
     args[i++] = x->spec_path;
     args[i++] = (char *)"--pid-file";
     args[i++] = x->pid_path;
-    if (tty)
-        args[i++] = (char *)"--tty";
     args[i++] = c->id;
     args[i] = NULL;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < n_stdio; i++) {
         uv_pipe_init(rt->loop, &x->pipes[i], 0);
         x->pipes[i].data = x;
         x->n_open++;
         stdio[i].flags = UV_CREATE_PIPE |
-                         (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
+                         (i == 0 || i == 3 ? UV_READABLE_PIPE
+                                           : UV_WRITABLE_PIPE);
         stdio[i].data.stream = (uv_stream_t *)&x->pipes[i];
     }
     memset(&po, 0, sizeof(po));
-    po.file = "runc";
+    po.file = args[0];
     po.args = args;
+    po.cwd = c->cdir;
     po.stdio = stdio;
-    po.stdio_count = 3;
+    po.stdio_count = n_stdio;
     po.exit_cb = runtime_exec_proc_exit;
     x->next = rt->execs;
     rt->execs = x;
@@ -1188,7 +1216,7 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
         x->released = true;
         x->delivered = true;
         uv_close((uv_handle_t *)&x->proc, runtime_exec_closed);
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < n_stdio; i++)
             uv_close((uv_handle_t *)&x->pipes[i], runtime_exec_closed);
         return NULL;
     }
@@ -1224,12 +1252,28 @@ int runtime_exec_write(struct runtime_exec *x, const void *buf, size_t len)
 int runtime_exec_resize(struct runtime_exec *x, unsigned rows,
                         unsigned cols)
 {
-    /* runc exec --tty keeps the pty master to itself and sizes it from
-     * its own stdin, a pipe here: not supported yet. */
-    (void)x;
-    (void)rows;
-    (void)cols;
-    return -ERR_NOTIMPLEMENTED;
+    struct runtime_wreq *w;
+    uv_buf_t b;
+
+    if (rows > 65535 || cols > 65535)
+        return -ERR_INVALID;
+    if (!x->tty)
+        return -ERR_CONFLICT;
+    if (x->released || x->exited ||
+        uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        return -ERR_IO;
+    w = xmalloc(sizeof(*w) + 4);
+    w->data[0] = (char)(rows >> 8);
+    w->data[1] = (char)rows;
+    w->data[2] = (char)(cols >> 8);
+    w->data[3] = (char)cols;
+    b = uv_buf_init(w->data, 4);
+    if (uv_write(&w->req, (uv_stream_t *)&x->pipes[3], &b, 1,
+                 runtime_write_done) != 0) {
+        free(w);
+        return -ERR_IO;
+    }
+    return 0;
 }
 
 pid_t runtime_exec_pid(const struct runtime_exec *x)
@@ -1252,6 +1296,8 @@ void runtime_exec_release(struct runtime_exec *x)
     x->exit_fn = NULL;
     if (!uv_is_closing((uv_handle_t *)&x->pipes[0]))
         uv_close((uv_handle_t *)&x->pipes[0], runtime_exec_closed);
+    if (x->tty && !uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        uv_close((uv_handle_t *)&x->pipes[3], runtime_exec_closed);
     runtime_exec_maybe_done(x);
 }
 

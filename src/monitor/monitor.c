@@ -13,6 +13,10 @@
  *                      --log FILE [--tty] [--stdin] [--run] ID
  * run in the container's directory, stdout a pipe for the startup line.
  *
+ * A tty exec goes through the same binary (see monitor_exec_main):
+ *   shoal-monitor exec --runc PATH --root DIR --process FILE
+ *                      --pid-file FILE ID
+ *
  * SHOAL_MONITOR_START_TIMEOUT_MS (tests only) shortens the wait for the
  * daemon: for its start request after create, and for its control client
  * before the exit is recorded (default MONITOR_START_TIMEOUT_MS).
@@ -723,7 +727,8 @@ static void monitor_init_known(void)
                               : 128 + WTERMSIG(M.early_st[i]);
         }
     M.n_early = 0;
-    monitor_find_memcg();
+    if (M.bundle)
+        monitor_find_memcg();
 }
 
 /* runc create (or run --detach); on failure the startup line carries the
@@ -1208,6 +1213,188 @@ static void monitor_args(int argc, char **argv)
         monitor_usage();
 }
 
+/* ------------------------------------------------------------ tty exec */
+
+/* `runc exec --tty` keeps the pty master to itself and sizes it from its
+ * own stdin; with --detach --console-socket the master comes here, and
+ * the daemon can resize it: stdin (fd 0) goes to the master, its output
+ * to fd 1, runc's errors to fd 2, and fd 3 carries resize requests (rows,
+ * cols: 2 bytes each, big endian). As a child subreaper this process gets
+ * the exec'd process once runc is gone, and exits with its exit code. Run
+ * in the container's directory (the console socket is made there). */
+static int monitor_exec_main(int argc, char **argv)
+{
+    const char *process = NULL;
+    const char *pid_path = NULL;
+    char console[64];
+    char sock[32];
+    char buf[8192];
+    char *rargv[20];
+    unsigned char rs[4];
+    size_t rs_got = 0;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct pollfd pfd[4];
+    struct winsize ws = { 0 };
+    sigset_t set;
+    bool done = false;
+    bool in_open = true;
+    bool rs_open = true;
+    long drain_end = 0;
+    int csock;
+    int cap[2];
+    int null;
+    int st = 0;
+    int fd;
+    int i;
+    ssize_t n;
+    pid_t pid;
+
+    for (i = 2; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--runc") == 0)
+            M.runc = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--root") == 0)
+            M.root = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--process") == 0)
+            process = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--pid-file") == 0)
+            pid_path = argv[++i];
+        else if (argv[i][0] != '-' && M.id == NULL)
+            M.id = argv[i];
+        else
+            monitor_usage();
+    }
+    if (!M.runc || !M.root || !process || !pid_path || !M.id)
+        monitor_usage();
+    M.out_fd = M.err_fd = M.in_fd = M.lsock = M.logfd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        monitor_die("prctl");
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    snprintf(sock, sizeof(sock), "exec-%d.sock", (int)getpid());
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    unlink(sock);
+    csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (M.sigfd == -1 || csock == -1 ||
+        bind(csock, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+        listen(csock, 1) == -1)
+        monitor_die("console socket");
+    snprintf(console, sizeof(console), "/proc/%d/cwd/%s", (int)getpid(),
+             sock);
+    i = 0;
+    rargv[i++] = (char *)M.runc;
+    rargv[i++] = (char *)"--root";
+    rargv[i++] = (char *)M.root;
+    rargv[i++] = (char *)"--log";
+    rargv[i++] = (char *)"/dev/null";
+    rargv[i++] = (char *)"exec";
+    rargv[i++] = (char *)"--detach";
+    rargv[i++] = (char *)"--tty";
+    rargv[i++] = (char *)"--console-socket";
+    rargv[i++] = console;
+    rargv[i++] = (char *)"--process";
+    rargv[i++] = (char *)process;
+    rargv[i++] = (char *)"--pid-file";
+    rargv[i++] = (char *)pid_path;
+    rargv[i++] = (char *)M.id;
+    rargv[i] = NULL;
+    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null == -1 || pipe2(cap, O_CLOEXEC) == -1)
+        monitor_die("pipe");
+    pid = monitor_spawn(rargv, null, cap[1], cap[1]);
+    if (pid == -1)
+        monitor_die("fork");
+    close(cap[1]);
+    close(null);
+    fcntl(cap[0], F_SETFL, O_NONBLOCK);
+    while (!done) {
+        pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = cap[0], .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = csock, .events = POLLIN };
+        if (poll(pfd, 3, -1) == -1 && errno != EINTR)
+            monitor_die("poll");
+        if (pfd[1].revents)
+            monitor_capture(cap[0]);
+        if (pfd[2].revents)
+            monitor_try_console(csock);
+        if (pfd[0].revents)
+            done = monitor_reap(pid, &st);
+    }
+    while (monitor_capture(cap[0]) > 0)
+        ;
+    close(cap[0]);
+    monitor_try_console(csock);
+    close(csock);
+    unlink(sock);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || M.out_fd == -1) {
+        const char *msg = monitor_capture_msg();
+
+        fprintf(stderr, "%s\n", msg[0] ? msg : "runc exec failed");
+        return WIFEXITED(st) && WEXITSTATUS(st) != 0 ? WEXITSTATUS(st)
+                                                     : 126;
+    }
+    fd = open(pid_path, O_RDONLY | O_CLOEXEC);
+    n = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd != -1)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    M.init_pid = (pid_t)atoi(buf);
+    if (M.init_pid <= 0) {
+        fprintf(stderr, "runc exec: no pid file\n");
+        return 126;
+    }
+    monitor_init_known();
+    fcntl(M.out_fd, F_SETFL, O_NONBLOCK);
+    for (;;) {
+        if (M.exited && drain_end == 0)
+            drain_end = monitor_ms() + MONITOR_DRAIN_MS;
+        if (M.exited && (M.out_fd == -1 || monitor_ms() >= drain_end))
+            return M.exit_code;
+        pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = M.out_fd, .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = in_open ? 0 : -1, .events = POLLIN };
+        pfd[3] = (struct pollfd){ .fd = rs_open ? 3 : -1, .events = POLLIN };
+        if (poll(pfd, 4, M.exited ? 50 : -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            monitor_die("poll");
+        }
+        if (pfd[0].revents)
+            monitor_reap(0, &st);
+        if (pfd[1].revents) {
+            n = read(M.out_fd, buf, sizeof(buf));
+            if (n > 0) {
+                if (monitor_write_all(1, buf, (size_t)n) == -1)
+                    in_open = false;
+            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                close(M.out_fd);   /* EIO: every slave is closed */
+                M.out_fd = -1;
+            }
+        }
+        if (pfd[2].revents) {
+            n = read(0, buf, sizeof(buf));
+            if (n > 0 && M.out_fd != -1)
+                monitor_write_all(M.out_fd, buf, (size_t)n);
+            else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                in_open = false;   /* a tty's stdin is not closed */
+        }
+        if (pfd[3].revents) {
+            n = read(3, rs + rs_got, sizeof(rs) - rs_got);
+            if (n <= 0) {
+                rs_open = false;
+            } else if ((rs_got += (size_t)n) == sizeof(rs)) {
+                rs_got = 0;
+                ws.ws_row = (unsigned short)((rs[0] << 8) | rs[1]);
+                ws.ws_col = (unsigned short)((rs[2] << 8) | rs[3]);
+                if (M.out_fd != -1)
+                    ioctl(M.out_fd, TIOCSWINSZ, &ws);
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1218,6 +1405,8 @@ int main(int argc, char **argv)
     int len;
     int i;
 
+    if (argc > 1 && strcmp(argv[1], "exec") == 0)
+        return monitor_exec_main(argc, argv);
     monitor_args(argc, argv);
     env = getenv("SHOAL_MONITOR_START_TIMEOUT_MS");
     M.start_deadline = monitor_ms() + (env && atol(env) > 0

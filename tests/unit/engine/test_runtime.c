@@ -656,6 +656,61 @@ static void test_exec_and_monitor_rss(void **state)
     seen_release(&s);
 }
 
+/* A tty exec: its output through the pty the helper holds, and a resize
+ * seen by `stty size` inside; a non-tty exec cannot be resized. */
+static void test_exec_tty_resize(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct seen x;
+    struct runtime_exec *e;
+    const char *b;
+    struct err err;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    memset(&x, 0, sizeof(x));
+    buf_init(&x.out, 1 << 16);
+    buf_init(&x.err, 1 << 16);
+    e = runtime_exec(f->rt, s.id,
+                     "{\"args\":[\"sh\",\"-c\",\"[ -t 1 ] && echo is-a-tty; "
+                     "read x; stty size; exit 6\"],\"cwd\":\"/\","
+                     "\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+                     true, on_output, on_exec_exit, &x, &err);
+    if (e == NULL)
+        fail_msg("exec: %s", err.msg);
+    assert_true(wait_buf(f, &x.out, "is-a-tty", 10000));
+    assert_int_equal(runtime_exec_resize(e, 42, 123), 0);
+    assert_int_equal(runtime_exec_resize(e, 70000, 1), -ERR_INVALID);
+    assert_int_equal(runtime_exec_write(e, "go\n", 3), 0);
+    assert_true(wait_buf(f, &x.out, "42 123", 5000));
+    assert_true(wait_flag(f, &x.exec_exited, 5000));
+    assert_int_equal(x.exec_code, 6);
+    assert_int_equal(x.err.len, 0);
+    runtime_exec_release(e);
+    buf_reset(&x.out);
+    x.exec_exited = false;
+    e = runtime_exec(f->rt, s.id,
+                     "{\"args\":[\"true\"],\"cwd\":\"/\","
+                     "\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+                     false, on_output, on_exec_exit, &x, &err);
+    assert_non_null(e);
+    assert_int_equal(runtime_exec_resize(e, 42, 123), -ERR_CONFLICT);
+    assert_true(wait_flag(f, &x.exec_exited, 10000));
+    assert_int_equal(x.exec_code, 0);
+    runtime_exec_release(e);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    fx_assert_gone(f, s.id);
+    buf_release(&x.out);
+    buf_release(&x.err);
+    seen_release(&s);
+}
+
 static void test_recover_after_restart(void **state)
 {
     struct fx *f = *state;
@@ -854,6 +909,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_signals, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_exec_and_monitor_rss, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_tty_resize, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_restart, fx_setup,
                                         fx_teardown),
