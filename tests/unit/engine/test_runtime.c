@@ -221,13 +221,37 @@ static void fx_close_runtime(struct fx *f)
     f->rt = NULL;
 }
 
+/* Zombie children of this process (monitors it spawned, not reaped). */
+static int fx_zombies(void)
+{
+    char cmd[160];
+    FILE *fp;
+    int n = 0;
+
+    snprintf(cmd, sizeof(cmd),
+             "ps -o ppid=,stat= -e | awk '$1 == %d && $2 ~ /^Z/' | wc -l",
+             (int)getpid());
+    fp = popen(cmd, "r");
+    if (fp == NULL || fscanf(fp, "%d", &n) != 1)
+        n = -1;
+    if (fp)
+        pclose(fp);
+    return n;
+}
+
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
     char cmd[1024];
+    long end;
 
     if (f == NULL)
         return 0;
+    /* the runtime reaps the monitors it spawned: none stays a zombie */
+    end = now_ms() + 3000;
+    while (f->rt && fx_zombies() != 0 && now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(fx_zombies(), 0);
     if (f->rt)
         fx_close_runtime(f);
     uv_close((uv_handle_t *)&f->tick, NULL);
@@ -763,6 +787,68 @@ static void test_recover_after_restart(void **state)
     seen_release(&dead);
 }
 
+/* kill -9 of the daemon (a forked child running a runtime): the container
+ * and its monitor live on, in their own session, and are recovered. */
+static void test_survives_daemon_kill(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_exit ex;
+    struct err err;
+    const char *b;
+    char *text;
+    pid_t daemon;
+    pid_t pid = 0;
+    pid_t mon;
+    int p[2];
+    int st;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    assert_int_equal(pipe(p), 0);
+    daemon = fork();
+    assert_true(daemon >= 0);
+    if (daemon == 0) {
+        uv_loop_t loop;
+        struct runtime *rt;
+        char log[320];
+        struct runtime_start_opts o = { .id = s.id, .bundle = b,
+                                        .log_path = log };
+
+        snprintf(log, sizeof(log), "%s/containers/%s/log", f->root, s.id);
+        uv_loop_init(&loop);
+        rt = runtime_new(&loop, f->root, &err);
+        if (rt == NULL || runtime_start(rt, &o, on_started, &s, &err) != 0)
+            _exit(1);
+        while (!s.started)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (write(p[1], &s.pid, sizeof(s.pid)) != sizeof(s.pid))
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], &pid, sizeof(pid)), sizeof(pid));
+    close(p[0]);
+    assert_true(pid > 0);
+    assert_int_equal(kill(daemon, SIGKILL), 0);
+    assert_int_equal(waitpid(daemon, &st, 0), daemon);
+    text = fx_read(f, s.id, "monitor.pid");
+    assert_non_null(text);
+    mon = (pid_t)atoi(text);
+    free(text);
+    assert_int_equal(kill(mon, 0), 0);
+    assert_int_equal(kill(pid, 0), 0);
+    assert_int_equal(runtime_recover(f->rt, s.id, &pid, &ex, &err), 1);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
 static void test_create_failure_message(void **state)
 {
     struct fx *f = *state;
@@ -861,7 +947,7 @@ static void test_start_latency(void **state)
     long shoal_ms = 0;
     long runc_ms = 0;
     int i;
-    const int runs = 5;
+    const int runs = 7;
     struct err err;
 
     if (f == NULL)
@@ -913,6 +999,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_tty_resize, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_restart, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_survives_daemon_kill, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_failure_message, fx_setup,
                                         fx_teardown),
