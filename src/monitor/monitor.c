@@ -612,6 +612,24 @@ static bool monitor_reap(pid_t runc_pid, int *runc_st)
     return got;
 }
 
+/* path's first cap - 1 bytes, NUL-terminated (stdio stays unlinked: the
+ * monitor's resident size). */
+static int monitor_read_small(const char *path, char *buf, size_t cap)
+{
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
 /* The init is gone already (runc run, a quick exit; a zombie's cgroups
  * read as the root ones): the cgroup is still there until runc delete, named by the spec's "cgroupsPath" (a plain
  * path: the cgroupfs driver). A textual look-up: libc only here. */
@@ -653,18 +671,18 @@ static void monitor_memcg_from_spec(void)
 static void monitor_find_memcg(void)
 {
     char path[64];
-    char line[PATH_MAX];
+    char text[8192];
+    char *line;
+    char *save = NULL;
     char *rel;
-    FILE *fp;
 
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)M.init_pid);
-    fp = fopen(path, "re");
-    if (fp == NULL) {
+    if (monitor_read_small(path, text, sizeof(text)) == -1) {
         monitor_memcg_from_spec();
         return;
     }
-    while (fgets(line, sizeof(line), fp)) {
-        line[strcspn(line, "\n")] = '\0';
+    for (line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
         rel = strchr(line, ':');
         if (rel == NULL)
             continue;
@@ -682,7 +700,6 @@ static void monitor_find_memcg(void)
             M.cgroup2 = true;
         }
     }
-    fclose(fp);
     if (strcmp(M.memcg, "/sys/fs/cgroup/memory/") == 0 ||
         strcmp(M.memcg, "/sys/fs/cgroup/") == 0 || M.memcg[0] == '\0') {
         M.memcg[0] = '\0';
@@ -696,22 +713,17 @@ static void monitor_find_memcg(void)
 static bool monitor_oom_killed(void)
 {
     char path[PATH_MAX + 32];
-    char line[256];
-    long n = 0;
-    FILE *fp;
+    char text[1024];
+    char *p;
 
     if (M.memcg[0] == '\0')
         return false;
     snprintf(path, sizeof(path), "%s/%s", M.memcg,
              M.cgroup2 ? "memory.events" : "memory.oom_control");
-    fp = fopen(path, "re");
-    if (fp == NULL)
+    if (monitor_read_small(path, text, sizeof(text)) == -1)
         return false;
-    while (fgets(line, sizeof(line), fp))
-        if (strncmp(line, "oom_kill ", 9) == 0)
-            n = atol(line + 9);
-    fclose(fp);
-    return n > 0;
+    p = strstr(text, "oom_kill ");     /* "oom_kill_disable 0" is not it */
+    return p && atol(p + 9) > 0;
 }
 
 /* The init is known: an exit reaped while runc was still running is its. */
