@@ -4,10 +4,11 @@
  * shoal-monitor process (src/monitor/), started by this module in its own
  * session (the daemon's child, reaped by it, but it outlives the daemon),
  * that runs runc (create then start, or `runc run --detach` when no
- * attach waits for the first byte) as a child subreaper, keeps the container's stdio, writes Docker's
- * json-file log, serves attach clients on a unix socket in the container's
- * directory, and records the exit status in a file before it exits. So a
- * container outlives a daemon restart, and runtime_recover finds it again.
+ * attach waits for the first byte) as a child subreaper, keeps the
+ * container's stdio, writes Docker's json-file log, serves attach clients
+ * on a unix socket in the container's directory, and records the exit
+ * status in a file before it exits. So a container outlives a daemon
+ * restart, and runtime_recover finds it again.
  *
  * Everything is asynchronous on the daemon's uv loop; callbacks fire on it.
  */

@@ -631,8 +631,9 @@ static int monitor_read_small(const char *path, char *buf, size_t cap)
 }
 
 /* The init is gone already (runc run, a quick exit; a zombie's cgroups
- * read as the root ones): the cgroup is still there until runc delete, named by the spec's "cgroupsPath" (a plain
- * path: the cgroupfs driver). A textual look-up: libc only here. */
+ * read as the root ones): the cgroup is still there until runc delete,
+ * named by the spec's "cgroupsPath" (a plain path: the cgroupfs driver).
+ * A textual look-up: libc only here. */
 static void monitor_memcg_from_spec(void)
 {
     char path[PATH_MAX + 16];
