@@ -1386,13 +1386,8 @@ static int monitor_exec_main(int argc, char **argv)
                 M.out_fd = -1;
             }
         }
-        if (pfd[2].revents) {
-            n = read(0, buf, sizeof(buf));
-            if (n > 0 && M.out_fd != -1)
-                monitor_write_all(M.out_fd, buf, (size_t)n);
-            else if (n == 0 || (errno != EINTR && errno != EAGAIN))
-                in_open = false;   /* a tty's stdin is not closed */
-        }
+        /* before stdin: a resize sent before some input is applied
+         * before the process can read that input */
         if (pfd[3].revents) {
             n = read(3, rs + rs_got, sizeof(rs) - rs_got);
             if (n <= 0) {
@@ -1404,6 +1399,13 @@ static int monitor_exec_main(int argc, char **argv)
                 if (M.out_fd != -1)
                     ioctl(M.out_fd, TIOCSWINSZ, &ws);
             }
+        }
+        if (pfd[2].revents) {
+            n = read(0, buf, sizeof(buf));
+            if (n > 0 && M.out_fd != -1)
+                monitor_write_all(M.out_fd, buf, (size_t)n);
+            else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                in_open = false;   /* a tty's stdin is not closed */
         }
     }
 }
