@@ -2,6 +2,7 @@
 # make            debug build of build/shoal
 # make SANITIZE=address,undefined   sanitizer build (objects in build-san/)
 # make test       install deps, build, run the whole suite
+# make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each
 # make demo / demo-down
 
 CC       ?= cc
@@ -13,6 +14,14 @@ ifneq ($(SANITIZE),)
 override BUILD := $(BUILD)-san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 # Test builds carry the debug endpoints (STYLE: never in production).
+TESTFLAGS := -DSHOAL_TESTING
+endif
+# FUZZ=1: every object instrumented for libFuzzer, with ASan and UBSan.
+ifneq ($(FUZZ),)
+override BUILD := build-fuzz
+override CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-omit-frame-pointer -fno-sanitize-recover=all
 TESTFLAGS := -DSHOAL_TESTING
 endif
 
@@ -32,7 +41,7 @@ OBJ      := $(SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/src/main.o
 LIB      := $(BUILD)/libshoal.a
 
-.PHONY: all deps test unit check clean demo demo-down bench
+.PHONY: all deps test unit check clean demo demo-down bench fuzz fuzz-bin
 all: $(BUILD)/shoal $(BUILD)/shoal-monitor
 
 V ?= 0
@@ -65,12 +74,27 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 unit: $(UNIT_BIN) $(BUILD)/shoal-monitor
 
+# Fuzz targets: tests/fuzz/fuzz_<parser>.c, built with FUZZ=1 (fuzz-bin).
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_util.h $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -o $@ $< $(LIB) $(LDLIBS) -fsanitize=fuzzer
+fuzz-bin: $(FUZZ_BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) FUZZ=1 fuzz-bin
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh
+
 deps:
 	./scripts/install-deps.sh
 
 test: deps
 	$(MAKE) all
 	$(MAKE) SANITIZE=address,undefined all unit
+	$(MAKE) FUZZ=1 fuzz-bin
 	./tests/run.sh
 
 check: all
@@ -89,4 +113,4 @@ bench:
 clean:
 	rm -rf build build-san build-*
 
--include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)

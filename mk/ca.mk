@@ -1,1 +1,2 @@
-SRC += src/manager/ca/ca_x509.c src/manager/ca/ca_token.c
+SRC += src/manager/ca/ca_x509.c src/manager/ca/ca_token.c \
+       src/manager/ca/ca_kek.c

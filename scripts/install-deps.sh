@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="
-build-essential pkg-config make gcc cppcheck valgrind
+build-essential pkg-config make gcc clang libclang-rt-14-dev cppcheck valgrind
 libuv1-dev libraft-dev libssl-dev libjansson-dev libhttp-parser-dev
 libcurl4-openssl-dev libcmocka-dev
 openssl curl jq python3 iproute2 nftables util-linux procps busybox-static

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/agent.h"
+#include "agent/agent_exec.h"
+#include "base/compiler.h"
 #include "base/fsutil.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -58,7 +61,23 @@ struct agent
     bool cert_manager;            /* our certificate's OU is swarm-manager */
     char *renew_key;              /* owned: key of a renewal in flight */
     bool renew_manager;           /* the role being renewed to */
+    bool renew_same;              /* a renewal in the same role */
+    int64_t renew_at;             /* unix time our certificate renews */
+    char *root_pem;               /* owned: the root we trust */
+    char *issuer_pub;             /* owned: our certificate's issuer key */
+    json_t *tls_info;             /* owned: the TLSInfo we report */
     uint64_t renew_raft_id;       /* a promotion's Raft ID, kept on retry */
+    /* tasks: the assignments stream and statuses go to the leader */
+    const struct agent_exec_ops *exec_ops; /* borrowed; NULL: no tasks */
+    void *exec_data;
+    struct agent_exec *exec;      /* owned, while in a swarm */
+    struct agent_conn *tconn;     /* owned: client to the leader */
+    struct rpc_call scall;        /* the assignments stream */
+    bool streaming;               /* scall in flight */
+    bool fresh_stream;            /* no message on scall yet */
+    struct rpc_call ucall;        /* a task status call */
+    json_t *sending;              /* owned: ucall's body, or NULL */
+    uv_timer_t tflush;            /* statuses batched this long */
     bool closing;
     unsigned n_closing;
     void (*close_cb)(void *data);
@@ -85,7 +104,11 @@ static void agent_maybe_closed(struct agent *a)
     tls_ctx_free(a->tls);
     json_decref(a->managers);
     json_decref(a->saved);
+    json_decref(a->sending);
     free(a->renew_key);
+    free(a->root_pem);
+    free(a->issuer_pub);
+    json_decref(a->tls_info);
     free(a);
     if (cb != NULL)
         cb(data);
@@ -153,6 +176,14 @@ static void agent_on_client_closed(struct rpc_client *client)
     agent_maybe_closed(a);
 }
 
+static void agent_close_conn(struct agent *a, struct agent_conn *conn)
+{
+    a->n_closing++;
+    if (conn->dial != NULL)
+        tls_stream_dial_cancel(&conn->dial->req);
+    rpc_client_close(&conn->client, agent_on_client_closed);
+}
+
 /* Close the client to the current manager (a queued or in-flight call
  * completes with -ERR_CANCELED). */
 static void agent_drop_conn(struct agent *a)
@@ -168,7 +199,7 @@ static void agent_drop_conn(struct agent *a)
     rpc_client_close(&conn->client, agent_on_client_closed);
 }
 
-static void agent_connect(struct agent *a, const char *addr)
+static struct agent_conn *agent_conn_new(struct agent *a, const char *addr)
 {
     struct agent_conn *conn = xcalloc(1, sizeof(*conn));
     struct err err;
@@ -176,10 +207,160 @@ static void agent_connect(struct agent *a, const char *addr)
     conn->a = a;
     snprintf(conn->addr, sizeof(conn->addr), "%s", addr);
     conn->client.data = conn;
-    a->conn = conn;
     err_clear(&err);
     rpc_client_init(&conn->client, a->loop, addr, agent_dial, conn, NULL,
                     &err);
+    return conn;
+}
+
+static void agent_connect(struct agent *a, const char *addr)
+{
+    a->conn = agent_conn_new(a, addr);
+}
+
+/* --- tasks -------------------------------------------------------------- */
+
+/* Close the client to the leader: the stream and a status call in flight
+ * complete with -ERR_CANCELED (their statuses are queued again). */
+static void agent_tasks_drop(struct agent *a)
+{
+    struct agent_conn *conn = a->tconn;
+
+    if (conn == NULL)
+        return;
+    a->tconn = NULL;
+    agent_close_conn(a, conn);
+}
+
+static void agent_tasks_send(struct agent *a);
+
+static void agent_on_status_sent(struct rpc_call *call, int status,
+                                 json_t *body)
+{
+    struct agent *a = call->data;
+    json_t *sent = a->sending;
+
+    UNUSED(body);
+    a->sending = NULL;
+    if (status != 0 && a->exec != NULL) {
+        log_info(LOG_CLUSTER, "agent: task statuses not delivered (will "
+                 "resend): %s", call->err.msg);
+        agent_exec_requeue(a->exec, sent);
+    }
+    json_decref(sent);
+    if (status == 0 && !a->closing)
+        agent_tasks_send(a);
+}
+
+/* Send what the executor has queued, one call at a time. */
+static void agent_tasks_send(struct agent *a)
+{
+    struct err err;
+    json_t *body;
+
+    if (a->exec == NULL || a->tconn == NULL || a->sending != NULL ||
+        !a->streaming)
+        return;
+    body = agent_exec_take_updates(a->exec);
+    if (body == NULL)
+        return;
+    memset(&a->ucall, 0, sizeof(a->ucall));
+    a->ucall.data = a;
+    a->ucall.cb = agent_on_status_sent;
+    err_clear(&err);
+    if (rpc_client_call(&a->tconn->client, &a->ucall,
+                        "dispatcher.update_task_status", body, AGENT_RPC_MS,
+                        &err) != 0) {
+        agent_exec_requeue(a->exec, body);
+        json_decref(body);
+        return;
+    }
+    a->sending = body;
+}
+
+static void agent_on_tflush(uv_timer_t *t)
+{
+    agent_tasks_send(t->data);
+}
+
+static void agent_exec_notified(void *data)
+{
+    struct agent *a = data;
+
+    if (!a->closing && !uv_is_active((uv_handle_t *)&a->tflush))
+        uv_timer_start(&a->tflush, agent_on_tflush, AGENT_FLUSH_MS, 0);
+}
+
+static void agent_on_assignment(struct rpc_call *call, json_t *body)
+{
+    struct agent *a = call->data;
+    struct err err;
+
+    if (a->exec == NULL)
+        return;
+    err_clear(&err);
+    if (agent_exec_assign(a->exec, body, &err) != 0) {
+        log_warn(LOG_CLUSTER, "agent: assignments: %s", err.msg);
+        rpc_conn_cancel(call);
+        return;
+    }
+    if (a->fresh_stream) {
+        /* What the old leader may have missed. */
+        a->fresh_stream = false;
+        agent_exec_resend_all(a->exec);
+    }
+}
+
+static void agent_on_stream_end(struct rpc_call *call, int status,
+                                json_t *body)
+{
+    struct agent *a = call->data;
+
+    UNUSED(body);
+    a->streaming = false;
+    if (!a->closing && status != -ERR_CANCELED)
+        log_info(LOG_CLUSTER, "agent: assignments stream ended: %s",
+                 status ? call->err.msg : "by the manager");
+}
+
+/* The heartbeat named the leader: keep the assignments stream open to
+ * it. */
+static void agent_tasks_ensure(struct agent *a, const char *leader)
+{
+    struct err err;
+
+    if (a->exec_ops == NULL || leader == NULL || leader[0] == '\0')
+        return;
+    if (a->exec == NULL)
+        a->exec = agent_exec_new(a->exec_ops, a->exec_data, a->node_id,
+                                 agent_exec_notified, a);
+    if (a->tconn != NULL && strcmp(a->tconn->addr, leader) != 0)
+        agent_tasks_drop(a);
+    if (a->tconn == NULL)
+        a->tconn = agent_conn_new(a, leader);
+    if (!a->streaming) {
+        memset(&a->scall, 0, sizeof(a->scall));
+        a->scall.data = a;
+        a->scall.cb = agent_on_stream_end;
+        a->scall.on_msg = agent_on_assignment;
+        err_clear(&err);
+        if (rpc_client_call(&a->tconn->client, &a->scall,
+                            "dispatcher.assignments", NULL, 0, &err) != 0) {
+            log_info(LOG_CLUSTER, "agent: assignments: %s", err.msg);
+            return;
+        }
+        a->streaming = true;
+        a->fresh_stream = true;
+        log_info(LOG_CLUSTER, "agent: assignments from %s", leader);
+    }
+    agent_tasks_send(a);
+}
+
+void agent_set_exec(struct agent *a, const struct agent_exec_ops *ops,
+                    void *data)
+{
+    a->exec_ops = ops;
+    a->exec_data = data;
 }
 
 /* --- the session -------------------------------------------------------- */
@@ -203,16 +384,61 @@ static char *agent_read(struct agent *a, const char *name, struct err *err)
 static void agent_reset(struct agent *a)
 {
     agent_drop_conn(a);
+    agent_tasks_drop(a);
+    agent_exec_free(a->exec);
+    a->exec = NULL;
     tls_ctx_free(a->tls);
     a->tls = NULL;
     json_decref(a->managers);
     a->managers = NULL;
     json_decref(a->saved);
     a->saved = NULL;
+    free(a->root_pem);
+    a->root_pem = NULL;
+    free(a->issuer_pub);
+    a->issuer_pub = NULL;
+    json_decref(a->tls_info);
+    a->tls_info = NULL;
+    a->renew_at = 0;
     a->node_id[0] = '\0';
     a->idx = 0;
     a->backoff_ms = 0;
     a->n_fail = 0;
+}
+
+/* swarmkit's renewer: a random instant between 50% and 80% of the
+ * certificate's validity, measured from NotBefore (SWARM-FACTS 3.4). */
+static int64_t agent_renewal_point(const struct ca_cert_info *info)
+{
+    double u = (double)(ids_random_u64() >> 11) / 9007199254740992.0;
+    int64_t life = info->not_after - info->not_before;
+
+    if (life <= 0)
+        return info->not_before;
+    return info->not_before + (int64_t)((double)life * (0.5 + 0.3 * u));
+}
+
+/* What this node reports as its Description.TLSInfo: the root it trusts
+ * and the issuer of its certificate (verified against that root). */
+static void agent_load_tls_info(struct agent *a, const char *root,
+                                const char *cert)
+{
+    char *subj = NULL;
+    char *pub = NULL;
+    struct err err;
+
+    err_clear(&err);
+    if (ca_issuer_info(root, cert, &subj, &pub, &err) != 0) {
+        log_warn(LOG_CLUSTER, "agent: our certificate: %s", err.msg);
+        subj = xstrdup("");
+        pub = xstrdup("");
+    }
+    a->root_pem = xstrdup(root);
+    a->issuer_pub = pub;
+    a->tls_info = json_pack("{s:s, s:s, s:s}", "TrustRoot", root,
+                            "CertIssuerSubject", subj,
+                            "CertIssuerPublicKey", pub);
+    free(subj);
 }
 
 static int agent_begin(struct agent *a, struct err *err)
@@ -220,7 +446,7 @@ static int agent_begin(struct agent *a, struct err *err)
     struct tls_ctx_config cfg;
     char *root = agent_read(a, "swarm-root-ca.crt", err);
     char *cert = root ? agent_read(a, "swarm-node.crt", err) : NULL;
-    char *key = cert ? agent_read(a, "swarm-node.key", err) : NULL;
+    char *key = cert ? cluster_node_key_pem(a->c, err) : NULL;
     int rv = -ERR_IO;
     struct ca_cert_info info;
 
@@ -230,6 +456,8 @@ static int agent_begin(struct agent *a, struct err *err)
             goto out;
         }
         a->cert_manager = strcmp(info.ou, CA_ROLE_MANAGER) == 0;
+        a->renew_at = agent_renewal_point(&info);
+        agent_load_tls_info(a, root, cert);
         memset(&cfg, 0, sizeof(cfg));
         cfg.root_pem = root;
         cfg.cert_pem = cert;
@@ -250,25 +478,51 @@ out:
     return 0;
 }
 
-/* The managers to try, this node first when it is one. New array. */
+/* Whether list holds a manager with m's node ID (or address). */
+static bool agent_has_manager(const json_t *list, const json_t *m)
+{
+    const char *id = json_string_value(json_object_get(m, "NodeID"));
+    const char *addr = json_string_value(json_object_get(m, "Addr"));
+    const json_t *o;
+    size_t i;
+
+    json_array_foreach(list, i, o) {
+        const char *oid = json_string_value(json_object_get(o, "NodeID"));
+        const char *oaddr = json_string_value(json_object_get(o, "Addr"));
+
+        if (id != NULL && oid != NULL ? strcmp(id, oid) == 0
+                                      : strcmp(addr, oaddr) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The managers to try, this node first when it is one: those of the last
+ * answer, then those the node knows otherwise (a manager's store, kept in
+ * step with every entry it applies; a worker's state.json). A leader
+ * that stepped down only ever told itself about itself, and must reach
+ * the others. New array. */
 static json_t *agent_candidates(struct agent *a)
 {
-    json_t *list = json_array_size(a->managers) > 0
-                       ? a->managers
-                       : cluster_remote_managers(a->c);
+    json_t *lists[2] = {a->managers, cluster_remote_managers(a->c)};
     json_t *out = json_array();
     json_t *m;
     size_t i;
+    size_t k;
 
-    json_array_foreach(list, i, m) {
-        const char *id = json_string_value(json_object_get(m, "NodeID"));
+    for (k = 0; k < ARRAY_SIZE(lists); k++) {
+        json_array_foreach(lists[k], i, m) {
+            const char *id =
+                json_string_value(json_object_get(m, "NodeID"));
 
-        if (!json_is_string(json_object_get(m, "Addr")))
-            continue;
-        if (id != NULL && strcmp(id, a->node_id) == 0)
-            json_array_insert(out, 0, m);
-        else
-            json_array_append(out, m);
+            if (!json_is_string(json_object_get(m, "Addr")) ||
+                agent_has_manager(out, m))
+                continue;
+            if (id != NULL && strcmp(id, a->node_id) == 0)
+                json_array_insert(out, 0, m);
+            else
+                json_array_append(out, m);
+        }
     }
     return out;
 }
@@ -366,6 +620,15 @@ static void agent_on_renewed(struct rpc_call *call, int status, json_t *body)
                 info.cn, info.ou);
         goto fail;
     }
+    if (a->renew_same) {
+        if (cluster_role_renewed(a->c, key, cert, &err) != 0)
+            goto fail;
+        free(key);
+        /* Begin again: new connections use the new certificate. */
+        agent_reset(a);
+        agent_after(a, 0);
+        return;
+    }
     a->busy = true;
     if (cluster_role_apply(a->c, a->renew_manager, key, cert,
                            a->renew_manager ? a->renew_raft_id : 0,
@@ -384,8 +647,10 @@ fail:
     agent_after(a, AGENT__RETRY_CERTS_MS);
 }
 
-/* The leader wants this node in another role: ask for a certificate. */
-static void agent_renew(struct agent *a, bool manager)
+/* Ask for a new certificate: for another role the leader wants
+ * (same false), or in our role when ours reaches its renewal point or
+ * has an issuer other than the root being rotated to (same true). */
+static void agent_renew(struct agent *a, bool manager, bool same)
 {
     char *csr = NULL;
     char raft_id[32];
@@ -398,6 +663,9 @@ static void agent_renew(struct agent *a, bool manager)
     if (ca_node_key_create(&a->renew_key, &csr, &err) != 0)
         goto fail;
     a->renew_manager = manager;
+    a->renew_same = same;
+    if (same && manager)
+        a->renew_raft_id = cluster_raft_id(a->c);
     body = json_pack("{s:s}", "CSR", csr);
     free(csr);
     if (manager) {
@@ -406,11 +674,14 @@ static void agent_renew(struct agent *a, bool manager)
         snprintf(raft_id, sizeof(raft_id), "%llu",
                  (unsigned long long)a->renew_raft_id);
         json_object_set_new(body, "RaftID", json_string(raft_id));
+        if (same)
+            a->renew_raft_id = 0; /* only a promotion keeps its ID */
         json_object_set_new(body, "AdvertiseAddr",
                             json_string(cluster_advertise_addr(a->c)));
     }
-    log_info(LOG_CLUSTER, "agent: node %s renews its certificate as a %s",
-             a->node_id, manager ? "manager" : "worker");
+    log_info(LOG_CLUSTER, "agent: node %s renews its certificate as a %s%s",
+             a->node_id, manager ? "manager" : "worker",
+             same ? " (same role)" : "");
     memset(&a->call, 0, sizeof(a->call));
     a->call.data = a;
     a->call.cb = agent_on_renewed;
@@ -428,6 +699,53 @@ fail:
     a->renew_key = NULL;
     log_warn(LOG_CLUSTER, "agent: certificate renewal: %s", err.msg);
     agent_after(a, AGENT__RETRY_CERTS_MS);
+}
+
+/* Follow the swarm's root CA, and renew our certificate when it is due
+ * or a rotation wants another issuer. True if a renewal started or the
+ * session begins again. */
+static bool agent_certs(struct agent *a, const json_t *body)
+{
+    const char *root = json_string_value(json_object_get(body, "RootCA"));
+    const char *want =
+        json_string_value(json_object_get(body, "RotateIssuer"));
+    char *subj = NULL;
+    char *pub = NULL;
+    bool ours;
+    struct err err;
+
+    err_clear(&err);
+    if (root != NULL && a->root_pem != NULL &&
+        strcmp(root, a->root_pem) != 0 && want == NULL) {
+        /* Trust the new root only with a certificate it issued. */
+        ours = ca_tls_info(root, &subj, &pub, NULL) == 0 &&
+               a->issuer_pub != NULL && strcmp(pub, a->issuer_pub) == 0;
+        free(subj);
+        free(pub);
+        if (!ours) {
+            agent_renew(a, a->cert_manager, true);
+            return true;
+        }
+        if (cluster_role_set_root(a->c, root, &err) != 0) {
+            log_warn(LOG_CLUSTER, "agent: the new root CA: %s", err.msg);
+        } else {
+            agent_reset(a);
+            agent_after(a, 0);
+            return true;
+        }
+    }
+    if (want != NULL && a->issuer_pub != NULL &&
+        strcmp(want, a->issuer_pub) != 0) {
+        log_info(LOG_CLUSTER, "agent: root CA rotation: renewing onto the "
+                 "new root");
+        agent_renew(a, a->cert_manager, true);
+        return true;
+    }
+    if (a->renew_at != 0 && (int64_t)time(NULL) >= a->renew_at) {
+        agent_renew(a, a->cert_manager, true);
+        return true;
+    }
+    return false;
 }
 
 static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
@@ -463,14 +781,18 @@ static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
             agent_save_managers(a, a->managers);
         }
     }
+    agent_tasks_ensure(a, json_string_value(json_object_get(body, "Leader")));
     role = json_string_value(json_object_get(body, "Role"));
     if (role != NULL && (strcmp(role, "manager") == 0) != a->cert_manager &&
         a->conn != NULL && strcmp(a->node_id, cluster_node_id(a->c)) == 0 &&
         (cluster_state(a->c) == CLUSTER_ACTIVE ||
          (a->cert_manager && cluster_awaiting_leader(a->c)))) {
-        agent_renew(a, strcmp(role, "manager") == 0);
+        agent_renew(a, strcmp(role, "manager") == 0, false);
         return;
     }
+    if (a->conn != NULL && strcmp(a->node_id, cluster_node_id(a->c)) == 0 &&
+        cluster_state(a->c) == CLUSTER_ACTIVE && agent_certs(a, body))
+        return;
     ms = json_is_integer(period) && json_integer_value(period) > 0
              ? (uint64_t)json_integer_value(period) / 1000000u
              : 5000u;
@@ -506,7 +828,8 @@ static void agent_heartbeat(struct agent *a)
     memset(&a->call, 0, sizeof(a->call));
     a->call.data = a;
     a->call.cb = agent_on_reply;
-    body = json_pack("{s:s}", "SessionID", a->session_id);
+    body = json_pack("{s:s, s:O?}", "SessionID", a->session_id, "TLSInfo",
+                     a->tls_info);
     if (rpc_client_call(&a->conn->client, &a->call, "dispatcher.heartbeat",
                         body, AGENT_RPC_MS, &err) != 0) {
         json_decref(body);
@@ -557,6 +880,8 @@ struct agent *agent_new(uv_loop_t *loop, struct cluster *c)
     a->c = c;
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
+    uv_timer_init(loop, &a->tflush);
+    a->tflush.data = a;
     agent_after(a, 0);
     return a;
 }
@@ -590,7 +915,11 @@ void agent_close(struct agent *a, void (*cb)(void *data), void *data)
     a->closing = true;
     a->close_cb = cb;
     a->close_data = data;
-    a->n_closing++;
+    a->n_closing += 2;
     uv_close((uv_handle_t *)&a->timer, agent_on_timer_closed);
+    uv_close((uv_handle_t *)&a->tflush, agent_on_timer_closed);
     agent_drop_conn(a);
+    agent_tasks_drop(a);
+    agent_exec_free(a->exec);
+    a->exec = NULL;
 }

@@ -125,6 +125,28 @@ static void api_nodes_done(void *data, int status, const struct err *err,
         api_reply_empty(req, 200);
 }
 
+/* The update action turns a node into a worker. */
+static bool api_nodes_is_demotion(const json_t *action)
+{
+    const char *role = json_string_value(json_object_get(
+        json_object_get(json_object_get(action, "obj"), "Spec"), "Role"));
+
+    return role != NULL && strcmp(role, "worker") == 0;
+}
+
+/* Another manager leads now: the demotion is its to serve. */
+static void api_nodes_on_stepped_down(void *data, int status,
+                                      const struct err *err, json_t *result)
+{
+    struct api_req *req = data;
+
+    (void)result;
+    if (status != 0)
+        api_reply_err(req, err);
+    else
+        api_router_forward(req);
+}
+
 void api_nodes_update(struct api_req *req)
 {
     struct err err;
@@ -133,6 +155,7 @@ void api_nodes_update(struct api_req *req)
     json_t *action;
     json_t *actions;
     json_t *raft;
+    uint64_t raft_id;
     uint64_t version;
 
     if (s == NULL || api_version_param(req, "node", &version, &err) != 0 ||
@@ -148,18 +171,23 @@ void api_nodes_update(struct api_req *req)
     }
     raft = json_object_get(ctl_node_lookup(s, req->params[0], &err),
                            "_Raft");
+    raft_id = (uint64_t)json_integer_value(json_object_get(raft, "ID"));
+    /* A leader demoting itself hands leadership over first; the new
+     * leader then serves the demotion like any other. */
+    if (raft != NULL && raft_id == cluster_raft_id(req->cluster) &&
+        api_nodes_is_demotion(action)) {
+        json_decref(action);
+        if (cluster_node_step_down(req->cluster, api_nodes_on_stepped_down,
+                                   req, &err) != 0)
+            api_reply_err(req, &err);
+        return;
+    }
     actions = json_array();
     json_array_append_new(actions, action);
     /* A demoted manager leaves Raft first (quorum permitting). */
-    if (raft != NULL &&
-        strcmp(json_string_value(json_object_get(
-                   json_object_get(json_object_get(action, "obj"), "Spec"),
-                   "Role")),
-               "worker") == 0) {
-        if (cluster_node_demote(
-                req->cluster,
-                (uint64_t)json_integer_value(json_object_get(raft, "ID")),
-                actions, api_nodes_done, req, &err) != 0)
+    if (raft != NULL && api_nodes_is_demotion(action)) {
+        if (cluster_node_demote(req->cluster, raft_id, actions,
+                                api_nodes_done, req, &err) != 0)
             api_reply_err(req, &err);
         return;
     }

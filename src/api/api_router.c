@@ -22,6 +22,17 @@ struct api_route
                             spooled to req->body_path, not memory */
 };
 
+#ifdef SHOAL_TESTING
+static bool (*api_router_test_allow)(const char *pattern,
+                                     enum api_method method);
+
+void api_router_set_test_filter(bool (*allow)(const char *pattern,
+                                              enum api_method method))
+{
+    api_router_test_allow = allow;
+}
+#endif
+
 static const struct api_route api_routes[] = {
     {API_GET, "/_ping", api_system_ping, false, false},
     {API_HEAD, "/_ping", api_system_ping, false, false},
@@ -40,6 +51,27 @@ static const struct api_route api_routes[] = {
     {API_DELETE, "/nodes/{}", api_nodes_delete, true, false},
     {API_GET, "/networks", api_networks_list, true, false},
     {API_GET, "/networks/{}", api_networks_inspect, true, false},
+    {API_GET, "/tasks", api_tasks_list, true, false},
+    {API_GET, "/tasks/{}", api_tasks_inspect, true, false},
+    {API_GET, "/containers/json", api_containers_list, false, false},
+    {API_POST, "/containers/create", api_containers_create, false, false},
+    {API_POST, "/containers/prune", api_containers_prune, false, false},
+    {API_GET, "/containers/{}/json", api_containers_inspect, false, false},
+    {API_POST, "/containers/{}/start", api_containers_start, false, false},
+    {API_POST, "/containers/{}/stop", api_containers_stop, false, false},
+    {API_POST, "/containers/{}/restart", api_containers_restart, false,
+     false},
+    {API_POST, "/containers/{}/kill", api_containers_kill, false, false},
+    {API_POST, "/containers/{}/wait", api_containers_wait, false, false},
+    {API_POST, "/containers/{}/attach", api_containers_attach, false, false},
+    {API_GET, "/containers/{}/logs", api_containers_logs, false, false},
+    {API_POST, "/containers/{}/rename", api_containers_rename, false, false},
+    {API_POST, "/containers/{}/resize", api_containers_resize, false, false},
+    {API_POST, "/containers/{}/exec", api_exec_create, false, false},
+    {API_DELETE, "/containers/{}", api_containers_delete, false, false},
+    {API_POST, "/exec/{}/start", api_exec_start, false, false},
+    {API_POST, "/exec/{}/resize", api_exec_resize, false, false},
+    {API_GET, "/exec/{}/json", api_exec_inspect, false, false},
     {API_POST, "/images/create", api_images_create, false, true},
     {API_POST, "/images/load", api_images_load, false, true},
     {API_GET, "/images/json", api_images_list, false, false},
@@ -49,6 +81,11 @@ static const struct api_route api_routes[] = {
     {API_POST, "/images/{+}/tag", api_images_tag, false, false},
     {API_DELETE, "/images/{+}", api_images_delete, false, false},
 #ifdef SHOAL_TESTING
+    {API_POST, "/_shoal/debug/tasks", api_debug_task_create, true, false},
+    {API_POST, "/_shoal/debug/tasks/{}/update", api_debug_task_update, true,
+     false},
+    {API_DELETE, "/_shoal/debug/tasks/{}", api_debug_task_delete, true,
+     false},
     {API_GET, "/_shoal/debug/store-digest", api_debug_store_digest, false, false},
     {API_GET, "/_shoal/debug/stream", api_debug_stream, false, false},
     {API_POST, "/_shoal/debug/hijack", api_debug_hijack, false, false},
@@ -294,8 +331,7 @@ static const char *api_method_name(enum api_method m)
     return "OTHER";
 }
 
-/* Hand the request to the leader as the client sent it. */
-static void api_router_forward(struct api_req *req)
+void api_router_forward(struct api_req *req)
 {
     struct err err;
 
@@ -364,6 +400,14 @@ void api_router_dispatch(struct api_req *req)
                 api_router_forward(req);
                 return;
             }
+#ifdef SHOAL_TESTING
+            if (api_router_test_allow != NULL &&
+                !api_router_test_allow(api_routes[i].pattern, req->method)) {
+                api_reply_error(req, ERR_FORBIDDEN,
+                                "route disabled in this test");
+                return;
+            }
+#endif
             api_routes[i].handler(req);
             return;
         }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -674,12 +675,18 @@ void api_hijack_close(struct api_hijack *h)
 
 void api_reply_json(struct api_req *req, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY)
+                      : NULL;
     size_t n;
 
     json_decref(body);
-    if (text == NULL)
-        abort();
+    if (text == NULL) {
+        /* A handler built no body (jansson refuses invalid UTF-8): a
+         * server error, not a crash. */
+        log_error(LOG_API, "BUG: no JSON body for %s", req->url);
+        status = 500;
+        text = xstrdup("{\"message\":\"reply could not be encoded\"}");
+    }
     n = strlen(text);
     text = xrealloc(text, n + 2);
     text[n++] = '\n'; /* Go's json.Encoder ends documents with a newline */
@@ -706,11 +713,71 @@ void api_reply_empty(struct api_req *req, int status)
              "", 0, NULL);
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
+ * (overlong forms, surrogates and code points over U+10FFFF included). */
+static size_t api_utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    size_t i;
+    unsigned cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* s with every byte that is not part of valid UTF-8 replaced by U+FFFD,
+ * as Go's JSON encoder does (messages quote what clients sent). Caller
+ * frees. */
+static char *api_utf8_fix(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    struct buf out;
+
+    buf_init(&out, (size_t)-1);
+    while (*p != '\0') {
+        size_t n = api_utf8_seq(p);
+
+        if (n == 0) {
+            buf_append(&out, "\xef\xbf\xbd", 3);
+            p++;
+        } else {
+            buf_append(&out, p, n);
+            p += n;
+        }
+    }
+    buf_append(&out, "", 1);
+    return buf_detach(&out, NULL);
+}
+
 void api_reply_err(struct api_req *req, const struct err *err)
 {
     int status = err_http_status(err->code);
-    json_t *body = json_pack("{s:s}", "message", err->msg);
+    char *msg = api_utf8_fix(err->msg);
+    json_t *body = json_pack("{s:s}", "message", msg);
 
+    free(msg);
     if (status == 200)
         status = 500;
     api_reply_json(req, status, body);
@@ -900,23 +967,23 @@ static void api_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     b->len = suggested;
 }
 
-static void api_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+/* Bytes from the client (nread > 0) or its EOF or a read error
+ * (nread < 0, a UV_* code); data is borrowed. */
+static void api_conn_input(struct api_conn *conn, const char *data,
+                           ssize_t nread)
 {
-    struct api_conn *conn = container_of((uv_pipe_t *)s, struct api_conn,
-                                         handle);
-
     if (conn->hijack != NULL) {
         struct api_hijack *hj = conn->hijack;
 
         if (nread > 0) {
             if (uv_is_active((uv_handle_t *)&hj->kick))
-                buf_append(&hj->early, b->base, (size_t)nread);
+                buf_append(&hj->early, data, (size_t)nread);
             else
-                api_hijack_deliver(hj, b->base, (long)nread);
+                api_hijack_deliver(hj, data, (long)nread);
         } else if (nread < 0) {
             /* The client closed its side (stdin's end): output may go on.
              * A real error closes the connection. */
-            uv_read_stop(s);
+            uv_read_stop((uv_stream_t *)&conn->handle);
             if (nread != UV_EOF)
                 api_conn_close(conn);
             else if (!uv_is_active((uv_handle_t *)&hj->kick))
@@ -924,38 +991,37 @@ static void api_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             else
                 hj->eof_pending = true;
         }
-        free(b->base);
         return;
     }
     if (nread < 0) {
-        free(b->base);
         /* Peer closed or failed: drop the connection; a handler still
          * working on a request keeps it and replies into the void. */
         api_conn_close(conn);
         return;
     }
-    if (nread > 0 &&
-        buf_append(&conn->in, b->base, (size_t)nread) != 0) {
-        free(b->base);
+    if (nread > 0 && buf_append(&conn->in, data, (size_t)nread) != 0) {
         api_conn_close(conn);
         return;
     }
-    free(b->base);
     if (!conn->in_process)
         api_conn_process(conn);
 }
 
-static void api_on_connection(uv_stream_t *listener, int status)
+static void api_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
-    struct api_server *srv = container_of((uv_pipe_t *)listener,
-                                          struct api_server, listener);
-    struct api_conn *conn;
+    struct api_conn *conn = container_of((uv_pipe_t *)s, struct api_conn,
+                                         handle);
 
-    if (status < 0) {
-        log_warn(LOG_API, "accept: %s", uv_strerror(status));
-        return;
-    }
-    conn = xcalloc(1, sizeof(*conn));
+    api_conn_input(conn, b->base, nread);
+    free(b->base);
+}
+
+/* A connection of srv, linked in, with its handle initialised (not yet
+ * connected). */
+static struct api_conn *api_conn_new(struct api_server *srv)
+{
+    struct api_conn *conn = xcalloc(1, sizeof(*conn));
+
     conn->srv = srv;
     buf_init(&conn->in, API__MAX_PENDING_IN);
     buf_init(&conn->hfield, API__MAX_HEADER);
@@ -969,11 +1035,73 @@ static void api_on_connection(uv_stream_t *listener, int status)
     if (srv->conns != NULL)
         srv->conns->prev = conn;
     srv->conns = conn;
+    return conn;
+}
+
+static void api_on_connection(uv_stream_t *listener, int status)
+{
+    struct api_server *srv = container_of((uv_pipe_t *)listener,
+                                          struct api_server, listener);
+    struct api_conn *conn;
+
+    if (status < 0) {
+        log_warn(LOG_API, "accept: %s", uv_strerror(status));
+        return;
+    }
+    conn = api_conn_new(srv);
     if (uv_accept(listener, (uv_stream_t *)&conn->handle) != 0 ||
         uv_read_start((uv_stream_t *)&conn->handle, api_on_alloc,
                       api_on_read) != 0)
         api_conn_close(conn);
 }
+
+#ifdef SHOAL_TESTING
+static bool api_server_has_conn(const struct api_server *srv,
+                                const struct api_conn *conn)
+{
+    const struct api_conn *c;
+
+    for (c = srv->conns; c != NULL; c = c->next) {
+        if (c == conn)
+            return true;
+    }
+    return false;
+}
+
+void api_server_test_feed(struct api_server *srv, const void *data,
+                          size_t len, size_t (*next)(void *arg, size_t left),
+                          void *arg)
+{
+    const char *p = data;
+    struct api_conn *conn;
+    unsigned n_open = srv->n_open;
+    int fds[2];
+    int i;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+        abort();
+    close(fds[1]);
+    conn = api_conn_new(srv);
+    if (uv_pipe_open(&conn->handle, fds[0]) != 0)
+        abort();
+    while (len > 0 && api_server_has_conn(srv, conn)) {
+        size_t n = next != NULL ? next(arg, len) : len;
+
+        if (n == 0 || n > len)
+            n = len;
+        api_conn_input(conn, p, (ssize_t)n);
+        p += n;
+        len -= n;
+        uv_run(srv->loop, UV_RUN_NOWAIT);
+    }
+    /* The client's EOF; a hijacked connection stays open for output
+     * until its handler closes it. */
+    if (api_server_has_conn(srv, conn))
+        api_conn_input(conn, NULL, UV_EOF);
+    for (i = 0; i < 1000 && srv->n_open > n_open; i++)
+        uv_run(srv->loop, UV_RUN_NOWAIT);
+}
+#endif
 
 struct api_server *api_server_start(uv_loop_t *loop, const char *host,
                                     struct cluster *cluster,

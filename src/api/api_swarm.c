@@ -140,21 +140,29 @@ void api_swarm_unlock(struct api_req *req)
 {
     struct err err;
     json_t *body = NULL;
+    json_t *key;
 
+    err_clear(&err);
     if (api_body_json(req, &body, &err) != 0) {
         api_reply_err(req, &err);
         return;
     }
+    key = json_object_get(body, "UnlockKey");
+    if (body != NULL && !json_is_object(body)) {
+        err_set(&err, ERR_INVALID, "json: cannot unmarshal value into Go "
+                                   "value of type swarm.UnlockRequest");
+    } else if (key != NULL && !json_is_string(key) && !json_is_null(key)) {
+        err_set(&err, ERR_INVALID, "json: cannot unmarshal value into Go "
+                                   "struct field UnlockRequest.UnlockKey of "
+                                   "type string");
+    } else if (cluster_unlock(req->cluster,
+                              json_is_string(key) ? json_string_value(key)
+                                                  : "",
+                              &err) == 0) {
+        json_decref(body);
+        api_reply_empty(req, 200);
+        return;
+    }
     json_decref(body);
-    if (cluster_state(req->cluster) == CLUSTER_INACTIVE) {
-        api_reply_error(req, ERR_UNAVAILABLE, "This node is not part of a "
-                                              "swarm");
-        return;
-    }
-    if (cluster_state(req->cluster) != CLUSTER_LOCKED) {
-        api_reply_error(req, ERR_CONFLICT, "swarm is not locked");
-        return;
-    }
-    api_reply_error(req, ERR_NOTIMPLEMENTED,
-                    "unlocking is not available in this version of shoal");
+    api_reply_err(req, &err);
 }

@@ -815,6 +815,8 @@ static void tls_stream_on_connection(uv_stream_t *server, int status)
                                       &len) == 0)
         tls_stream_format_addr(&ss, s->addr, sizeof(s->addr));
     if (rv == 0)
+        uv_tcp_nodelay(&s->tcp, 1); /* see tls_stream_on_connect */
+    if (rv == 0)
         rv = uv_read_start((uv_stream_t *)&s->tcp, tls_stream_alloc_cb,
                            tls_stream_on_read);
     if (rv != 0) {
@@ -937,6 +939,9 @@ static void tls_stream_on_connect(uv_connect_t *c, int status)
                         tls_stream_connect_why(status));
         return;
     }
+    /* Raft appends and RPC frames are small and latency-bound: Nagle's
+     * wait for the peer's (delayed) ACK would add up to 40 ms to each. */
+    uv_tcp_nodelay(&s->tcp, 1);
     status = uv_read_start((uv_stream_t *)&s->tcp, tls_stream_alloc_cb,
                            tls_stream_on_read);
     if (status != 0) {

@@ -26,7 +26,7 @@ int cli_http_init(struct cli *c, const char *host, struct err *err)
     if (strncmp(host, "unix://", 7) == 0) {
         rest = host + 7;
         if (*rest == '\0')
-            rest = CLI_DEFAULT_HOST + 7;
+            rest = &CLI_DEFAULT_HOST[7];
         c->sock_path = xstrdup(rest);
         c->host = xasprintf("unix://%s", rest);
         c->base_url = xstrdup("http://localhost");

@@ -275,14 +275,29 @@ static void cluster_sync_managers(struct cluster *c)
     free(text);
 }
 
+/* Applied changes reach the components that watch the store (the
+ * dispatcher, while it exists). */
+static void cluster_on_store_change(void *data, enum store_kind k,
+                                    const char *id, const json_t *old,
+                                    const json_t *cur)
+{
+    struct cluster *c = data;
+
+    if (c->dispatcher != NULL)
+        dispatcher_store_changed(c->dispatcher, k, id, old, cur);
+}
+
 static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
                              size_t len, struct err *err)
 {
     struct cluster *c = data;
     int rv = store_apply(c->store, index, buf, len, err);
 
-    if (rv == 0)
+    if (rv == 0) {
         cluster_sync_managers(c);
+        cluster_lock_sync(c);
+    }
+    cluster_join_progress(c);
     return rv;
 }
 
@@ -302,8 +317,11 @@ static int cluster_fsm_restore(void *data, const void *buf, size_t len,
     struct cluster *c = data;
     int rv = store_restore(c->store, buf, len, err);
 
-    if (rv == 0)
+    if (rv == 0) {
         cluster_sync_managers(c);
+        cluster_lock_sync(c);
+    }
+    cluster_join_progress(c);
     return rv;
 }
 
@@ -419,6 +437,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
 
     cluster_port_leader_changed(c);
     dispatcher_leader_changed(c->dispatcher);
+    cluster_join_progress(c);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
         if (c->state == CLUSTER_PENDING && p != NULL && p->cb == NULL &&
@@ -480,7 +499,9 @@ int cluster_manager_start(struct cluster *c, bool bootstrap, struct err *err)
     cfg.dir = raft_dir;
     cfg.id = c->raft_id;
     cfg.address = c->advertise_addr;
+    cfg.dek = c->has_dek ? c->dek : NULL;
     c->store = store_new();
+    store_watch(c->store, cluster_on_store_change, c);
     c->consensus = consensus_new(c->loop, &cfg, &fsm, err);
     if (c->consensus == NULL)
         goto err_after_store;
@@ -601,7 +622,7 @@ static void cluster_fail(struct cluster *c, const char *prefix,
 
 /* Bring back the swarm found under swarm/: identity from the node
  * certificate, addresses from docker-state.json, the store from Raft. */
-static void cluster_restore(struct cluster *c)
+void cluster_restore(struct cluster *c)
 {
     char path[PATH_MAX];
     struct ca_cert_info info;
@@ -650,6 +671,24 @@ static void cluster_restore(struct cluster *c)
         goto fail;
     if (ca_cert_info(cert, &info, &err) != 0)
         goto fail;
+    if (ca_kek_is_locked(key) && !c->has_kek) {
+        /* Docker: the manager waits for `swarm unlock`. */
+        memcpy(c->node_id, info.cn, sizeof(c->node_id));
+        memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
+        c->state = CLUSTER_LOCKED;
+        log_info(LOG_CLUSTER, "swarm is locked: node %s waits for its "
+                 "unlock key", c->node_id);
+        goto out;
+    }
+    {
+        char *clear = NULL;
+
+        if (cluster_lock_load(c, key, strcmp(info.ou, CA_ROLE_MANAGER) == 0,
+                              &clear, &err) != 0)
+            goto fail;
+        free(key);
+        key = clear;
+    }
     if (!ca_key_matches(cert, key)) {
         err_set(&err, ERR_INVALID,
                 "the node key does not match its certificate");
@@ -668,6 +707,8 @@ static void cluster_restore(struct cluster *c)
     }
     memcpy(c->node_id, info.cn, sizeof(c->node_id));
     memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
+    json_decref(c->remote_managers);
+    c->remote_managers = NULL;
     if (json_is_array(json_object_get(st, "Managers")))
         c->remote_managers = json_incref(json_object_get(st, "Managers"));
     {
@@ -725,6 +766,12 @@ out:
     free(text);
     free(cert);
     free(key);
+}
+
+void cluster_set_task_engine(struct cluster *c,
+                             const struct agent_exec_ops *ops, void *data)
+{
+    agent_set_exec(c->agent, ops, data);
 }
 
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,

@@ -26,6 +26,7 @@ enum cluster_state {
 
 struct cluster;
 struct store;
+struct agent_exec_ops;
 
 /* Completion of an asynchronous operation: status 0 (result, if any, is
  * lent to the callback) or -code with err set. Fires exactly once. */
@@ -37,6 +38,10 @@ typedef void (*cluster_done_cb)(void *data, int status, const struct err *err,
  * state leaves the node in CLUSTER_ERROR with the reason, not a crash. */
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
                             struct err *err);
+/* The engine this node's agent runs its tasks on (agent_set_exec): ops
+ * and data are borrowed and must outlive c. */
+void cluster_set_task_engine(struct cluster *c,
+                             const struct agent_exec_ops *ops, void *data);
 /* Stop the manager; cb fires once everything is closed and c is freed.
  * Pending operations complete with ERR_CANCELED first. */
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);
@@ -90,6 +95,17 @@ int cluster_forward(struct cluster *c, const char *method, const char *url,
                                const char *body, size_t len),
                     void *data, struct err *err);
 
+/* The node key in clear (PEM, malloc'd), read from swarm-node.key with
+ * the node's unlock key if it is locked; NULL with err set. */
+char *cluster_node_key_pem(struct cluster *c, struct err *err);
+
+/* POST /swarm/unlock: key is the "SWMKEY-1-..." text. Returns 0 once the
+ * manager is starting again, or -code: ERR_CONFLICT "swarm is not
+ * locked", ERR_INVALID "invalid key string", ERR_UNAUTHORIZED "swarm could
+ * not be unlocked: invalid key provided", ERR_UNAVAILABLE when not in a
+ * swarm. */
+int cluster_unlock(struct cluster *c, const char *key, struct err *err);
+
 /* POST /swarm/init: req is the InitRequest (borrowed). On success the
  * callback's result is a JSON string with the node ID. Returns 0 (cb will
  * fire) or -code with err set (cb will not fire). */
@@ -105,6 +121,18 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
 /* Managers this node knows of when it is not one itself (from joining):
  * [{"NodeID","Addr"}], borrowed; NULL if none. */
 json_t *cluster_remote_managers(const struct cluster *c);
+
+/* The agent renewed the node certificate in the same role (its renewal
+ * point, or a root rotation): write key and certificate and make the
+ * cluster port's TLS contexts use them for new connections. 0 or -code. */
+int cluster_role_renewed(struct cluster *c, const char *key_pem,
+                         const char *cert_pem, struct err *err);
+
+/* The swarm's root CA changed (a rotation finished): write
+ * swarm-root-ca.crt and trust only root_pem on new connections. Nothing
+ * is done (0) when the file already holds it. 0 or -code. */
+int cluster_role_set_root(struct cluster *c, const char *root_pem,
+                          struct err *err);
 
 /* The agent renewed the node certificate for a new role (manager: with
  * its new Raft ID, and the managers to reach): write key and certificate,
@@ -126,11 +154,21 @@ const char *cluster_advertise_addr(const struct cluster *c);
 /* Leader: demote the manager whose Raft member is raft_id. Its member is
  * removed from Raft first (a loss of quorum is refused with Docker's
  * FailedPrecondition text), then actions (stolen: its node object with
- * Spec.Role worker and no Raft identity) are committed; a leader demoting
- * itself commits first, then leaves Raft. Returns 0 (cb fires once) or
- * -code (cb will not fire). */
+ * Spec.Role worker and no Raft identity) are committed. Not for this
+ * node's own member (see cluster_node_step_down). Returns 0 (cb fires
+ * once) or -code (cb will not fire). */
 int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
                         cluster_done_cb cb, void *data, struct err *err);
+
+/* Leader, before demoting itself (as Docker's leader does): hand
+ * leadership to the most up-to-date voter, so that the demotion is served
+ * by the new leader like any other (it removes this member from Raft; this
+ * node then learns its role from its heartbeats). Refused with Docker's
+ * FailedPrecondition text when removing this member would lose quorum. cb
+ * fires once another member leads (status 0, no result) or with -code.
+ * Returns 0 (cb fires once) or -code (cb will not fire). */
+int cluster_node_step_down(struct cluster *c, cluster_done_cb cb,
+                           void *data, struct err *err);
 
 /* POST /swarm/leave. */
 int cluster_leave(struct cluster *c, bool force, cluster_done_cb cb,

@@ -157,6 +157,8 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
     char ingress_id[IDS_LEN + 1];
     char worker[CA_TOKEN_LEN + 1];
     char manager[CA_TOKEN_LEN + 1];
+    char unlock[CA_UNLOCK_KEY_LEN + 1] = "";
+    bool autolock = json_is_true(json_object_get(req, "AutoLockManagers"));
     char *root_cert = NULL;
     char *root_key = NULL;
     char *node_key = NULL;
@@ -189,10 +191,6 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
     }
     if (c->state != CLUSTER_INACTIVE)
         return err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_in_swarm);
-    if (json_is_true(json_object_get(req, "AutoLockManagers")))
-        return err_set(err, ERR_NOTIMPLEMENTED,
-                       "autolock (encryption of the swarm's keys at rest) is "
-                       "not available in this version of shoal");
     avail = json_string_value(json_object_get(req, "Availability"));
     if (avail != NULL && avail[0] != '\0' && strcmp(avail, "active") != 0 &&
         strcmp(avail, "pause") != 0 && strcmp(avail, "drain") != 0)
@@ -232,6 +230,11 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
             goto err_after_spec;
         ctl_spec_merge(spec, v);
     }
+    if (autolock)
+        json_object_set_new(json_object_get(spec, "EncryptionConfig"),
+                            "AutoLockManagers", json_true());
+    autolock = json_is_true(json_object_get(
+        json_object_get(spec, "EncryptionConfig"), "AutoLockManagers"));
     expiry = (int64_t)json_integer_value(
         json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry"));
 
@@ -261,9 +264,18 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
     if (rv == 0)
         rv = cluster_write_pem(c, "certificates/swarm-root-ca.crt", root_cert,
                                0644, err);
+    /* The key generated before the first manager writes its key file,
+     * as Docker does: it is never on disk in clear. */
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
+    if (rv == 0 && autolock) {
+        ca_unlock_key_new(unlock);
+        rv = ca_unlock_key_parse(unlock, c->kek, err);
+        c->has_kek = rv == 0;
+    }
     if (rv == 0)
-        rv = cluster_write_pem(c, "certificates/swarm-node.key", node_key,
-                               0600, err);
+        rv = cluster_lock_write(c, node_key, true, err);
     if (rv == 0)
         rv = cluster_write_pem(c, "certificates/swarm-node.crt", node_cert,
                                0644, err);
@@ -283,7 +295,7 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
     in.root_key_pem = root_key;
     in.worker_token = worker;
     in.manager_token = manager;
-    in.unlock_key = "";
+    in.unlock_key = unlock;
     in.default_addr_pool = json_object_get(req, "DefaultAddrPool");
     in.subnet_size = (unsigned)subnet;
     in.data_path_port = (unsigned)port;

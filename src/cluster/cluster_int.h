@@ -7,6 +7,7 @@
 
 #include "cluster/cluster.h"
 #include "base/ids.h"
+#include "manager/ca/ca.h"
 
 struct consensus;
 struct store;
@@ -47,6 +48,15 @@ struct cluster
     struct agent *agent;          /* owned: this node's heartbeats */
     struct cluster_role_op *role_op; /* a demotion stopping the manager */
     bool close_deferred;          /* cluster_close waits for role_op */
+    bool tls_busy;                /* leader: a node TLSInfo or rotation
+                                     entry is being proposed */
+    uint8_t kek[CA_UNLOCK_KEY_BYTES]; /* the unlock key the node key file is
+                                         locked with, when has_kek */
+    bool has_kek;
+    uint64_t kek_version;         /* Version.Index of the cluster object
+                                     the key file follows (kek-version) */
+    uint8_t dek[CA_DEK_LEN];      /* raft data at rest, when has_dek */
+    bool has_dek;
     void (*close_cb)(void *data);
     void *close_data;
 };
@@ -75,6 +85,23 @@ int cluster_save_state(struct cluster *c, const json_t *extra,
                        struct err *err);
 json_t *cluster_node_description(const char *root_pem);
 
+/* Restore the swarm found under swarm/ (at start, and after an unlock). */
+void cluster_restore(struct cluster *c);
+
+/* cluster_lock.c: write swarm-node.key for key_pem (clear PKCS#8) with
+ * the DEK (a new one for a manager that has none) and locked with the KEK
+ * when the node has one; a worker's is written clear without a DEK. */
+int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
+                       struct err *err);
+/* cluster_lock.c: take the node key file's text apart with c's KEK: DEK
+ * and kek-version into c, the clear key into *out_key_pem (malloc'd). A
+ * manager's file without a DEK gets one. */
+int cluster_lock_load(struct cluster *c, const char *text, bool manager,
+                      char **out_key_pem, struct err *err);
+/* cluster_lock.c: after an apply or a restore, lock, re-lock or unlock
+ * the key file to follow the cluster object's unlock key. */
+void cluster_lock_sync(struct cluster *c);
+
 /* cluster_port.c: the TLS listener on listen_addr serving RPC and Raft
  * (docs/internals/wire.md), and the client TLS contexts managers use to
  * reach each other. Certificates are read from swarm/certificates/.
@@ -82,6 +109,10 @@ json_t *cluster_node_description(const char *root_pem);
  * and shutdown (cb fires once everything is closed). */
 int cluster_port_start(struct cluster *c, struct err *err);
 void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
+/* Build the port's TLS contexts again from swarm/certificates/ (after a
+ * renewal or a root change); established connections keep theirs. 0 when
+ * there is no port. */
+int cluster_port_reload(struct cluster *c, struct err *err);
 /* Let the Raft member dial its peers through the port (call whenever both
  * exist: after the manager or the port starts). */
 void cluster_port_attach(struct cluster *c);
@@ -99,6 +130,9 @@ void cluster_port_leader_changed(struct cluster *c);
 void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
                         void *data);
 bool cluster_join_in_progress(const struct cluster *c);
+/* A joining manager may be ready (an entry applied, a leader seen): check
+ * now rather than at the next poll. */
+void cluster_join_progress(struct cluster *c);
 
 /* cluster_init.c: `swarm init --force-new-cluster` on a manager. */
 int cluster_force_new_cluster(struct cluster *c, cluster_done_cb cb,

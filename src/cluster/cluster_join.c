@@ -401,6 +401,16 @@ static void cluster_join_on_poll(uv_timer_t *t)
                    CLUSTER_JOIN__BG_POLL_MS, CLUSTER_JOIN__BG_POLL_MS);
 }
 
+void cluster_join_progress(struct cluster *c)
+{
+    struct cluster_join_op *op = cluster_join_find(c);
+
+    if (op != NULL && op->phase == CLUSTER_JOIN_WAIT && !op->finishing &&
+        op->timer_open && !uv_is_closing((uv_handle_t *)&op->timer))
+        uv_timer_start(&op->timer, cluster_join_on_poll, 0,
+                       CLUSTER_JOIN__POLL_MS);
+}
+
 /* --- admitted: certificate checks, then worker or manager --------------- */
 
 static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
@@ -450,10 +460,10 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         err_set(&err, ERR_INVALID, "it is not for the key this node sent");
         goto bad_cert;
     }
-    if (cluster_paths(c, "certificates/swarm-node.key", path,
-                      sizeof(path)) != 0 ||
-        fsutil_write_atomic(path, op->key_pem, strlen(op->key_pem), 0600,
-                            &err) != 0)
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
+    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0 ||
@@ -474,10 +484,14 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         cluster_join_finish(op, 0, NULL);
         return;
     }
-    if (cluster_manager_start(c, false, &err) != 0)
-        goto fail;
-    op->manager_started = true;
+    /* The port first: the leader dials this member as soon as it has
+     * added it, and its first connection then waits in the backlog while
+     * libraft starts (its I/O probe takes tens of ms) instead of being
+     * refused and retried. */
     if (cluster_port_start(c, &err) != 0)
+        goto fail;
+    op->manager_started = true; /* a failure now stops port and manager */
+    if (cluster_manager_start(c, false, &err) != 0)
         goto fail;
     op->phase = CLUSTER_JOIN_WAIT;
     uv_timer_start(&op->timer, cluster_join_on_poll, CLUSTER_JOIN__POLL_MS,

@@ -38,6 +38,9 @@ static void cluster_leave_on_stopped(void *data)
     memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
     memset(c->listen_addr, 0, sizeof(c->listen_addr));
     c->raft_id = 0;
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
     json_decref(c->remote_managers);
     c->remote_managers = NULL;
     if (rv == 0)
@@ -180,12 +183,15 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
     const struct store *s = cluster_manager_store(c, err);
     char worker[CA_TOKEN_LEN + 1];
     char manager[CA_TOKEN_LEN + 1];
+    char unlock[CA_UNLOCK_KEY_LEN + 1];
+    const char *new_unlock = NULL;
+    const char *cur_unlock;
+    bool autolock;
     const char *root;
     json_t *cluster;
     json_t *action;
     json_t *actions;
 
-    UNUSED(rotate_unlock); /* ignored while autolock is off, like Docker */
     if (s == NULL)
         return -err->code;
     cluster = store_cluster(s);
@@ -193,18 +199,28 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
         json_object_get(json_object_get(cluster, "_RootCA"), "CACert"));
     if (root == NULL)
         return err_set(err, ERR_INTERNAL, "the cluster has no root CA");
-    if (json_is_true(json_object_get(json_object_get(spec, "EncryptionConfig"),
-                                     "AutoLockManagers")))
-        return err_set(err, ERR_NOTIMPLEMENTED,
-                       "autolock (encryption of the swarm's keys at rest) is "
-                       "not available in this version of shoal");
+    /* Docker: turning autolock on makes a key, off drops it; a rotation
+     * is ignored while autolock is off. Every manager follows the key when
+     * it applies the entry (cluster_lock_sync). */
+    autolock = json_is_true(json_object_get(
+        json_object_get(spec, "EncryptionConfig"), "AutoLockManagers"));
+    cur_unlock = json_string_value(json_object_get(cluster, "_UnlockKey"));
+    if (cur_unlock == NULL)
+        cur_unlock = "";
+    if (autolock && (cur_unlock[0] == '\0' || rotate_unlock)) {
+        ca_unlock_key_new(unlock);
+        new_unlock = unlock;
+    } else if (!autolock && cur_unlock[0] != '\0') {
+        new_unlock = "";
+    }
     if (rotate_worker)
         ca_token_new(root, worker);
     if (rotate_manager)
         ca_token_new(root, manager);
     action = ctl_swarm_update(s, version, spec,
                               rotate_worker ? worker : NULL,
-                              rotate_manager ? manager : NULL, NULL, err);
+                              rotate_manager ? manager : NULL, new_unlock,
+                              err);
     if (action == NULL)
         return -err->code;
     actions = json_array();

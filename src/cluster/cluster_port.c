@@ -156,12 +156,16 @@ static void cluster_port_on_client_closed(struct rpc_client *client)
 
 static void cluster_port_drop_leader(struct cluster_port *p)
 {
-    if (p->leader == NULL)
+    struct rpc_client *leader = p->leader;
+
+    if (leader == NULL)
         return;
-    p->n_closing++;
-    rpc_client_close(p->leader, cluster_port_on_client_closed);
+    /* Forgotten first: closing fails the queued calls at once, and their
+     * callbacks may stop the port, which drops the leader again. */
     p->leader = NULL;
     p->leader_id = 0;
+    p->n_closing++;
+    rpc_client_close(leader, cluster_port_on_client_closed);
 }
 
 /* The client for the current leader, made or remade on leader change;
@@ -836,13 +840,16 @@ int cluster_port_leave_raft(struct cluster *c,
 
 /* --- a manager is demoted ----------------------------------------------- */
 
+#define CLUSTER_PORT__NO_QUORUM                                              \
+    "rpc error: code = FailedPrecondition desc = can't remove member from " \
+    "the raft: this would result in a loss of quorum"
+
 struct cluster_port_demote
 {
     struct consensus_op_req op;
     struct cluster *c;
     json_t *actions;              /* owned until proposed */
     uint64_t raft_id;
-    bool self;                    /* the leader demotes itself */
     cluster_done_cb cb;
     void *data;
 };
@@ -863,40 +870,13 @@ static void cluster_port_demote_fail(struct cluster_port_demote *d,
     free(d);
 }
 
-static void cluster_port_on_self_removed(struct consensus_op_req *op,
-                                         int status)
-{
-    struct cluster_port_demote *d = op->data;
-
-    if (status != 0)
-        log_warn(LOG_CLUSTER, "demoting this leader: %s", op->err.msg);
-    free(d);
-}
-
 static void cluster_port_on_demoted(void *data, int status,
                                     const struct err *err, json_t *result)
 {
     struct cluster_port_demote *d = data;
-    struct err e;
 
-    if (status != 0 || !d->self) {
-        d->cb(d->data, status, err, result);
-        free(d);
-        return;
-    }
-    /* The leader itself: its member goes after the commit. */
-    d->cb(d->data, 0, NULL, NULL);
-    err_clear(&e);
-    d->op.data = d;
-    if (d->c->consensus == NULL) {
-        free(d);
-        return;
-    }
-    if (consensus_remove_member(d->c->consensus, &d->op, d->raft_id,
-                                cluster_port_on_self_removed, &e) != 0) {
-        log_warn(LOG_CLUSTER, "demoting this leader: %s", e.msg);
-        free(d);
-    }
+    d->cb(d->data, status, err, result);
+    free(d);
 }
 
 static void cluster_port_on_demote_removed(struct consensus_op_req *op,
@@ -926,6 +906,11 @@ int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
         json_decref(actions);
         return err_set(err, ERR_UNAVAILABLE, "this node is not a manager");
     }
+    if (raft_id == c->raft_id) {
+        json_decref(actions);
+        return err_set(err, ERR_INTERNAL, "a leader steps down before it "
+                       "is demoted");
+    }
     d = xcalloc(1, sizeof(*d));
     d->c = c;
     d->actions = actions;
@@ -933,27 +918,192 @@ int cluster_node_demote(struct cluster *c, uint64_t raft_id, json_t *actions,
     d->cb = cb;
     d->data = data;
     d->op.data = d;
-    if (raft_id == c->raft_id) {
-        d->self = true;
-        d->actions = NULL;
-        if (cluster_propose(c, actions, cluster_port_on_demoted, d, err) !=
-            0) {
-            free(d);
-            return -err->code;
-        }
-        return 0;
-    }
     if (consensus_remove_member(c->consensus, &d->op, raft_id,
                                 cluster_port_on_demote_removed, err) != 0) {
         if (err->code == ERR_NOQUORUM)
-            err_set(err, ERR_INVALID, "rpc error: code = FailedPrecondition "
-                    "desc = can't remove member from the raft: this would "
-                    "result in a loss of quorum");
+            err_set(err, ERR_INVALID, CLUSTER_PORT__NO_QUORUM);
         json_decref(d->actions);
         free(d);
         return -err->code;
     }
     return 0;
+}
+
+/* --- the leader steps down before its own demotion ---------------------- */
+
+#define CLUSTER_PORT__READY_POLL_MS 10u
+#define CLUSTER_PORT__READY_MAX_MS 2000u
+
+struct cluster_port_step_down
+{
+    struct consensus_op_req op;
+    struct cluster *c;
+    uv_timer_t timer;             /* waits for the new leader's barrier */
+    uint64_t applied;             /* applied index when leadership moved */
+    uint64_t deadline;
+    int status;
+    struct err err;
+    cluster_done_cb cb;
+    void *data;
+};
+
+static void cluster_port_on_step_down_closed(uv_handle_t *h)
+{
+    struct cluster_port_step_down *sd = h->data;
+
+    sd->cb(sd->data, sd->status, sd->status ? &sd->err : NULL, NULL);
+    free(sd);
+}
+
+/* The new leader serves reads and writes once its first entry (a barrier)
+ * is applied; this member sees that entry applied one heartbeat later. */
+static void cluster_port_on_step_down_poll(uv_timer_t *t)
+{
+    struct cluster_port_step_down *sd = t->data;
+    struct cluster *c = sd->c;
+
+    if (c->consensus == NULL) {
+        sd->status = err_set(&sd->err, ERR_CANCELED, "the manager stopped");
+    } else if (consensus_applied_index(c->consensus) <= sd->applied &&
+               uv_now(c->loop) < sd->deadline) {
+        return;
+    } else {
+        log_info(LOG_CLUSTER, "stepped down for this manager's demotion: "
+                 "raft %016" PRIx64 " leads", consensus_leader_id(
+                                                   c->consensus));
+    }
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, cluster_port_on_step_down_closed);
+}
+
+static void cluster_port_on_stepped_down(struct consensus_op_req *op,
+                                         int status)
+{
+    struct cluster_port_step_down *sd = op->data;
+    struct cluster *c = sd->c;
+
+    sd->status = status;
+    if (status != 0) {
+        sd->err = op->err;
+        uv_close((uv_handle_t *)&sd->timer, cluster_port_on_step_down_closed);
+        return;
+    }
+    sd->applied = consensus_applied_index(c->consensus);
+    sd->deadline = uv_now(c->loop) + CLUSTER_PORT__READY_MAX_MS;
+    uv_timer_start(&sd->timer, cluster_port_on_step_down_poll,
+                   CLUSTER_PORT__READY_POLL_MS, CLUSTER_PORT__READY_POLL_MS);
+}
+
+int cluster_node_step_down(struct cluster *c, cluster_done_cb cb,
+                           void *data, struct err *err)
+{
+    struct cluster_port_step_down *sd;
+
+    if (c->consensus == NULL || !consensus_is_leader(c->consensus))
+        return err_set(err, ERR_NOTLEADER, "this node is not the leader");
+    if (!consensus_can_remove(c->consensus, c->raft_id))
+        return err_set(err, ERR_INVALID, CLUSTER_PORT__NO_QUORUM);
+    sd = xcalloc(1, sizeof(*sd));
+    sd->c = c;
+    sd->cb = cb;
+    sd->data = data;
+    sd->op.data = sd;
+    err_clear(&sd->err);
+    if (consensus_transfer_leadership(c->consensus, &sd->op, 0,
+                                      cluster_port_on_stepped_down,
+                                      err) != 0) {
+        free(sd);
+        return -err->code;
+    }
+    uv_timer_init(c->loop, &sd->timer);
+    sd->timer.data = sd;
+    return 0;
+}
+
+/* --- certificates: what nodes report, root rotation -------------------- */
+
+static void cluster_port_on_tls_applied(void *data, int status,
+                                        const struct err *err,
+                                        json_t *result)
+{
+    struct cluster *c = data;
+
+    UNUSED(result);
+    c->tls_busy = false;
+    if (status != 0)
+        log_info(LOG_CLUSTER, "node TLS info: %s", err->msg);
+}
+
+/* The leader records the TLSInfo a node reports with its heartbeat
+ * (its trust root and its certificate's issuer) and, during a rotation,
+ * ends it once every node has a certificate of the new root. One entry
+ * in flight at a time; the next heartbeat tries again. */
+static void cluster_port_track_tls(struct cluster_port *p,
+                                   const char *node_id, const json_t *tls)
+{
+    const struct store *s = cluster_port_store(p);
+    struct err err;
+    json_t *action;
+    json_t *actions;
+
+    if (s == NULL || p->c->tls_busy)
+        return;
+    action = ctl_rotation_node_tls(s, node_id, tls);
+    if (action != NULL) {
+        log_info(LOG_CLUSTER, "node %s reports new TLS info", node_id);
+    } else {
+        action = ctl_rotation_finish(s);
+        if (action == NULL)
+            return;
+        log_info(LOG_CLUSTER, "root CA rotation: every node has a "
+                 "certificate of the new root; dropping the old root");
+    }
+    actions = json_array();
+    json_array_append_new(actions, action);
+    err_clear(&err);
+    p->c->tls_busy = true;
+    if (cluster_propose(p->c, actions, cluster_port_on_tls_applied, p->c,
+                        &err) != 0) {
+        p->c->tls_busy = false;
+        log_info(LOG_CLUSTER, "node TLS info: %s", err.msg);
+    }
+}
+
+/* The dispatcher's answer, plus what a node needs for its certificates:
+ * the swarm's root CA (RootCA: a node trusts it once it changes) and,
+ * during a rotation, the public key of the new root (RotateIssuer: a node
+ * whose certificate has another issuer renews). */
+static void cluster_port_serve_heartbeat(struct cluster_port *p,
+                                         struct rpc_req *req,
+                                         const char *node_id, const char *ip)
+{
+    const struct store *s = cluster_port_store(p);
+    const json_t *cluster = s != NULL ? store_cluster(s) : NULL;
+    const char *root = json_string_value(json_object_get(
+        json_object_get(cluster, "_RootCA"), "CACert"));
+    const char *target = ctl_rotation_target(cluster);
+    json_t *out = NULL;
+    char *subj = NULL;
+    char *pub = NULL;
+    struct err err;
+
+    err_clear(&err);
+    if (dispatcher_heartbeat(p->c->dispatcher, node_id, ip, &out, &err) !=
+        0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    if (root != NULL)
+        json_object_set_new(out, "RootCA", json_string(root));
+    if (target != NULL && ca_tls_info(target, &subj, &pub, NULL) == 0) {
+        json_object_set_new(out, "RotateIssuer", json_string(pub));
+        free(subj);
+        free(pub);
+    }
+    /* Before the reply, which frees req. */
+    cluster_port_track_tls(p, node_id, json_object_get(req->body, "TLSInfo"));
+    rpc_server_reply(req, out);
+    json_decref(out);
 }
 
 /* Served by the leader's dispatcher; a follower relays it once, naming
@@ -975,7 +1125,7 @@ static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
         return;
     }
     if (cluster_port_is_leader(p)) {
-        dispatcher_serve_heartbeat(p->c->dispatcher, req, node_id, ip);
+        cluster_port_serve_heartbeat(p, req, node_id, ip);
         return;
     }
     if (forwarded || cluster_port_store(p) == NULL) {
@@ -991,6 +1141,39 @@ static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
         rpc_server_fail(req, &err);
     }
     json_decref(body);
+}
+
+/* Tasks are served by the leader only: agents open their assignments
+ * stream and send task statuses to the leader named in the heartbeat
+ * answer (docs/internals/wire.md), so nothing is relayed. */
+static void cluster_port_dispatcher_assignments(struct rpc_req *req,
+                                                void *data)
+{
+    struct cluster_port *p = data;
+    struct err err;
+
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_assignments(p->c->dispatcher, req);
+        return;
+    }
+    err_set(&err, ERR_UNAVAILABLE,
+            "rpc error: code = Unavailable desc = dispatcher is stopped");
+    rpc_server_fail(req, &err);
+}
+
+static void cluster_port_dispatcher_task_status(struct rpc_req *req,
+                                                void *data)
+{
+    struct cluster_port *p = data;
+    struct err err;
+
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_update_task_status(p->c->dispatcher, req);
+        return;
+    }
+    err_set(&err, ERR_UNAVAILABLE,
+            "rpc error: code = Unavailable desc = dispatcher is stopped");
+    rpc_server_fail(req, &err);
 }
 
 /* --- a node renews its certificate for its desired role ----------------- */
@@ -1053,9 +1236,8 @@ static void cluster_port_ca_renew(struct rpc_req *req, void *data)
     const char *rid = json_string_value(json_object_get(req->body, "RaftID"));
     const char *addr =
         json_string_value(json_object_get(req->body, "AdvertiseAddr"));
-    json_t *node, *cluster, *root, *expiry, *raft, *next, *actions;
+    json_t *node, *raft, *next, *actions;
     const char *role;
-    int64_t expiry_s;
 
     err_clear(&err);
     if (dispatcher_heartbeat_who(req, node_id, sizeof(node_id), ip,
@@ -1126,20 +1308,11 @@ static void cluster_port_ca_renew(struct rpc_req *req, void *data)
                 "node %s is still a member of the raft", node_id);
         goto fail;
     }
-    cluster = store_cluster(s);
-    root = json_object_get(cluster, "_RootCA");
-    expiry = json_object_get(
-        json_object_get(json_object_get(cluster, "Spec"), "CAConfig"),
-        "NodeCertExpiry");
-    expiry_s = json_is_integer(expiry) && json_integer_value(expiry) > 0
-                   ? json_integer_value(expiry) / CTL_NS_PER_SEC
-                   : CTL_DEFAULT_CERT_EXPIRY / CTL_NS_PER_SEC;
-    if (ca_issue(json_string_value(json_object_get(root, "CACert")),
-                 json_string_value(json_object_get(root, "CAKey")), csr,
-                 store_obj_id(cluster), node_id,
-                 strcmp(rn->role, "manager") == 0 ? CA_ROLE_MANAGER
-                                                  : CA_ROLE_WORKER,
-                 expiry_s, &rn->cert, &err) != 0)
+    if (ctl_rotation_issue(store_cluster(s), csr, node_id,
+                           strcmp(rn->role, "manager") == 0
+                               ? CA_ROLE_MANAGER
+                               : CA_ROLE_WORKER,
+                           &rn->cert, &err) != 0)
         goto fail;
     if (strcmp(rn->role, "worker") == 0 || raft != NULL) {
         /* A worker, or a manager asking again (the member is added). */
@@ -1175,6 +1348,10 @@ static const struct rpc_method cluster_port_methods[] = {
     {"control.forward", RPC_ROLE_MANAGER, cluster_port_control_forward},
     {"dispatcher.heartbeat", RPC_ROLE_NODE,
      cluster_port_dispatcher_heartbeat},
+    {"dispatcher.assignments", RPC_ROLE_NODE,
+     cluster_port_dispatcher_assignments},
+    {"dispatcher.update_task_status", RPC_ROLE_NODE,
+     cluster_port_dispatcher_task_status},
 };
 
 /* --- listener ----------------------------------------------------------- */
@@ -1273,8 +1450,7 @@ int cluster_port_start(struct cluster *c, struct err *err)
     root = cluster_port_read(c, "certificates/swarm-root-ca.crt", err);
     cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
                 : NULL;
-    key = cert ? cluster_port_read(c, "certificates/swarm-node.key", err)
-               : NULL;
+    key = cert ? cluster_node_key_pem(c, err) : NULL;
     if (key == NULL)
         goto out;
     p = xcalloc(1, sizeof(*p));
@@ -1318,6 +1494,31 @@ err_after_server:
 err_after_port:
     free(p);
 out:
+    free(root);
+    free(cert);
+    free(key);
+    return rv;
+}
+
+int cluster_port_reload(struct cluster *c, struct err *err)
+{
+    struct cluster_port *p = c->port;
+    char *root = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    int rv = -ERR_IO;
+
+    if (p == NULL)
+        return 0;
+    root = cluster_port_read(c, "certificates/swarm-root-ca.crt", err);
+    cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
+                : NULL;
+    key = cert ? cluster_node_key_pem(c, err) : NULL;
+    if (key != NULL) {
+        rv = tls_ctx_reload(p->server_ctx, root, cert, key, err);
+        if (rv == 0)
+            rv = tls_ctx_reload(p->client_ctx, root, cert, key, err);
+    }
     free(root);
     free(cert);
     free(key);

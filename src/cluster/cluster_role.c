@@ -12,6 +12,8 @@
 #include "base/mem.h"
 #include "cluster/cluster_int.h"
 
+#define CLUSTER_ROLE__PEM_MAX (1u << 20)
+
 struct cluster_role_op
 {
     struct cluster *c;
@@ -89,14 +91,12 @@ static void cluster_role_on_port_stopped(void *data)
 }
 
 static int cluster_role_write(struct cluster *c, const char *key_pem,
-                              const char *cert_pem, struct err *err)
+                              const char *cert_pem, bool manager,
+                              struct err *err)
 {
     char path[PATH_MAX];
 
-    if (cluster_paths(c, "certificates/swarm-node.key", path,
-                      sizeof(path)) != 0)
-        return err_set(err, ERR_IO, "data root path too long");
-    if (fsutil_write_atomic(path, key_pem, strlen(key_pem), 0600, err) != 0)
+    if (cluster_lock_write(c, key_pem, manager, err) != 0)
         return -err->code;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0)
@@ -120,7 +120,7 @@ int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
         return err_set(err, ERR_UNAVAILABLE, "this node is not active");
     if (manager && (raft_id == 0 || c->consensus != NULL))
         return err_set(err, ERR_INVALID, "promotion needs a new Raft ID");
-    if (cluster_role_write(c, key_pem, cert_pem, err) != 0)
+    if (cluster_role_write(c, key_pem, cert_pem, manager, err) != 0)
         return -err->code;
     if (json_is_array(managers) && json_array_size(managers) > 0) {
         json_decref(c->remote_managers);
@@ -150,4 +150,47 @@ int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
     c->role_op = op;
     cluster_port_stop(c, cluster_role_on_port_stopped, op);
     return 0;
+}
+
+int cluster_role_renewed(struct cluster *c, const char *key_pem,
+                         const char *cert_pem, struct err *err)
+{
+    if (c->role_op != NULL)
+        return err_set(err, ERR_CONFLICT, "a role change is in progress");
+    if (c->state != CLUSTER_ACTIVE && !cluster_awaiting_leader(c))
+        return err_set(err, ERR_UNAVAILABLE, "this node is not active");
+    if (cluster_role_write(c, key_pem, cert_pem, c->consensus != NULL,
+                           err) != 0)
+        return -err->code;
+    log_info(LOG_CLUSTER, "node %s renewed its certificate", c->node_id);
+    return cluster_port_reload(c, err);
+}
+
+int cluster_role_set_root(struct cluster *c, const char *root_pem,
+                          struct err *err)
+{
+    char path[PATH_MAX];
+    char *cur = NULL;
+    bool same;
+    int rv;
+
+    if (c->state != CLUSTER_ACTIVE && !cluster_awaiting_leader(c))
+        return err_set(err, ERR_UNAVAILABLE, "this node is not active");
+    if (cluster_paths(c, "certificates/swarm-root-ca.crt", path,
+                      sizeof(path)) != 0)
+        return err_set(err, ERR_IO, "data root path too long");
+    if (ca_root_check(root_pem, err) != 0)
+        return -err->code;
+    rv = fsutil_read_all(path, CLUSTER_ROLE__PEM_MAX, &cur, NULL, err);
+    same = rv == 0 && strcmp(cur, root_pem) == 0;
+    free(cur);
+    err_clear(err);
+    if (same)
+        return 0;
+    rv = fsutil_write_atomic(path, root_pem, strlen(root_pem), 0644, err);
+    if (rv != 0)
+        return rv;
+    log_info(LOG_CLUSTER, "node %s trusts the swarm's new root CA",
+             c->node_id);
+    return cluster_port_reload(c, err);
 }

@@ -129,7 +129,7 @@ static int image_load_one(struct image_load *job, const char *cpath,
     const char *parent = NULL;
     json_t *config = NULL;
     json_t *diffs;
-    json_t *layers = json_array();
+    json_t *layers;
     char *raw = NULL;
     size_t len;
     size_t i;
@@ -138,6 +138,7 @@ static int image_load_one(struct image_load *job, const char *cpath,
 
     if (cpath == NULL || !json_is_array(lpaths))
         return err_set(err, ERR_INVALID, "invalid archive: bad manifest");
+    layers = json_array();
     rv = image_load_read(job->stage, cpath, IMAGE_CONFIG_MAX, &raw, &len,
                          err);
     if (rv != 0)

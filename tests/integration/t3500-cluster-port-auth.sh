@@ -89,10 +89,16 @@ out(outcome="response", status=p.get("status"), message=p.get("message"),
 EOF
 
 # call PORT ROOT CERT KEY ALPN METHOD [BODY]: CERT/KEY/METHOD may be "-".
+# clearkey FILE: a node key without its PEM headers (kek-version,
+# raft-dek), which Python's ssl (OpenSSL's PEM reader) refuses.
+clearkey() { sed '/^[a-z-]*: /d; /^$/d' "$1"; }
 call() {
     local port=$1 root=$2 cert=$3 key=$4 alpn=$5 method=$6 body=${7-null}
     local args=(--port "$port" --root "$root" --alpn "$alpn" --body "$body")
-    [ "$cert" = - ] || args+=(--cert "$cert" --key "$key")
+    if [ "$cert" != - ]; then
+        clearkey "$key" >"$TMP/call.key"
+        args+=(--cert "$cert" --key "$TMP/call.key")
+    fi
     [ "$method" = - ] || args+=(--method "$method")
     python3 "$TMP/client.py" "${args[@]}" 2>&1
 }
@@ -209,14 +215,14 @@ cat "$F/other.crt" "$F/ca.crt" >"$F/other-chain.crt"
 # a worker must not be able to mint itself a manager certificate. (Copies:
 # -CAcreateserial writes a serial file next to the issuer's certificate.)
 cp "$C2/swarm-node.crt" "$F/worker.crt"
-cp "$C2/swarm-node.key" "$F/worker.key"
+clearkey "$C2/swarm-node.key" >"$F/worker.key"
 openssl x509 -req -in "$F/other.csr" -CA "$F/worker.crt" -CAkey "$F/worker.key" \
     -CAcreateserial -days 2 -extfile "$F/ext.cnf" -out "$F/byworker.crt" 2>/dev/null ||
     fail "certificate by the worker"
 cat "$F/byworker.crt" "$F/worker.crt" >"$F/byworker-chain.crt"
 # 4. another swarm's real manager certificate and key
 cp "$C3/swarm-node.crt" "$F/swarm2.crt"
-cp "$C3/swarm-node.key" "$F/swarm2.key"
+clearkey "$C3/swarm-node.key" >"$F/swarm2.key"
 
 LOG1=$(node_dir n1)/daemon.log
 before=$(wc -l <"$LOG1")

@@ -65,7 +65,7 @@ expect_contains "$OUT" "rpc error: code = FailedPrecondition desc = can't remove
 expect_eq "$(dk n1 node inspect -f '{{.Spec.Role}}' "$n2id")" manager "n2 still a manager"
 run_ok dk n2 node ls
 
-log "the leader demotes itself: it commits, leaves Raft, another leads"
+log "the leader demotes itself: it hands leadership over, the new leader removes it from Raft"
 start_node n3
 wait_for 600 0.05 "n3 reachable again" status_of reachable "$n3id"
 expect_eq "$(dk n1 node inspect -f '{{.ManagerStatus.Leader}}' "$n1id")" true "n1 leads"

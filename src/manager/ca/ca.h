@@ -134,6 +134,38 @@ int ca_tls_info(const char *cert_pem, char **out_subject_b64,
  */
 int ca_verify(const char *root_pem, const char *leaf_pem, struct err *err);
 
+/*
+ * The smallest node certificate lifetime ca_issue and the swarm spec
+ * accept: CA_NODE_CERT_EXPIRY_MIN, except in test builds (SHOAL_TESTING)
+ * where the environment variable SHOAL_TEST_CERT_EXPIRY_MIN (seconds) may
+ * lower it; such short certificates are not backdated, so that they renew
+ * within seconds.
+ */
+int64_t ca_node_cert_expiry_min(void);
+
+/*
+ * Root rotation (SWARM-FACTS 3.6): the new root's certificate as the old
+ * root vouches for it (same subject, key and validity as new_cert_pem,
+ * issuer the old root, signed with old_key_pem). Nodes that trust only the
+ * old root verify leaves of the new key through it. Returns 0 with
+ * *out_cert_pem malloc'd, -ERR_INVALID for input that does not parse or a
+ * key that is not old_cert_pem's, -ERR_INTERNAL.
+ */
+int ca_cross_sign(const char *old_cert_pem, const char *old_key_pem,
+                  const char *new_cert_pem, char **out_cert_pem,
+                  struct err *err);
+
+/*
+ * Docker's node TLSInfo issuer: verify cert_pem (leaf, then
+ * intermediates) against root_pem and give the base64 DER subject and
+ * SubjectPublicKeyInfo of the certificate that issued the leaf (the
+ * cross-signed intermediate during a rotation, else the root). Returns 0
+ * with both strings malloc'd, or the errors of ca_verify.
+ */
+int ca_issuer_info(const char *root_pem, const char *cert_pem,
+                   char **out_subject_b64, char **out_pubkey_b64,
+                   struct err *err);
+
 /* True if key_pem (unencrypted PEM, any form) is the private key of
  * cert_pem's first certificate; false otherwise, including on bad input. */
 bool ca_key_matches(const char *cert_pem, const char *key_pem);
@@ -180,5 +212,47 @@ void ca_unlock_key_new(char out[CA_UNLOCK_KEY_LEN + 1]);
 int ca_unlock_key_parse(const char *s,
                         unsigned char out_key[CA_UNLOCK_KEY_BYTES],
                         struct err *err);
+
+/* --- autolock: the node key file (ca_kek.c) ------------------------------ */
+
+#define CA_DEK_LEN 32 /* a manager's raft DEK */
+
+/* A node key file, read. */
+struct ca_kek_file
+{
+    char *key_pem;        /* owned: the key in clear ("PRIVATE KEY") */
+    bool locked;          /* the file was encrypted with a KEK */
+    bool has_dek;         /* a raft-dek header was there */
+    uint8_t dek[CA_DEK_LEN];
+    uint64_t kek_version; /* the kek-version header, 0 if absent */
+};
+
+/* True when file_text holds an "ENCRYPTED PRIVATE KEY" (autolock). */
+bool ca_kek_is_locked(const char *file_text);
+
+/*
+ * Read swarm-node.key's text: the key (decrypted with kek, the 32 bytes of
+ * the unlock key, when the file is locked; kek NULL otherwise), the raft
+ * DEK from its `raft-dek` header (unwrapped with kek when wrapped) and
+ * `kek-version`. Returns 0 (*out filled, release with
+ * ca_kek_file_release), -ERR_UNAUTHORIZED "node is locked, and needs a
+ * valid unlock key" when kek is missing or wrong, -ERR_INVALID for a file
+ * that holds no usable key. On error *out is zeroed.
+ */
+int ca_kek_read(const char *file_text, const uint8_t *kek,
+                struct ca_kek_file *out, struct err *err);
+void ca_kek_file_release(struct ca_kek_file *f);
+
+/*
+ * The text of swarm-node.key for key_pem (clear PKCS#8): headers
+ * `kek-version: <kek_version>` and, when dek is given, `raft-dek` (the DEK
+ * in clear, or AES-256-GCM-wrapped with kek); with kek the key itself is
+ * PKCS#8-encrypted (PBES2, PBKDF2 2048 rounds, AES-256-CBC) with the 32 KEK
+ * bytes as passphrase ("ENCRYPTED PRIVATE KEY"). Returns the malloc'd
+ * text, or NULL with err set (-ERR_INVALID for a key that is not clear
+ * PKCS#8, ERR_INTERNAL).
+ */
+char *ca_kek_write(const char *key_pem, const uint8_t *kek,
+                   const uint8_t *dek, uint64_t kek_version, struct err *err);
 
 #endif

@@ -520,18 +520,29 @@ static X509 *ca_x509_build_node(X509 *root, EVP_PKEY *root_key, EVP_PKEY *pub,
     X509 *x;
     int64_t not_before;
 
+    int64_t backdate = CA_X509__NODE_BACKDATE;
+
     x = X509_new();
     if (x == NULL)
         return NULL;
     subject = X509_get_subject_name(x);
-    not_before = ca_x509_now_minute() - CA_X509__NODE_BACKDATE;
+    not_before = ca_x509_now_minute() - backdate;
+#ifdef SHOAL_TESTING
+    /* Test builds only: a certificate shorter than the real minimum
+     * (SHOAL_TEST_CERT_EXPIRY_MIN) starts now, so that its renewal point
+     * (50-80% of its life) comes within seconds. */
+    if (expiry_sec < CA_NODE_CERT_EXPIRY_MIN) {
+        backdate = 0;
+        not_before = (int64_t)time(NULL);
+    }
+#endif
     if (X509_set_version(x, X509_VERSION_3) != 1 || ca_x509_set_serial(x) ||
         ca_x509_name_add(subject, NID_organizationName, cluster_id) ||
         ca_x509_name_add(subject, NID_organizationalUnitName, ou) ||
         ca_x509_name_add(subject, NID_commonName, node_id) ||
         X509_set_issuer_name(x, X509_get_subject_name(root)) != 1 ||
-        ca_x509_set_validity(x, not_before, not_before + expiry_sec +
-                                                CA_X509__NODE_BACKDATE) ||
+        ca_x509_set_validity(x, not_before,
+                             not_before + expiry_sec + backdate) ||
         X509_set_pubkey(x, pub) != 1)
         goto err_after_cert;
 
@@ -573,7 +584,7 @@ int ca_issue(const char *root_cert_pem, const char *root_key_pem,
 
     /* Docker: "minimum certificate expiry time is: 1h0m0s"
      * (swarmkit ca.MinNodeCertExpiration). */
-    if (expiry_sec < CA_NODE_CERT_EXPIRY_MIN)
+    if (expiry_sec < ca_node_cert_expiry_min())
         return err_set(err, ERR_INVALID,
                        "minimum certificate expiry time is: 1h0m0s");
     if (expiry_sec > CA_NODE_CERT_EXPIRY_MAX)
@@ -857,4 +868,150 @@ void ca_digest_hex(const void *data, size_t len,
         out[2 * i + 1] = digits[md[i] & 0x0f];
     }
     out[CA_DIGEST_HEX_LEN] = '\0';
+}
+
+int64_t ca_node_cert_expiry_min(void)
+{
+#ifdef SHOAL_TESTING
+    const char *v = getenv("SHOAL_TEST_CERT_EXPIRY_MIN");
+    char *end;
+    long long n;
+
+    if (v != NULL && v[0] != '\0') {
+        n = strtoll(v, &end, 10);
+        if (*end == '\0' && n > 0 && n < CA_NODE_CERT_EXPIRY_MIN)
+            return (int64_t)n;
+    }
+#endif
+    return CA_NODE_CERT_EXPIRY_MIN;
+}
+
+int ca_cross_sign(const char *old_cert_pem, const char *old_key_pem,
+                  const char *new_cert_pem, char **out_cert_pem,
+                  struct err *err)
+{
+    X509 *old_root;
+    EVP_PKEY *old_key;
+    X509 *new_root;
+    X509 *x = NULL;
+    X509V3_CTX ctx;
+    BIO *out;
+    char *pem = NULL;
+    int rv = -ERR_INVALID;
+
+    old_root = ca_x509_load_cert(old_cert_pem);
+    old_key = ca_x509_load_key(old_key_pem);
+    new_root = ca_x509_load_cert(new_cert_pem);
+    if (old_root == NULL || old_key == NULL || new_root == NULL) {
+        err_set(err, ERR_INVALID, "invalid root CA certificate or key");
+        goto out;
+    }
+    if (EVP_PKEY_eq(X509_get0_pubkey(old_root), old_key) != 1) {
+        err_set(err, ERR_INVALID,
+                "root CA key does not match the root CA certificate");
+        goto out;
+    }
+    rv = -ERR_INTERNAL;
+    x = X509_new();
+    /* The new root as the old one vouches for it: same subject, key and
+     * validity, issued (and signed) by the old root. */
+    if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 ||
+        ca_x509_set_serial(x) ||
+        X509_set_subject_name(x, X509_get_subject_name(new_root)) != 1 ||
+        X509_set_issuer_name(x, X509_get_subject_name(old_root)) != 1 ||
+        X509_set1_notBefore(x, X509_get0_notBefore(new_root)) != 1 ||
+        X509_set1_notAfter(x, X509_get0_notAfter(new_root)) != 1 ||
+        X509_set_pubkey(x, X509_get0_pubkey(new_root)) != 1)
+        goto out;
+    X509V3_set_ctx(&ctx, old_root, x, NULL, NULL, 0);
+    if (ca_x509_add_ext(x, &ctx, NID_key_usage,
+                        "critical,keyCertSign,cRLSign") ||
+        ca_x509_add_ext(x, &ctx, NID_basic_constraints, "critical,CA:TRUE") ||
+        ca_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
+        ca_x509_add_akid(x, old_root))
+        goto out;
+    if (X509_sign(x, old_key, EVP_sha256()) <= 0)
+        goto out;
+    out = BIO_new(BIO_s_mem());
+    if (out != NULL && PEM_write_bio_X509(out, x) == 1)
+        pem = ca_x509_bio_take(out);
+    BIO_free(out);
+    if (pem == NULL)
+        goto out;
+    *out_cert_pem = pem;
+    rv = 0;
+
+out:
+    if (rv == -ERR_INTERNAL)
+        ca_x509_fail(err, ERR_INTERNAL, "cross-sign the new root CA");
+    X509_free(x);
+    X509_free(new_root);
+    EVP_PKEY_free(old_key);
+    X509_free(old_root);
+    ERR_clear_error();
+    return rv;
+}
+
+int ca_issuer_info(const char *root_pem, const char *cert_pem,
+                   char **out_subject_b64, char **out_pubkey_b64,
+                   struct err *err)
+{
+    STACK_OF(X509) *roots;
+    STACK_OF(X509) *chain;
+    STACK_OF(X509) *verified;
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    X509 *issuer;
+    unsigned char *subject = NULL;
+    unsigned char *spki = NULL;
+    int subject_len;
+    int spki_len;
+    int rv = -ERR_INTERNAL;
+    int i;
+
+    roots = ca_x509_load_all(root_pem);
+    chain = ca_x509_load_all(cert_pem);
+    if (roots == NULL || chain == NULL) {
+        rv = err_set(err, ERR_INVALID, "invalid PEM certificate");
+        goto out;
+    }
+    store = X509_STORE_new();
+    ctx = X509_STORE_CTX_new();
+    if (store == NULL || ctx == NULL)
+        goto out;
+    for (i = 0; i < sk_X509_num(roots); i++) {
+        if (X509_STORE_add_cert(store, sk_X509_value(roots, i)) != 1)
+            goto out;
+    }
+    if (X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0), chain) != 1)
+        goto out;
+    if (X509_verify_cert(ctx) != 1) {
+        rv = ca_x509_verify_fail(err, X509_STORE_CTX_get_error(ctx));
+        goto out;
+    }
+    /* swarmkit: the issuer is the second certificate of the verified
+     * chain (the cross-signed intermediate during a rotation). */
+    verified = X509_STORE_CTX_get0_chain(ctx);
+    issuer = sk_X509_value(verified, sk_X509_num(verified) > 1 ? 1 : 0);
+    subject_len = i2d_X509_NAME(X509_get_subject_name(issuer), &subject);
+    spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(issuer), &spki);
+    if (subject_len <= 0 || spki_len <= 0)
+        goto out;
+    *out_subject_b64 = ca_x509_b64(subject, subject_len);
+    *out_pubkey_b64 = ca_x509_b64(spki, spki_len);
+    rv = 0;
+
+out:
+    if (rv == -ERR_INTERNAL)
+        ca_x509_fail(err, ERR_INTERNAL, "certificate issuer");
+    OPENSSL_free(subject);
+    OPENSSL_free(spki);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    if (chain != NULL)
+        sk_X509_pop_free(chain, X509_free);
+    if (roots != NULL)
+        sk_X509_pop_free(roots, X509_free);
+    ERR_clear_error();
+    return rv;
 }

@@ -15,7 +15,7 @@
 #include "manager/consensus/consensus.h"
 #include "manager/consensus/consensus_int.h"
 
-#define CONSENSUS__CONNECT_RETRY_MS 100
+#define CONSENSUS__CONNECT_RETRY_MS 20
 
 static void consensus_trace_emit(struct raft_tracer *t, const char *file,
                                  int line, const char *message)
@@ -173,9 +173,13 @@ struct consensus *consensus_new(uv_loop_t *loop,
      * second. A dial to an unreachable loopback or LAN peer is cheap. */
     raft_uv_set_connect_retry_delay(&c->io, CONSENSUS__CONNECT_RETRY_MS);
 
+    if (cfg->dek != NULL)
+        c->crypt = consensus_crypt_new(&c->io, cfg->dek);
+
     /* raft_init calls the io's init, which probes the dir and inits the
      * transport; its failure leaves no handle on the loop. */
-    rv = raft_init(&c->raft, &c->io, &c->fsm, c->id, c->address);
+    rv = raft_init(&c->raft, c->crypt ? consensus_crypt_io(c->crypt) : &c->io,
+                   &c->fsm, c->id, c->address);
     if (rv != 0) {
         err_set(err, rv == RAFT_NOMEM ? ERR_INTERNAL : ERR_IO, "raft: %s",
                 raft_errmsg(&c->raft));
@@ -211,6 +215,7 @@ struct consensus *consensus_new(uv_loop_t *loop,
 
 err_after_io_init:
     raft_uv_close(&c->io);
+    consensus_crypt_free(c->crypt);
 err_after_alloc:
     free(c->address);
     free(c->dir);
@@ -356,6 +361,8 @@ static void consensus_raft_close_cb(struct raft *raft)
     /* raft_uv closed the transport before this fires. */
     assert(c->conns == NULL);
     raft_uv_close(&c->io);
+    consensus_crypt_free(c->crypt);
+    c->crypt = NULL;
     consensus_propose_release(c);
     consensus_ops_release(c);
     uv_close((uv_handle_t *)&c->check, consensus_check_close_cb);

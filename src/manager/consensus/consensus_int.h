@@ -34,6 +34,63 @@
 #define CONSENSUS__ENTRY_MAX ((size_t)UINT32_MAX - 2 * CONSENSUS__ENTRY_HDR)
 #define CONSENSUS__PAD8(n) (((n) + 7) & ~(size_t)7)
 
+/*
+ * Raft data at rest (consensus_crypt.c, docs/internals/raft-encryption.md):
+ * an encrypted record is an 8-byte header (CONSENSUS_CRYPT_MAGIC, the
+ * algorithm, two zero bytes, the clear length little endian), a 12-byte
+ * nonce, the 16-byte GCM tag, the ciphertext, and zero padding to a
+ * multiple of 8. A record whose first byte is not the magic is a clear one
+ * written before encryption existed and is read as it is.
+ */
+#define CONSENSUS_CRYPT_KEY_LEN CONSENSUS_DEK_LEN
+#define CONSENSUS_CRYPT_MAGIC 0xE5
+#define CONSENSUS_CRYPT_AES256GCM 1
+
+struct consensus_crypt;
+
+/* A piece of a record's clear data (borrowed). */
+struct consensus_crypt_iov
+{
+    const void *base;
+    size_t len;
+};
+
+/* Bytes of the sealed record for len bytes of clear data. */
+size_t consensus_crypt_sealed_len(size_t len);
+/*
+ * Seal the concatenation of iov[0..n_iov) into out, which must hold
+ * consensus_crypt_sealed_len(total) bytes. ad1/ad2 are authenticated with
+ * it (entries: term and type; snapshots: index and 0x100). Returns 0,
+ * -ERR_TOOBIG past 4 GiB or -ERR_INTERNAL.
+ */
+int consensus_crypt_seal(const uint8_t key[CONSENSUS_CRYPT_KEY_LEN],
+                         uint64_t ad1, uint64_t ad2,
+                         const struct consensus_crypt_iov *iov, size_t n_iov,
+                         uint8_t *out, struct err *err);
+/* Clear length of a record (rec_len itself for a clear legacy record), or
+ * -ERR_IO for a malformed encrypted one. */
+int consensus_crypt_open_len(const void *rec, size_t rec_len,
+                             size_t *out_len, struct err *err);
+/*
+ * Open a record into out (consensus_crypt_open_len bytes). A clear legacy
+ * record is copied. Returns 0, or -ERR_IO when the record is malformed,
+ * tampered with, sealed under another key or with other ad1/ad2 (out is
+ * then zeroed).
+ */
+int consensus_crypt_open(const uint8_t key[CONSENSUS_CRYPT_KEY_LEN],
+                         uint64_t ad1, uint64_t ad2, const void *rec,
+                         size_t rec_len, uint8_t *out, struct err *err);
+/*
+ * A raft_io around inner (borrowed; its data field is taken over) that
+ * seals what append and snapshot_put write and opens what load and
+ * snapshot_get read; everything else is forwarded. key is copied. Free
+ * with consensus_crypt_free after the io's close callback has fired.
+ */
+struct consensus_crypt *consensus_crypt_new(
+    struct raft_io *inner, const uint8_t key[CONSENSUS_CRYPT_KEY_LEN]);
+struct raft_io *consensus_crypt_io(struct consensus_crypt *k);
+void consensus_crypt_free(struct consensus_crypt *k);
+
 /* One in-flight proposal; owned by consensus from propose until raft's
  * callback for it (which can come after the proposer was told "canceled"). */
 struct consensus_proposal
@@ -142,6 +199,7 @@ struct consensus
 
     struct raft raft;
     struct raft_io io;                  /* raft_uv; released after raft closes */
+    struct consensus_crypt *crypt;      /* owned: wraps io when a DEK is set */
     struct raft_fsm fsm;                /* adapter over user_fsm */
     struct raft_tracer tracer;          /* routes raft traces to log_debug */
     struct raft_uv_transport transport; /* see consensus_transport.c */

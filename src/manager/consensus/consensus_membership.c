@@ -102,7 +102,7 @@ static bool consensus_reachable(const struct consensus *c, uint64_t id)
 }
 
 /* swarmkit's CanRemoveMember, over voters. */
-static bool consensus_quorum_without(struct consensus *c, uint64_t id)
+static bool consensus_quorum_without(const struct consensus *c, uint64_t id)
 {
     unsigned i;
     unsigned n = 0;
@@ -134,6 +134,12 @@ void consensus_ops_sample(struct consensus *c)
             consensus_peer_get(c, c->raft.configuration.servers[i].id)
                 ->last_seen = now;
     }
+}
+
+bool consensus_can_remove(const struct consensus *c, uint64_t id)
+{
+    return c->started && !c->closing && c->raft.state == RAFT_LEADER &&
+           consensus_quorum_without(c, id);
 }
 
 static int consensus_op_raft_err(struct consensus *c, struct err *err, int rv)

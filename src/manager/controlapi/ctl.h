@@ -69,6 +69,52 @@ json_t *ctl_swarm_update(const struct store *s, uint64_t version,
                          const char *new_manager_token,
                          const char *new_unlock_key, struct err *err);
 
+/* --- node certificates and root rotation (ctl_rotation.c) -------------- */
+
+/*
+ * A node certificate for csr_pem (O=cluster ID, OU=ou, CN=node_id) with
+ * the cluster's NodeCertExpiry, signed by the root that signs now: the
+ * rotation's new root while one is in progress, its cross-signed
+ * certificate appended to the leaf. 0 with *out_cert_pem malloc'd, or the
+ * errors of ca_issue (ERR_UNAVAILABLE without a root).
+ */
+int ctl_rotation_issue(const json_t *cluster, const char *csr_pem,
+                       const char *node_id, const char *ou,
+                       char **out_cert_pem, struct err *err);
+
+/*
+ * Does this spec start a root rotation (SWARM-FACTS 3.6)? A ForceRotate
+ * different from the last one makes a new root; SigningCACert with
+ * SigningCAKey brings one (checked like swarmkit: one certificate, a key
+ * that matches and differs from the current one, at least a year to
+ * live). The certificate alone, equal to the current or target root, is
+ * the spec as read back: no change. External CAs are not supported.
+ * Returns 0 with *out_root_ca the new `_RootCA` object (with RootRotation
+ * and the cross-signed certificate; owned by the caller) or NULL when
+ * nothing rotates; -ERR_INVALID with Docker's text.
+ */
+int ctl_rotation_start(const json_t *cluster, const json_t *spec,
+                       json_t **out_root_ca, struct err *err);
+
+/* Put root_ca (stolen) into the cluster object next, with the TLSInfo the
+ * API shows (the rotation's target while one runs) and
+ * RootRotationInProgress. */
+void ctl_rotation_apply(json_t *next, json_t *root_ca);
+
+/* The PEM of the root being rotated to, or NULL (borrowed). */
+const char *ctl_rotation_target(const json_t *cluster);
+
+/* The status action recording a node's reported TLSInfo {TrustRoot,
+ * CertIssuerSubject, CertIssuerPublicKey} as its Description.TLSInfo, or
+ * NULL when it is already that (or the input is not one). */
+json_t *ctl_rotation_node_tls(const struct store *s, const char *node_id,
+                              const json_t *tls_info);
+
+/* When a rotation runs and every node's certificate issuer is the new
+ * root: the cluster update making it the root (RootRotation dropped, new
+ * CACertHash and join tokens). NULL otherwise. */
+json_t *ctl_rotation_finish(const struct store *s);
+
 /* Resolve a node reference like Docker: exact ID, exact hostname, then ID
  * prefix. Borrowed node, or NULL with ERR_NOTFOUND "node X not found" /
  * ERR_INVALID "node X is ambiguous (N matches found)". */

@@ -36,14 +36,10 @@ json_t *ctl_join(const struct store *s, const struct ctl_join_req *in,
     json_t *root = json_object_get(cluster, "_RootCA");
     const char *root_cert = json_string_value(json_object_get(root, "CACert"));
     const char *root_key = json_string_value(json_object_get(root, "CAKey"));
-    json_t *expiry = json_object_get(
-        json_object_get(json_object_get(cluster, "Spec"), "CAConfig"),
-        "NodeCertExpiry");
     const char *role = ctl_join_role(s, in->token);
     const char *avail = in->availability;
     json_t *node;
     char *cert = NULL;
-    int64_t expiry_s;
 
     memset(out, 0, sizeof(*out));
     if (cluster == NULL || root_cert == NULL || root_key == NULL) {
@@ -77,14 +73,10 @@ json_t *ctl_join(const struct store *s, const struct ctl_join_req *in,
     do {
         ids_new(out->node_id);
     } while (store_get(s, STORE_NODE, out->node_id) != NULL);
-    expiry_s = json_is_integer(expiry) && json_integer_value(expiry) > 0
-                   ? json_integer_value(expiry) / CTL_NS_PER_SEC
-                   : CTL_DEFAULT_CERT_EXPIRY / CTL_NS_PER_SEC;
-    if (ca_issue(root_cert, root_key, in->csr_pem, store_obj_id(cluster),
-                 out->node_id,
-                 strcmp(role, "manager") == 0 ? CA_ROLE_MANAGER
-                                              : CA_ROLE_WORKER,
-                 expiry_s, &cert, err) != 0)
+    if (ctl_rotation_issue(cluster, in->csr_pem, out->node_id,
+                           strcmp(role, "manager") == 0 ? CA_ROLE_MANAGER
+                                                        : CA_ROLE_WORKER,
+                           &cert, err) != 0)
         return NULL;
     node = json_pack("{s:s, s:{s:{}, s:s, s:s}, s:O, s:{s:s, s:s}}", "ID",
                      out->node_id, "Spec", "Labels", "Role", role,

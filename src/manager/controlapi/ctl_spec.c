@@ -2,6 +2,7 @@
 /* Swarm spec: defaults, validation and init-time merge. */
 #include <string.h>
 
+#include "manager/ca/ca.h"
 #include "manager/controlapi/ctl.h"
 
 json_t *ctl_spec_default(void)
@@ -114,10 +115,20 @@ int ctl_spec_validate(const json_t *spec, struct err *err)
     }
     v = json_object_get(json_object_get(spec, "CAConfig"), "NodeCertExpiry");
     if (json_is_integer(v) && json_integer_value(v) != 0 &&
-        json_integer_value(v) < CTL_MIN_CERT_EXPIRY)
+        json_integer_value(v) <
+            ca_node_cert_expiry_min() * CTL_NS_PER_SEC)
         return err_set(err, ERR_INVALID,
                        "rpc error: code = InvalidArgument desc = minimum "
                        "certificate expiry time is: 1h0m0s");
+    /* shoal signs every certificate itself: an external CA would never
+     * be asked (SWARM-FACTS 3.7), so it is refused rather than ignored. */
+    if (json_array_size(json_object_get(json_object_get(spec, "CAConfig"),
+                                        "ExternalCAs")) > 0)
+        return err_set(err, ERR_INVALID,
+                       "rpc error: code = InvalidArgument desc = external "
+                       "CAs are not supported: shoal signs node "
+                       "certificates with the swarm's own root CA (bring "
+                       "your own root with --ca-cert and --ca-key)");
     v = json_object_get(json_object_get(spec, "Dispatcher"),
                         "HeartbeatPeriod");
     if (json_is_integer(v) && json_integer_value(v) < 0)

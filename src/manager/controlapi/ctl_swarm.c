@@ -158,6 +158,7 @@ json_t *ctl_swarm_update(const struct store *s, uint64_t version,
     json_t *cluster = store_cluster(s);
     json_t *next;
     json_t *tokens;
+    json_t *root_ca = NULL;
     const char *name;
 
     if (cluster == NULL)
@@ -175,8 +176,16 @@ json_t *ctl_swarm_update(const struct store *s, uint64_t version,
                 "rpc error: code = Unknown desc = update out of sequence");
         return NULL;
     }
+    if (ctl_rotation_start(cluster, spec, &root_ca, err) != 0)
+        return NULL;
     next = json_deep_copy(cluster);
     json_object_set_new(next, "Spec", json_deep_copy(spec));
+    /* swarmkit never keeps the signing key in the spec. */
+    json_object_del(json_object_get(json_object_get(next, "Spec"),
+                                     "CAConfig"),
+                    "SigningCAKey");
+    if (root_ca != NULL)
+        ctl_rotation_apply(next, root_ca);
     json_object_set_new(json_object_get(next, "Spec"), "Name",
                         json_string("default"));
     if (!json_is_object(json_object_get(json_object_get(next, "Spec"),

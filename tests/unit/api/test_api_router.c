@@ -172,6 +172,20 @@ static void test_ping(void **state)
     free(r);
 }
 
+/* A message quoting what the client sent stays valid JSON: bytes that are
+ * not UTF-8 become U+FFFD, as Go's encoder writes them (found by
+ * fuzz_api_http: the daemon aborted). */
+static void test_error_invalid_utf8(void **state)
+{
+    struct fixture *f = *state;
+    char *r = get(f, "GET", "/v1.41/nodes/\x82\xff/%zz");
+
+    assert_int_equal(status_of(r), 400);
+    assert_non_null(strstr(body_of(r), "invalid URL escape in "
+                                       "/v1.41/nodes/\xef\xbf\xbd\xef\xbf\xbd/%zz"));
+    free(r);
+}
+
 static void test_versions(void **state)
 {
     struct fixture *f = *state;
@@ -448,6 +462,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_invalid_utf8, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes_and_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bodies, setup, teardown),

@@ -609,6 +609,72 @@ static void test_key_matches(void **state)
     free(csr2);
 }
 
+/* Root rotation: a leaf of the new root, with the new root cross-signed
+ * by the old one appended, verifies against either root alone; its
+ * issuer (TLSInfo) is the new root's key either way. */
+static void test_cross_sign(void **state)
+{
+    struct fixture *f = *state;
+    char *new_cert = NULL;
+    char *new_key = NULL;
+    char *cross = NULL;
+    char *leaf = NULL;
+    char *chain;
+    char *subj = NULL;
+    char *pub = NULL;
+    char *want_subj = NULL;
+    char *want_pub = NULL;
+    size_t n;
+    struct err err;
+
+    err_clear(&err);
+    assert_int_equal(ca_root_create(&new_cert, &new_key, &err), 0);
+    assert_int_equal(ca_cross_sign(f->root_cert, f->root_key, new_cert,
+                                   &cross, &err),
+                     0);
+    /* A key that is not the old root's is refused. */
+    assert_int_equal(ca_cross_sign(f->root_cert, new_key, new_cert, &leaf,
+                                   &err),
+                     -ERR_INVALID);
+    assert_null(leaf);
+    assert_int_equal(ca_issue(new_cert, new_key, f->node_csr, TEST_CLUSTER,
+                              TEST_NODE, "swarm-worker", TEST_EXPIRY, &leaf,
+                              &err),
+                     0);
+    n = strlen(leaf) + strlen(cross) + 1;
+    chain = xmalloc(n);
+    snprintf(chain, n, "%s%s", leaf, cross);
+    assert_int_equal(ca_verify(f->root_cert, chain, &err), 0);
+    assert_int_equal(ca_verify(new_cert, chain, &err), 0);
+    assert_int_equal(ca_verify(new_cert, leaf, &err), 0);
+    /* Without the intermediate the old root does not know the leaf. */
+    assert_int_equal(ca_verify(f->root_cert, leaf, &err), -ERR_UNAUTHORIZED);
+
+    assert_int_equal(ca_tls_info(new_cert, &want_subj, &want_pub, &err), 0);
+    assert_int_equal(ca_issuer_info(f->root_cert, chain, &subj, &pub, &err),
+                     0);
+    assert_string_equal(pub, want_pub);
+    assert_string_equal(subj, want_subj);
+    free(subj);
+    free(pub);
+    assert_int_equal(ca_issuer_info(new_cert, chain, &subj, &pub, &err), 0);
+    assert_string_equal(pub, want_pub);
+    free(subj);
+    free(pub);
+    subj = pub = NULL;
+    assert_int_equal(ca_issuer_info(f->root_cert, leaf, &subj, &pub, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_null(pub);
+
+    free(want_subj);
+    free(want_pub);
+    free(chain);
+    free(leaf);
+    free(cross);
+    free(new_cert);
+    free(new_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_root_check_rejects_leaf),
         cmocka_unit_test(test_tls_info),
         cmocka_unit_test(test_key_matches),
+        cmocka_unit_test(test_cross_sign),
     };
 
     return cmocka_run_group_tests_name("ca/x509", tests, setup, teardown);

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* consensus_crypt: the record codec, and raft_uv wrapped by it on a temp
+ * dir (nothing in clear on disk, wrong key refused, clear logs read). */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "manager/consensus/consensus.h"
+#include "manager/consensus/consensus_int.h"
+
+/* ---- fixture ---------------------------------------------------------- */
+
+#define T_WAIT_NS (10ull * 1000 * 1000 * 1000)
+#define T_STATE_MAX 65536
+
+/* The FSM: the applied payloads, concatenated (the snapshot is the text). */
+struct tfsm
+{
+    char text[T_STATE_MAX];
+    size_t len;
+    unsigned n_restore;
+};
+
+struct fixture
+{
+    uv_loop_t loop;
+    char dir[64];
+    struct tfsm fsm;
+    struct consensus *c;
+    bool closed;
+};
+
+struct tprop
+{
+    struct consensus_propose_req req;
+    unsigned n_cb;
+    int status;
+};
+
+/* ---- parameters ------------------------------------------------------- */
+
+#define T_ID 0x77aa11ull
+#define T_ADDR "127.0.0.1:2377"
+
+static const uint8_t t_key[CONSENSUS_DEK_LEN] = {
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t t_other[CONSENSUS_DEK_LEN] = {
+    9, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+#define RUN_UNTIL(fx, cond)                                              \
+    do {                                                                 \
+        uint64_t dl_ = uv_hrtime() + T_WAIT_NS;                          \
+        while (!(cond)) {                                                \
+            if (uv_hrtime() > dl_)                                       \
+                fail_msg("timed out waiting for %s", #cond);             \
+            uv_run(&(fx)->loop, UV_RUN_ONCE);                            \
+        }                                                                \
+    } while (0)
+
+static int tfsm_apply(void *data, uint64_t index, const void *buf, size_t len,
+                      struct err *err)
+{
+    struct tfsm *f = data;
+
+    (void)index;
+    (void)err;
+    assert_true(f->len + len + 1 < sizeof(f->text));
+    memcpy(f->text + f->len, buf, len);
+    f->len += len;
+    f->text[f->len++] = ';';
+    f->text[f->len] = '\0';
+    return 0;
+}
+
+static int tfsm_snapshot(void *data, void **out_buf, size_t *out_len,
+                         struct err *err)
+{
+    struct tfsm *f = data;
+    void *buf = malloc(f->len + 1);
+
+    (void)err;
+    assert_non_null(buf);
+    memcpy(buf, f->text, f->len);
+    *out_buf = buf;
+    *out_len = f->len;
+    return 0;
+}
+
+static int tfsm_restore(void *data, const void *buf, size_t len,
+                        struct err *err)
+{
+    struct tfsm *f = data;
+
+    (void)err;
+    assert_true(len < sizeof(f->text));
+    memcpy(f->text, buf, len);
+    f->len = len;
+    f->text[len] = '\0';
+    f->n_restore++;
+    return 0;
+}
+
+static const struct consensus_fsm tfsm_vtable = {
+    .apply = tfsm_apply,
+    .snapshot = tfsm_snapshot,
+    .restore = tfsm_restore,
+};
+
+static void close_cb(void *data)
+{
+    struct fixture *fx = data;
+
+    fx->closed = true;
+}
+
+static void prop_cb(struct consensus_propose_req *req, int status)
+{
+    struct tprop *p = req->data;
+
+    p->n_cb++;
+    p->status = status;
+}
+
+/* Open a member on fx->dir with key (NULL: clear); 0 or start's -code. */
+static int open_member(struct fixture *fx, const uint8_t *key,
+                       unsigned threshold, struct err *err)
+{
+    struct consensus_config cfg = {
+        .dir = fx->dir,
+        .id = T_ID,
+        .address = T_ADDR,
+        .snapshot_threshold = threshold,
+        .snapshot_trailing = 2,
+        .dek = key,
+    };
+    struct consensus_fsm vt = tfsm_vtable;
+
+    memset(&fx->fsm, 0, sizeof(fx->fsm));
+    vt.data = &fx->fsm;
+    fx->c = consensus_new(&fx->loop, &cfg, &vt, err);
+    if (fx->c == NULL)
+        fail_msg("consensus_new: %s", err->msg);
+    fx->closed = false;
+    assert_int_equal(consensus_bootstrap(fx->c, err), 0);
+    return consensus_start(fx->c, err);
+}
+
+static void close_member(struct fixture *fx)
+{
+    consensus_close(fx->c, close_cb, fx);
+    RUN_UNTIL(fx, fx->closed);
+    fx->c = NULL;
+}
+
+/* Commit "<prefix>-<i>" for i in [from, to). */
+static void propose_markers(struct fixture *fx, const char *prefix,
+                            unsigned from, unsigned to)
+{
+    struct tprop p[64];
+    char text[64];
+    struct err err;
+    unsigned i;
+    unsigned n = to - from;
+
+    assert_true(n <= 64);
+    memset(p, 0, sizeof(p));
+    for (i = 0; i < n; i++) {
+        snprintf(text, sizeof(text), "%s-%u", prefix, from + i);
+        p[i].req.data = &p[i];
+        err_clear(&err);
+        if (consensus_propose(fx->c, &p[i].req, text, strlen(text), prop_cb,
+                              &err) != 0)
+            fail_msg("propose: %s", err.msg);
+        /* One at a time: leader appends in flight are never cancelled. */
+        RUN_UNTIL(fx, p[i].n_cb == 1);
+        assert_int_equal(p[i].status, 0);
+    }
+}
+
+/* Does any file under dir contain needle? */
+static bool dir_contains(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    assert_non_null(d);
+    while (!found && (e = readdir(d)) != NULL) {
+        char path[512];
+        char *text = NULL;
+        size_t len = 0;
+        size_t i;
+        size_t n = strlen(needle);
+        struct err err;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (fsutil_read_all(path, 64u << 20, &text, &len, &err) != 0)
+            continue;
+        for (i = 0; i + n <= len; i++)
+            if (memcmp(text + i, needle, n) == 0) {
+                found = true;
+                break;
+            }
+        free(text);
+    }
+    closedir(d);
+    return found;
+}
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/shoal-crypt-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    assert_int_equal(uv_loop_init(&fx->loop), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    struct err err;
+    int rv;
+
+    if (fx->c != NULL)
+        close_member(fx);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    rv = fsutil_empty_dir(fx->dir, &err);
+    if (rv == 0)
+        rv = rmdir(fx->dir);
+    assert_int_equal(rv, 0);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    free(fx);
+    return 0;
+}
+
+/* ---- tests: the codec ------------------------------------------------- */
+
+static void seal(const char *text, uint8_t *out)
+{
+    struct consensus_crypt_iov iov = {text, strlen(text)};
+    struct err err;
+
+    err_clear(&err);
+    assert_int_equal(consensus_crypt_seal(t_key, 7, 1, &iov, 1, out, &err),
+                     0);
+}
+
+static void test_codec_round_trip(void **state)
+{
+    static const char text[] = "a secret payload of 33 bytes long";
+    uint8_t rec[128];
+    uint8_t out[128];
+    struct consensus_crypt_iov iov[2] = {{text, 10}, {text + 10, 23}};
+    size_t rec_len = consensus_crypt_sealed_len(33);
+    size_t len;
+    struct err err;
+
+    (void)state;
+    err_clear(&err);
+    assert_int_equal(rec_len % 8, 0);
+    assert_int_equal(consensus_crypt_seal(t_key, 7, 1, iov, 2, rec, &err), 0);
+    assert_int_equal(rec[0], CONSENSUS_CRYPT_MAGIC);
+    assert_null(memmem(rec, rec_len, "secret", 6));
+    assert_int_equal(consensus_crypt_open_len(rec, rec_len, &len, &err), 0);
+    assert_int_equal(len, 33);
+    assert_int_equal(consensus_crypt_open(t_key, 7, 1, rec, rec_len, out,
+                                          &err), 0);
+    assert_memory_equal(out, text, 33);
+    /* Two seals of the same data differ: a random nonce per record. */
+    seal(text, out);
+    assert_memory_not_equal(out, rec, rec_len);
+}
+
+static void test_codec_tampered_refused(void **state)
+{
+    uint8_t rec[128];
+    uint8_t bad[128];
+    uint8_t out[128];
+    size_t rec_len = consensus_crypt_sealed_len(strlen("payload-xyz"));
+    size_t len;
+    size_t i;
+    struct err err;
+
+    (void)state;
+    seal("payload-xyz", rec);
+    /* Every byte but the padding and the magic (which would make it a
+     * "clear" record) is covered. */
+    for (i = 1; i < 8 + 12 + 16 + 11; i++) {
+        memcpy(bad, rec, rec_len);
+        bad[i] ^= 0x01;
+        err_clear(&err);
+        if (consensus_crypt_open_len(bad, rec_len, &len, &err) == 0 &&
+            len <= sizeof(out))
+            assert_int_not_equal(
+                consensus_crypt_open(t_key, 7, 1, bad, rec_len, out, &err),
+                0);
+        assert_int_equal(err.code, ERR_IO);
+    }
+    /* Non-zero padding. */
+    memcpy(bad, rec, rec_len);
+    bad[rec_len - 1] = 1;
+    assert_int_equal(consensus_crypt_open(t_key, 7, 1, bad, rec_len, out,
+                                          &err), -ERR_IO);
+    /* Truncated. */
+    assert_int_equal(consensus_crypt_open(t_key, 7, 1, rec, rec_len - 8, out,
+                                          &err), -ERR_IO);
+}
+
+static void test_codec_wrong_key_or_context(void **state)
+{
+    uint8_t rec[128];
+    uint8_t out[128];
+    size_t rec_len = consensus_crypt_sealed_len(strlen("payload-xyz"));
+    struct err err;
+
+    (void)state;
+    seal("payload-xyz", rec);
+    err_clear(&err);
+    assert_int_equal(consensus_crypt_open(t_other, 7, 1, rec, rec_len, out,
+                                          &err), -ERR_IO);
+    assert_non_null(strstr(err.msg, "wrong key"));
+    /* Moved to another term or type. */
+    assert_int_equal(consensus_crypt_open(t_key, 8, 1, rec, rec_len, out,
+                                          &err), -ERR_IO);
+    assert_int_equal(consensus_crypt_open(t_key, 7, 2, rec, rec_len, out,
+                                          &err), -ERR_IO);
+}
+
+static void test_codec_clear_legacy(void **state)
+{
+    /* A framed command as written before encryption (consensus_int.h). */
+    static const uint8_t legacy[16] = {1, 0, 0, 0, 3, 0, 0, 0, 'a', 'b', 'c'};
+    uint8_t out[16];
+    size_t len;
+    struct err err;
+
+    (void)state;
+    err_clear(&err);
+    assert_int_equal(consensus_crypt_open_len(legacy, sizeof(legacy), &len,
+                                              &err), 0);
+    assert_int_equal(len, sizeof(legacy));
+    assert_int_equal(consensus_crypt_open(t_key, 7, 1, legacy, sizeof(legacy),
+                                          out, &err), 0);
+    assert_memory_equal(out, legacy, sizeof(legacy));
+}
+
+/* ---- tests: raft_uv wrapped ------------------------------------------- */
+
+static void test_io_nothing_clear_on_disk(void **state)
+{
+    struct fixture *fx = *state;
+    struct err err;
+
+    err_clear(&err);
+    /* Threshold 8: the log and a snapshot both hold markers. */
+    assert_int_equal(open_member(fx, t_key, 8, &err), 0);
+    propose_markers(fx, "MARKER-crypt", 0, 20);
+    close_member(fx);
+    assert_false(dir_contains(fx->dir, "MARKER-crypt"));
+
+    assert_int_equal(open_member(fx, t_key, 8, &err), 0);
+    assert_true(fx->fsm.n_restore > 0);
+    assert_non_null(strstr(fx->fsm.text, "MARKER-crypt-0;"));
+    assert_non_null(strstr(fx->fsm.text, "MARKER-crypt-19;"));
+    propose_markers(fx, "MARKER-crypt", 20, 25);
+    assert_non_null(strstr(fx->fsm.text, "MARKER-crypt-24;"));
+    close_member(fx);
+    assert_false(dir_contains(fx->dir, "MARKER-crypt"));
+}
+
+static void test_io_wrong_key_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct err err;
+
+    err_clear(&err);
+    assert_int_equal(open_member(fx, t_key, 1000, &err), 0);
+    propose_markers(fx, "MARKER-key", 0, 5);
+    close_member(fx);
+    assert_int_equal(open_member(fx, t_other, 1000, &err), -ERR_IO);
+    assert_non_null(strstr(err.msg, "cannot be decrypted"));
+    assert_null(strstr(fx->fsm.text, "MARKER-key"));
+    close_member(fx);
+    /* The right key still reads it all. */
+    assert_int_equal(open_member(fx, t_key, 1000, &err), 0);
+    assert_non_null(strstr(fx->fsm.text, "MARKER-key-4;"));
+}
+
+static void test_io_wrong_key_snapshot_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct err err;
+
+    err_clear(&err);
+    assert_int_equal(open_member(fx, t_key, 4, &err), 0);
+    propose_markers(fx, "MARKER-snap", 0, 12);
+    close_member(fx);
+    assert_int_equal(open_member(fx, t_other, 4, &err), -ERR_IO);
+    assert_int_equal(fx->fsm.n_restore, 0);
+    close_member(fx);
+}
+
+static void test_io_reads_clear_legacy_log(void **state)
+{
+    struct fixture *fx = *state;
+    struct err err;
+
+    err_clear(&err);
+    /* A data dir from before encryption: entries and a snapshot in clear. */
+    assert_int_equal(open_member(fx, NULL, 8, &err), 0);
+    propose_markers(fx, "MARKER-old", 0, 12);
+    close_member(fx);
+    assert_true(dir_contains(fx->dir, "MARKER-old"));
+
+    assert_int_equal(open_member(fx, t_key, 8, &err), 0);
+    assert_non_null(strstr(fx->fsm.text, "MARKER-old-0;"));
+    assert_non_null(strstr(fx->fsm.text, "MARKER-old-11;"));
+    propose_markers(fx, "MARKER-new", 0, 12);
+    close_member(fx);
+    assert_false(dir_contains(fx->dir, "MARKER-new"));
+
+    assert_int_equal(open_member(fx, t_key, 8, &err), 0);
+    assert_non_null(strstr(fx->fsm.text, "MARKER-old-11;"));
+    assert_non_null(strstr(fx->fsm.text, "MARKER-new-11;"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_codec_round_trip),
+        cmocka_unit_test(test_codec_tampered_refused),
+        cmocka_unit_test(test_codec_wrong_key_or_context),
+        cmocka_unit_test(test_codec_clear_legacy),
+        cmocka_unit_test_setup_teardown(test_io_nothing_clear_on_disk, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_io_wrong_key_refused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_io_wrong_key_snapshot_refused,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_io_reads_clear_legacy_log, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
