@@ -52,6 +52,7 @@
 #define MONITOR_CAPTURE_MAX 4096
 #define MONITOR_START_TIMEOUT_MS 60000
 #define MONITOR_EARLY_MAX 8
+#define MONITOR_REAP_MS 1000
 
 struct monitor_client
 {
@@ -667,6 +668,31 @@ static void monitor_memcg_from_spec(void)
              M.cgroup2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", p);
 }
 
+/* Before we exit: reap what is left (an init that runc delete killed, a
+ * process an exec left behind), or it would be PID 1's zombie, and PID 1
+ * may be slow to reap. Waits up to ms for those still dying; what still
+ * runs then is left alone. */
+static void monitor_reap_all(long ms)
+{
+    long end = monitor_ms() + ms;
+    struct pollfd pfd = { .fd = M.sigfd, .events = POLLIN };
+    struct signalfd_siginfo si;
+    pid_t pid;
+
+    for (;;) {
+        pid = waitpid(-1, NULL, WNOHANG);
+        if (pid > 0)
+            continue;
+        if (pid == -1 && errno == EINTR)
+            continue;
+        if (pid == -1 || monitor_ms() >= end)
+            return;
+        if (poll(&pfd, 1, (int)(end - monitor_ms())) > 0)
+            while (read(M.sigfd, &si, sizeof(si)) > 0)
+                ;
+    }
+}
+
 /* The init's memory cgroup from /proc/<pid>/cgroup (host paths: we are in
  * the host's cgroup namespace), for the OOM kill count at the end. */
 static void monitor_find_memcg(void)
@@ -912,6 +938,7 @@ static void monitor_finish(int code, const char *error)
     monitor_log_flush();
     oom = monitor_oom_killed();
     monitor_runc("delete", "--force", NULL);
+    monitor_reap_all(MONITOR_REAP_MS);
     /* No new client from here: a daemon connecting now finds exit.json. */
     close(M.lsock);
     unlink(MONITOR_SOCK);
@@ -1363,8 +1390,10 @@ static int monitor_exec_main(int argc, char **argv)
     for (;;) {
         if (M.exited && drain_end == 0)
             drain_end = monitor_ms() + MONITOR_DRAIN_MS;
-        if (M.exited && (M.out_fd == -1 || monitor_ms() >= drain_end))
+        if (M.exited && (M.out_fd == -1 || monitor_ms() >= drain_end)) {
+            monitor_reap_all(0);
             return M.exit_code;
+        }
         pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
         pfd[1] = (struct pollfd){ .fd = M.out_fd, .events = POLLIN };
         pfd[2] = (struct pollfd){ .fd = in_open ? 0 : -1, .events = POLLIN };
@@ -1467,6 +1496,7 @@ int main(int argc, char **argv)
             if (*nl == '\n')
                 *nl = ' ';
         monitor_runc("delete", "--force", NULL);
+        monitor_reap_all(MONITOR_REAP_MS);
         monitor_cleanup_files();
         monitor_write_all(1, line, (size_t)len);
         return 1;
