@@ -110,6 +110,7 @@ struct runtime
     char *state_root;              /* <data-root>/containers */
     char *runc_root;               /* <data-root>/runc */
     char *monitor_bin;
+    char *runc_bin;                /* runc's path, looked up once */
     runtime_exit_fn exit_fn;
     void *exit_data;
     struct runtime_ctr *ctrs;
@@ -207,6 +208,7 @@ static void runtime_maybe_closed(struct runtime *rt)
     free(rt->state_root);
     free(rt->runc_root);
     free(rt->monitor_bin);
+    free(rt->runc_bin);
     free(rt);
 }
 
@@ -794,7 +796,7 @@ int runtime_start(struct runtime *rt, const struct runtime_start_opts *opts,
     }
     args[i++] = rt->monitor_bin;
     args[i++] = (char *)"--runc";
-    args[i++] = (char *)"runc";
+    args[i++] = rt->runc_bin;
     args[i++] = (char *)"--root";
     args[i++] = rt->runc_root;
     args[i++] = (char *)"--bundle";
@@ -917,7 +919,7 @@ int runtime_delete(struct runtime *rt, const char *id, struct err *err)
         return 0;
     /* The monitor deletes runc's state itself; this is for a monitor that
      * died (killed) with its container still there. */
-    args[0] = (char *)"runc";
+    args[0] = rt->runc_bin;
     args[1] = (char *)"--root";
     args[2] = rt->runc_root;
     args[3] = (char *)"delete";
@@ -928,7 +930,7 @@ int runtime_delete(struct runtime *rt, const char *id, struct err *err)
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_IGNORE;
     stdio[2].flags = UV_IGNORE;
-    po.file = "runc";
+    po.file = rt->runc_bin;
     po.args = args;
     po.stdio = stdio;
     po.stdio_count = 3;
@@ -1171,11 +1173,11 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
     }
     i = 0;
     /* tty: the helper holds the pty master, so that it can be resized */
-    args[i++] = tty ? rt->monitor_bin : (char *)"runc";
+    args[i++] = tty ? rt->monitor_bin : rt->runc_bin;
     if (tty) {
         args[i++] = (char *)"exec";
         args[i++] = (char *)"--runc";
-        args[i++] = (char *)"runc";
+        args[i++] = rt->runc_bin;
     }
     args[i++] = (char *)"--root";
     args[i++] = rt->runc_root;
@@ -1303,6 +1305,27 @@ void runtime_exec_release(struct runtime_exec *x)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* runc's absolute path from PATH (each exec of runc then skips the
+ * search), or "runc" when not found (the exec reports it). */
+static char *runtime_find_runc(void)
+{
+    const char *path = getenv("PATH");
+    const char *p;
+    const char *end;
+    char *cand;
+
+    for (p = path; p && *p; p = *end ? end + 1 : end) {
+        end = strchrnul(p, ':');
+        if (end == p || *p != '/')
+            continue;
+        cand = xasprintf("%.*s/runc", (int)(end - p), p);
+        if (access(cand, X_OK) == 0)
+            return cand;
+        free(cand);
+    }
+    return xstrdup("runc");
+}
+
 static char *runtime_find_monitor(void)
 {
     char exe[PATH_MAX];
@@ -1340,6 +1363,7 @@ struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
     rt->state_root = xasprintf("%s/containers", data_root);
     rt->runc_root = xasprintf("%s/runc", data_root);
     rt->monitor_bin = runtime_find_monitor();
+    rt->runc_bin = runtime_find_runc();
     if (fsutil_mkdir_p(rt->state_root, 0710, err) != 0 ||
         fsutil_mkdir_p(rt->runc_root, 0700, err) != 0)
         goto fail;
@@ -1358,6 +1382,7 @@ fail:
     free(rt->state_root);
     free(rt->runc_root);
     free(rt->monitor_bin);
+    free(rt->runc_bin);
     free(rt);
     return NULL;
 }
