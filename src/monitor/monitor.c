@@ -110,6 +110,8 @@ static struct
 
 static char monitor_json[MONITOR_LINE_MAX * 6 + 256];
 
+static int monitor_setup(void);
+
 /* ------------------------------------------------------------ helpers */
 
 static void monitor_die(const char *what)
@@ -787,6 +789,7 @@ static int monitor_create(void)
     int st = 0;
     bool done = false;
     bool failed;
+    int setup;
     /* run, no tty: the pipes are the container's stdio from its first
      * byte, left unread until runc is done; runc's own message is on them
      * only when it failed */
@@ -840,6 +843,7 @@ static int monitor_create(void)
                         perr[1]);
     if (pid == -1)
         monitor_die("fork");
+    setup = monitor_setup();
     close(null);
     close(pout[1]);
     close(perr[1]);
@@ -865,7 +869,7 @@ static int monitor_create(void)
         if (pfd[0].revents)
             done = monitor_reap(pid, &st);
     }
-    failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0 || setup != 0;
     /* Whatever is left in the pipes is runc's, not the container's. */
     if (!raw || failed) {
         while (read(pout[0], buf, sizeof(buf)) > 0)
@@ -885,6 +889,9 @@ static int monitor_create(void)
         M.out_fd = pout[0];
         M.err_fd = perr[0];
     }
+    if (setup != 0)
+        snprintf(M.capture, sizeof(M.capture), "shoal-monitor: %s",
+                 strerror(setup));
     if (failed) {
         monitor_run_msg();
         if (monitor_capture_msg()[0] == '\0')
@@ -916,6 +923,33 @@ static int monitor_create(void)
 }
 
 /* ------------------------------------------------------------ the end */
+
+/* monitor.pid, the socket, the log: done while runc runs (off the start's
+ * critical path). Returns 0 or an errno. */
+static int monitor_setup(void)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char line[32];
+    int len;
+
+    len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    if (monitor_write_file(MONITOR_PIDFILE, line, (size_t)len, false) == -1)
+        goto fail;
+    unlink(MONITOR_SOCK);
+    M.lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", MONITOR_SOCK);
+    if (M.lsock == -1 ||
+        bind(M.lsock, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+        listen(M.lsock, 16) == -1)
+        goto fail;
+    M.logfd = open(M.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0640);
+    if (M.logfd == -1)
+        goto fail;
+    return 0;
+fail:
+    return errno;
+}
 
 static void monitor_cleanup_files(void)
 {
@@ -1441,7 +1475,6 @@ static int monitor_exec_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char line[MONITOR_CAPTURE_MAX + 16];
     char *nl;
     const char *env;
@@ -1468,26 +1501,13 @@ int main(int argc, char **argv)
     setsid();
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
         monitor_die("prctl");
-    len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
     unlink(MONITOR_EXITFILE);
-    if (monitor_write_file(MONITOR_PIDFILE, line, (size_t)len, false) == -1)
-        monitor_die("write monitor.pid");
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
     M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (M.sigfd == -1)
         monitor_die("signalfd");
-    unlink(MONITOR_SOCK);
-    M.lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", MONITOR_SOCK);
-    if (M.lsock == -1 || bind(M.lsock, (struct sockaddr *)&sa, sizeof(sa)) ==
-                             -1 || listen(M.lsock, 16) == -1)
-        monitor_die("listen " MONITOR_SOCK);
-    M.logfd = open(M.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                   0640);
-    if (M.logfd == -1)
-        monitor_die("open log");
     if (monitor_create() == -1) {
         const char *msg = monitor_capture_msg();
 
