@@ -221,6 +221,9 @@ static void cluster_port_on_relayed(struct rpc_call *call, int status,
                 "the request: node lost leader status");
 
     if (r->req != NULL) {
+        /* the leader saw this relay, not the joining node: say who */
+        if (status == -ERR_INVALID && strcmp(r->req->method, "ca.join") == 0)
+            rpc_server_warn(r->req, &call->err);
         if (status == 0)
             rpc_server_reply(r->req, body);
         else
