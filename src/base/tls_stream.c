@@ -27,6 +27,7 @@
 #define TLS_STREAM__READ_CHUNK 16384
 #define TLS_STREAM__WRITE_CHUNK (1024 * 1024)
 #define TLS_STREAM__ADDR_LEN (INET6_ADDRSTRLEN + 9)
+#define TLS_STREAM__QUIET_MS 1000 /* between warnings for non-TLS peers */
 
 enum tls_stream_state {
     TLS_STREAM_CONNECTING, /* dial: TCP connect in progress */
@@ -84,6 +85,9 @@ struct tls_stream_listener
     void *data;                 /* user's */
     struct tls_stream *pending; /* handshakes in progress, owned */
     int port;
+    bool proto_warned;          /* a protocol refusal was logged as such */
+    uint64_t proto_warned_at;   /* uv_now of that line */
+    unsigned proto_quiet;       /* refusals logged at debug since */
 };
 
 static void tls_stream_flush_final(struct tls_stream *s);
@@ -207,6 +211,30 @@ static void tls_stream_close_handles(struct tls_stream *s)
     uv_close((uv_handle_t *)&s->tcp, tls_stream_on_handle_closed);
 }
 
+/* A client that does not speak our TLS (plain TCP, TLS 1.2, no ALPN) is
+ * worth a warning too, but anyone can open connections for free: at most
+ * one such line per TLS_STREAM__QUIET_MS and listener, the others at debug
+ * and counted in the next warning. */
+static void tls_stream_warn_proto(struct tls_stream_listener *l,
+                                  const char *msg)
+{
+    uint64_t now = uv_now(l->tcp.loop);
+
+    if (l->proto_warned && now - l->proto_warned_at < TLS_STREAM__QUIET_MS) {
+        l->proto_quiet++;
+        log_debug(LOG_TLS, "connection refused: %s", msg);
+        return;
+    }
+    if (l->proto_quiet > 0)
+        log_warn(LOG_TLS, "connection refused: %s (and %u more such "
+                 "connections since the last warning)", msg, l->proto_quiet);
+    else
+        log_warn(LOG_TLS, "connection refused: %s", msg);
+    l->proto_warned = true;
+    l->proto_warned_at = now;
+    l->proto_quiet = 0;
+}
+
 /* Abort a connection that was never handed to the user. For a dial the
  * message goes to req->err and the dial callback fires once closed. */
 static void tls_stream_fail(struct tls_stream *s, int code, const char *fmt,
@@ -228,6 +256,8 @@ static void tls_stream_fail(struct tls_stream *s, int code, const char *fmt,
         /* A refused certificate (another swarm's, expired, forged) is
          * worth an operator's attention; plain drops are not. */
         log_warn(LOG_TLS, "connection refused: %s", msg);
+    else if (code == ERR_PROTO && s->listener != NULL)
+        tls_stream_warn_proto(s->listener, msg);
     else
         log_debug(LOG_TLS, "connection dropped: %s", msg);
     tls_stream_close_handles(s);

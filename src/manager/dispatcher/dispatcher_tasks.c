@@ -652,11 +652,23 @@ void dispatcher_serve_assignments(struct dispatcher *d, struct rpc_req *req)
         .end = dispatcher_rpc_end,
     };
     struct dispatcher_session *sess;
+    const char *other;
     struct err err;
 
     err_clear(&err);
     if (!req->stream) {
         err_set(&err, ERR_INVALID, "dispatcher.assignments is a stream");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    /* Whose tasks is the certificate's CN; a body naming another node is
+     * an attempt to read that node's tasks and secrets. */
+    other = json_string_value(json_object_get(req->body, "NodeID"));
+    if (other != NULL && strcmp(other, req->peer->node_id) != 0) {
+        err_set(&err, ERR_FORBIDDEN,
+                "rpc error: code = PermissionDenied desc = node %.64s "
+                "cannot read the assignments of node %.64s",
+                req->peer->node_id, other);
         rpc_server_fail(req, &err);
         return;
     }
