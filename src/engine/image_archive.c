@@ -20,6 +20,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "base/fsutil.h"
@@ -54,6 +55,11 @@ int image_archive_open_in(const char *root, const char *path, int flags)
     close(rootfd);
     errno = e;
     return fd;
+}
+
+void image_archive_thread_done(void)
+{
+    OPENSSL_thread_stop();
 }
 
 /* A reader over fd (>= 0) or path. */
