@@ -206,6 +206,21 @@ static const struct cli_flag cli_flags_format_only[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_bench_agents[] = {
+    {"data", 0, CLI_FLAG_STRING, NULL, "/tmp/shoal-fleet",
+     "Directory of the simulated nodes' keys and certificates (reused by "
+     "the next run)"},
+    {"hostname-prefix", 0, CLI_FLAG_STRING, NULL, "sim-",
+     "Node i reports the hostname <prefix><i>"},
+    {"listen-addr", 0, CLI_FLAG_STRING, "node-addr", NULL,
+     "Listen address the nodes join with (default 127.0.0.1 and a free "
+     "port)"},
+    {"manager", 0, CLI_FLAG_STRING, "host:port", NULL,
+     "Address of a manager to join through"},
+    {"token", 0, CLI_FLAG_STRING, NULL, NULL, "Token for entry into the swarm"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static int cli_daemon_misplaced(struct cli *c, struct cli_args *a,
                                 struct err *err)
 {
@@ -301,6 +316,13 @@ static const struct cli_cmd cli_system_cmds[] = {
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
+static const struct cli_cmd cli_bench_cmds[] = {
+    {"agents", NULL, "[OPTIONS] N",
+     "Run N simulated worker nodes against a swarm (scale benchmarks)",
+     CLI_ARGS_EXACT, 1, cli_flags_bench_agents, cli_bench_agents, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
 /* Root rows; the help groups them by their position in this table. */
 static const struct cli_cmd cli_root_cmds[] = {
     {"daemon", NULL, "[OPTIONS]", "Run the shoal daemon (a swarm node)",
@@ -321,6 +343,8 @@ static const struct cli_cmd cli_root_cmds[] = {
      NULL, cli_secret_cmds},
     {"swarm", NULL, "COMMAND", "Manage Swarm", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_swarm_cmds},
+    {"bench", NULL, "COMMAND", "Benchmark tools", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_bench_cmds},
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 

@@ -323,6 +323,9 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 
 int cli_system_info(struct cli *c, struct cli_args *a, struct err *err);
+
+/* ---- cli_bench.c ---- */
+int cli_bench_agents(struct cli *c, struct cli_args *a, struct err *err);
 int cli_system_version(struct cli *c, struct cli_args *a, struct err *err);
 
 #endif

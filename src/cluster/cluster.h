@@ -42,6 +42,9 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
  * and data are borrowed and must outlive c. */
 void cluster_set_task_engine(struct cluster *c,
                              const struct agent_exec_ops *ops, void *data);
+/* The Hostname this node reports when it joins or inits (copied; NULL or
+ * "" = the machine's): simulated nodes (fleet/) sharing one machine. */
+void cluster_set_hostname(struct cluster *c, const char *name);
 /* Stop the manager; cb fires once everything is closed and c is freed.
  * Pending operations complete with ERR_CANCELED first. */
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);

@@ -631,7 +631,7 @@ static void cluster_join_call(struct cluster_join_op *op)
                          op->token, "CSR", op->csr_pem, "Availability",
                          op->avail, "RaftID", raft_id, "AdvertiseAddr",
                          c->advertise_addr, "Description",
-                         cluster_node_description(op->root_pem));
+                         cluster_node_description(c, op->root_pem));
     } else {
         timeout = cluster_join_min(timeout, CLUSTER_JOIN__ROOT_MS);
     }
