@@ -3,9 +3,9 @@
 # routes): image import/tag/save/rmi/load; containers run attached, run -d,
 # logs -f, exec, stop, rm; a container running across a clean daemon
 # restart (SIGTERM, then recovered by the next daemon); and, with a second
-# (plain) daemon as worker, tasks assigned through the test route, running
-# and shut down, on the worker and on the manager itself, then running
-# when the manager stops (its worker still joined). Each daemon run
+# daemon as worker (under valgrind too), tasks assigned through the test
+# route, running and shut down, on the worker and on the manager itself,
+# then running when the manager stops, the worker last. Each daemon run
 # under valgrind must end with exit 0 (its loop closed: daemon.c), no
 # error and no definite or indirect leak in valgrind's summary.
 . "$(dirname "$0")/lib.sh"
@@ -50,17 +50,18 @@ node_ready() {
     [ "$(dk n1 node inspect -f '{{.Status.State}}' "$(id_of "$1")" 2>/dev/null)" = ready ]
 }
 
-# vg_start ROUND: n1 under valgrind; its log in $TMP/vg-ROUND.<pid>.
+# vg_start ROUND [NODE]: NODE (n1) under valgrind; its log in
+# $TMP/vg-ROUND.<pid>.
 vg_start() {
     SHOAL_WRAP="valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --child-silent-after-fork=yes --num-callers=40 --log-file=$TMP/vg-$1.%p" \
-        start_node n1
+        start_node "${2:-n1}"
 }
 
-# vg_stop ROUND: SIGTERM, then the exit code (0: the loop closed cleanly)
+# vg_stop ROUND [NODE]: SIGTERM, then the exit code (0: the loop closed cleanly)
 # and valgrind's summary: no error, nothing definitely or indirectly lost.
 vg_stop() {
-    local round=$1 pid rc=0 i f
-    pid=$(cat "$(node_dir n1)/launch.pid")
+    local round=$1 node=${2:-n1} pid rc=0 i f
+    pid=$(cat "$(node_dir "$node")/launch.pid")
     kill -TERM "$pid"
     for ((i = 0; i < STOP_TRIES; i++)); do
         kill -0 "$pid" 2>/dev/null || break
@@ -73,9 +74,9 @@ vg_stop() {
     if [ "$rc" -ne 0 ] ||
         ! grep -q 'ERROR SUMMARY: 0 errors' "$f" ||
         grep -qE '(definitely|indirectly) lost: [1-9]' "$f" ||
-        grep -q 'loop closed with open handles' "$(node_dir n1)/daemon.log"; then
+        grep -q 'loop closed with open handles' "$(node_dir "$node")/daemon.log"; then
         cat "$f"
-        tail -n 20 "$(node_dir n1)/daemon.log"
+        tail -n 20 "$(node_dir "$node")/daemon.log"
         fail "valgrind round $round: exit $rc"
     fi
     grep -qE 'All heap blocks were freed|LEAK SUMMARY' "$f" ||
@@ -130,7 +131,7 @@ run_ok dk n1 exec survivor touch /tmp/go
 expect_eq "$(dk n1 wait survivor)" 7 "survivor's exit after the restart"
 run_ok dk n1 rm survivor
 
-SHOAL_WRAP='' start_node n2
+vg_start 3 n2
 run_ok dk n2 import "$TMP/busybox.tar" busybox:latest
 run_ok dk n1 swarm init --advertise-addr "$(addr n1)" --listen-addr "$(addr n1)"
 run_ok dk n1 swarm update --dispatcher-heartbeat 1s
@@ -157,4 +158,5 @@ t5=$(new_task n1 left-here '["sleep","300"]')
 wait_for 300 0.1 "task $t4 running" state_is "$t4" running
 wait_for 300 0.1 "task $t5 running" state_is "$t5" running
 vg_stop 2
+vg_stop 3 n2
 log "passed"
