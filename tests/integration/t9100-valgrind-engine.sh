@@ -11,15 +11,12 @@
 . "$(dirname "$0")/lib.sh"
 
 # The valgrind build: make BUILD=build-vg EXTRA_CFLAGS=-DSHOAL_TESTING all
-# (make test builds it); built here when missing.
+# (make test builds it; brought up to date here, a no-op when it is).
 if [ -z "${SHOAL_VG:-}" ]; then
     SHOAL_VG=$ROOT/build-vg/shoal
-    if [ ! -x "$SHOAL_VG" ] || [ ! -x "$ROOT/build-vg/shoal-monitor" ]; then
-        log "building build-vg (plain, SHOAL_TESTING)"
-        make -C "$ROOT" -j2 BUILD=build-vg EXTRA_CFLAGS=-DSHOAL_TESTING \
-            all >"$TMP/build.log" 2>&1 ||
-            { tail -n 30 "$TMP/build.log"; fail "build-vg did not build"; }
-    fi
+    make -C "$ROOT" -j2 BUILD=build-vg EXTRA_CFLAGS=-DSHOAL_TESTING \
+        all >"$TMP/build.log" 2>&1 ||
+        { tail -n 30 "$TMP/build.log"; fail "build-vg did not build"; }
 fi
 SHOAL=$SHOAL_VG
 command -v valgrind >/dev/null || fail "valgrind is not installed"
