@@ -75,6 +75,11 @@ int engine_exec_create(struct engine *e, const char *ref, const json_t *body,
     }
     if (json_array_size(cmd) == 0)
         return err_set(err, ERR_INVALID, "No exec command specified");
+    if (c->restarting)
+        return err_set(err, ERR_CONFLICT,
+                       "Container %s is restarting, wait until the "
+                       "container is running",
+                       c->id);
     if (c->status != ENGINE_RUNNING)
         return err_set(err, ERR_CONFLICT, "container %s is not running",
                        c->id);

@@ -118,3 +118,87 @@ expect_contains "$OUT" "404 "
 expect_contains "$OUT" "No such exec instance: nosuch"
 OUT=$(api n1 POST "/v1.51/exec/$tx/resize?h=x&w=60")
 expect_contains "$OUT" "400 "
+run_ok dk n1 rm -f box
+
+log "stop -s, kill -s: signal names and numbers, bad signals"
+run_ok dk n1 run -d --name sig busybox sh -c \
+    'trap "exit 11" USR1; trap "exit 12" USR2; trap "exit 13" HUP; while true; do sleep 0.1; done'
+code() { dk n1 inspect -f '{{.State.ExitCode}}' "$1"; }
+run_ok dk n1 stop -s SIGUSR1 sig
+expect_eq "$(code sig)" 11 "stop -s SIGUSR1"
+run_ok dk n1 start sig
+run_ok dk n1 stop -s usr2 sig
+expect_eq "$(code sig)" 12 "stop -s usr2"
+run_ok dk n1 start sig
+run_ok dk n1 stop --signal 1 sig
+expect_eq "$(code sig)" 13 "stop --signal 1"
+run_ok dk n1 start sig
+expect_fail dk n1 stop -s NOPE sig
+expect_contains "$OUT" "Invalid signal: NOPE"
+expect_fail dk n1 kill -s 0 sig
+expect_contains "$OUT" "Invalid signal: 0"
+expect_eq "$(dk n1 inspect -f '{{.State.Status}}' sig)" running "after bad signals"
+run_ok dk n1 kill -s 10 sig
+expect_eq "$(dk n1 wait sig)" 11 "kill -s 10"
+run_ok dk n1 start sig
+run_ok dk n1 kill -s SIGHUP sig
+expect_eq "$(dk n1 wait sig)" 13 "kill -s SIGHUP"
+run_ok dk n1 start sig
+# before API 1.42 the signal parameter is not one: StopSignal, then KILL
+expect_contains "$(api n1 POST '/v1.41/containers/sig/stop?signal=USR1&t=1')" 204
+expect_eq "$(code sig)" 137 "stop with ?signal= on API 1.41"
+run_ok dk n1 rm sig
+
+log "restart policies: invalid ones refused with Docker's texts"
+mk() { api n1 POST /v1.51/containers/create "{\"Image\":\"busybox\",\"HostConfig\":{\"RestartPolicy\":$1}}"; }
+OUT=$(mk '{"Name":"sometimes"}')
+expect_contains "$OUT" "400 "
+expect_contains "$OUT" "invalid restart policy: unknown policy 'sometimes'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+OUT=$(mk '{"Name":"always","MaximumRetryCount":3}')
+expect_contains "$OUT" "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+OUT=$(mk '{"Name":"on-failure","MaximumRetryCount":-1}')
+expect_contains "$OUT" "invalid restart policy: maximum retry count cannot be negative"
+OUT=$(mk '{"Name":"on-failure","MaximumRetryCount":"2"}')
+expect_contains "$OUT" "400 "
+expect_fail dk n1 run -d --restart always:3 busybox true
+# Docker 25+: the daemon's text (older ones said "cannot be used with
+# restart policy 'always'")
+expect_contains "$OUT" "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+expect_fail dk n1 run --rm --restart always busybox true
+expect_contains "$OUT" "cannot specify both --restart and --rm"
+expect_eq "$(dk n1 ps -aq)" "" "containers created by refused requests"
+
+log "on-failure:2: two restarts with back-off, RestartCount, then exited"
+run_ok dk n1 run -d --name onf --restart on-failure:2 busybox sh -c 'echo run; exit 3'
+onf_done() {
+    [ "$(dk n1 inspect -f '{{.State.Status}} {{.RestartCount}}' onf)" = "exited 2" ]
+}
+wait_for 200 0.05 "onf's two restarts" onf_done
+expect_eq "$(dk n1 logs onf 2>&1)" "$(printf 'run\nrun\nrun')" "onf's three runs"
+expect_eq "$(code onf)" 3
+run_ok dk n1 run -d --name onf0 --restart on-failure busybox true
+expect_eq "$(dk n1 wait onf0)" 0
+expect_eq "$(dk n1 inspect -f '{{.State.Status}} {{.RestartCount}}' onf0)" "exited 0" \
+    "on-failure after exit 0"
+
+log "always: restarts, State.Restarting, ps; rm and exec refused; stop ends it"
+run_ok dk n1 run -d --name alw --restart always busybox sh -c 'echo up; exit 1'
+count_ge() { [ "$(dk n1 inspect -f '{{.RestartCount}}' "$1")" -ge "$2" ]; }
+# the back-off doubles from 100 ms: the fifth restart waits 1.6 s, the
+# sixth 3.2 s
+wait_for 300 0.05 "alw's fifth restart" count_ge alw 5
+restarting() { [ "$(dk n1 inspect -f '{{.State.Restarting}} {{.State.Status}}' "$1")" = "true restarting" ]; }
+wait_for 200 0.02 "alw to wait for a restart" restarting alw
+expect_contains "$(dk n1 ps --format '{{.Names}} {{.Status}}')" "alw Restarting (1)"
+expect_eq "$(dk n1 ps -q --filter status=restarting)" "$(dk n1 inspect -f '{{.Id}}' alw | cut -c1-12)"
+expect_fail dk n1 rm alw
+expect_contains "$OUT" 'cannot remove container "/alw": container is restarting: stop the container before removing or force remove'
+expect_fail dk n1 exec alw true
+expect_contains "$OUT" "is restarting, wait until the container is running"
+run_ok dk n1 stop alw
+expect_eq "$(dk n1 inspect -f '{{.State.Status}} {{.State.Restarting}}' alw)" "exited false"
+n_alw=$(dk n1 inspect -f '{{.RestartCount}}' alw)
+run_ok dk n1 start alw
+wait_for 100 0.05 "alw to restart after a start" count_ge alw 1
+run_ok dk n1 stop alw
+n_alw=$(dk n1 inspect -f '{{.RestartCount}}' alw)
