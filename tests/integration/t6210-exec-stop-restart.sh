@@ -2,7 +2,9 @@
 # Second pass over local containers with the real docker CLI: exec -it
 # through a pty (typed input, output, exit code, window size set by the
 # CLI and changed by a resize), exec inspect (Pid, resize errors),
-# stop -s / kill -s with signal names and numbers.
+# stop -s / kill -s with signal names and numbers, restart policies (invalid
+# ones, on-failure's count, always's back-off and State.Restarting, a stop
+# ending it, and what a daemon restart starts again).
 . "$(dirname "$0")/lib.sh"
 
 start_node n1
@@ -202,3 +204,47 @@ run_ok dk n1 start alw
 wait_for 100 0.05 "alw to restart after a start" count_ge alw 1
 run_ok dk n1 stop alw
 n_alw=$(dk n1 inspect -f '{{.RestartCount}}' alw)
+
+log "across a daemon restart: always, unless-stopped, on-failure, no"
+root() { echo "$(node_dir n1)/root"; }
+monitor_dead() { ! kill -0 "$1" 2>/dev/null; }
+state() { dk n1 inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}' "$1"; }
+run_ok dk n1 run -d --name a1 --restart always busybox sleep 600
+run_ok dk n1 stop -s KILL a1
+run_ok dk n1 run -d --name u1 --restart unless-stopped busybox sleep 600
+run_ok dk n1 stop -s KILL u1
+waiter='while [ ! -f /tmp/go ]; do sleep 0.1; done; rm /tmp/go; echo ran; exit 5'
+run_ok dk n1 run -d --name u2 --restart unless-stopped busybox sh -c "$waiter"
+run_ok dk n1 run -d --name n2 busybox sh -c "$waiter"
+run_ok dk n1 run -d --name f2 --restart on-failure busybox sh -c \
+    'while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 0'
+expect_eq "$(dk n1 inspect -f '{{.State.Status}} {{.RestartCount}}' alw)" "exited $n_alw" \
+    "alw restarted after a stop by the user"
+run_ok dk n1 rm alw
+stop_node n1 || fail "the daemon did not stop cleanly"
+for n in u2 n2 f2; do
+    id=$(for f in "$(root)"/containers/*/config.v2.json; do
+        python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+if d["Name"] == sys.argv[2]:
+    print(d["ID"])' "$f" "/$n"
+    done)
+    touch "$(root)/containers/$id/rootfs/tmp/go"
+    mon=$(cat "$(root)/containers/$id/monitor.pid")
+    wait_for 200 0.05 "$n's monitor to exit" monitor_dead "$mon"
+done
+start_node n1
+is_running() { [ "$(dk n1 inspect -f '{{.State.Status}}' "$1")" = running ]; }
+wait_for 200 0.05 "a1 (always) to be started again" is_running a1
+wait_for 200 0.05 "u2 (unless-stopped, exited while down) to restart" is_running u2
+expect_eq "$(dk n1 inspect -f '{{.RestartCount}}' u2)" 1 "u2's RestartCount"
+expect_eq "$(dk n1 logs u2 2>&1)" ran "u2's first run"
+expect_eq "$(state u1)" "exited 137 0" "u1 (unless-stopped, stopped by the user)"
+expect_eq "$(state n2)" "exited 5 0" "n2 (no policy)"
+expect_eq "$(state f2)" "exited 0 0" "f2 (on-failure, exit 0)"
+
+run_ok dk n1 rm -f a1 u1 u2 n2 f2 onf onf0
+expect_eq "$(dk n1 ps -aq)" "" "containers left"
+stop_node n1 || fail "the daemon did not stop cleanly"
+check_node_log n1
+log "ok"
