@@ -221,6 +221,11 @@ run_ok dk n1 run -d --name f2 --restart on-failure busybox sh -c \
 expect_eq "$(dk n1 inspect -f '{{.State.Status}} {{.RestartCount}}' alw)" "exited $n_alw" \
     "alw restarted after a stop by the user"
 run_ok dk n1 rm alw
+# r3 waits for a restart when the daemon stops: restarted after its start
+run_ok dk n1 run -d --name r3 --restart on-failure:50 busybox sh -c 'exit 1'
+wait_for 300 0.05 "r3's third restart" count_ge r3 3
+wait_for 200 0.02 "r3 to wait for a restart" restarting r3
+r3n=$(dk n1 inspect -f '{{.RestartCount}}' r3)
 stop_node n1 || fail "the daemon did not stop cleanly"
 for n in u2 n2 f2; do
     id=$(for f in "$(root)"/containers/*/config.v2.json; do
@@ -242,8 +247,9 @@ expect_eq "$(dk n1 logs u2 2>&1)" ran "u2's first run"
 expect_eq "$(state u1)" "exited 137 0" "u1 (unless-stopped, stopped by the user)"
 expect_eq "$(state n2)" "exited 5 0" "n2 (no policy)"
 expect_eq "$(state f2)" "exited 0 0" "f2 (on-failure, exit 0)"
+wait_for 200 0.05 "r3 to restart again" count_ge r3 $((r3n + 1))
 
-run_ok dk n1 rm -f a1 u1 u2 n2 f2 onf onf0
+run_ok dk n1 rm -f a1 u1 u2 n2 f2 onf onf0 r3
 expect_eq "$(dk n1 ps -aq)" "" "containers left"
 stop_node n1 || fail "the daemon did not stop cleanly"
 check_node_log n1
