@@ -804,7 +804,17 @@ static int engine_container_signal_stop(struct engine_ctr *c, int sig,
     return 0;
 }
 
-/* A policy restart's start completed: a stop or kill asked meanwhile. */
+static void engine_container_on_remove_timer(uv_timer_t *t)
+{
+    struct engine_ctr *c = t->data;
+
+    uv_close((uv_handle_t *)t, engine_container_on_timer_closed);
+    c->restart_timer = NULL;
+    engine_container_do_remove(c);
+}
+
+/* A policy restart's start completed: a stop, kill or rm -f asked
+ * meanwhile. */
 static void engine_container_pending_stop(struct engine_ctr *c)
 {
     struct err err;
@@ -813,6 +823,15 @@ static void engine_container_pending_stop(struct engine_ctr *c)
         return;
     c->stop_pending = false;
     err_clear(&err);
+    if (c->status != ENGINE_RUNNING && c->remove_on_exit) {
+        /* the start failed: remove once its caller is done with c */
+        c->restart_timer = xmalloc(sizeof(*c->restart_timer));
+        uv_timer_init(c->e->loop, c->restart_timer);
+        c->restart_timer->data = c;
+        uv_timer_start(c->restart_timer, engine_container_on_remove_timer,
+                       0, 0);
+        return;
+    }
     if (c->status != ENGINE_RUNNING) {
         engine_container_wake(c, ENGINE_WAIT_STOP, 0, NULL);
         return;
@@ -1013,16 +1032,25 @@ int engine_container_remove(struct engine *e, const char *ref, bool force,
         return err_set(err, ERR_CONFLICT,
                        "removal of container %s is already in progress",
                        c->name + 1);
-    if (c->starting)
-        return err_set(err, ERR_CONFLICT,
-                       "cannot remove container \"%s\": container is "
-                       "starting",
-                       c->name);
     if (c->restarting && !force)
         return err_set(err, ERR_CONFLICT,
                        "cannot remove container \"%s\": container is "
                        "restarting: stop the container before removing or "
                        "force remove",
+                       c->name);
+    if (c->starting && c->restarting) {
+        /* a policy restart is starting: killed and removed once it runs */
+        c->stop_pending = true;
+        c->pending_sig = SIGKILL;
+        c->pending_timeout = -1;
+        c->remove_on_exit = true;
+        engine_container_add_waiter(c, ENGINE_WAIT_REMOVED, cb, data);
+        return 0;
+    }
+    if (c->starting)
+        return err_set(err, ERR_CONFLICT,
+                       "cannot remove container \"%s\": container is "
+                       "starting",
                        c->name);
     if (c->status == ENGINE_RUNNING) {
         if (!force)
