@@ -32,6 +32,11 @@ struct tfsm
     char text[T_STATE_MAX];
     size_t len;
     unsigned n_restore;
+    /* Applying close_on closes c from inside raft's callback, as a role
+     * change seen in the store does in the daemon. */
+    const char *close_on;
+    struct consensus *c;
+    void *close_data;
 };
 
 struct fixture
@@ -74,6 +79,8 @@ static const uint8_t t_other[CONSENSUS_DEK_LEN] = {
         }                                                                \
     } while (0)
 
+static void close_cb(void *data);
+
 static int tfsm_apply(void *data, uint64_t index, const void *buf, size_t len,
                       struct err *err)
 {
@@ -81,6 +88,11 @@ static int tfsm_apply(void *data, uint64_t index, const void *buf, size_t len,
 
     (void)index;
     (void)err;
+    if (f->close_on != NULL && len == strlen(f->close_on) &&
+        memcmp(buf, f->close_on, len) == 0) {
+        f->close_on = NULL;
+        consensus_close(f->c, close_cb, f->close_data);
+    }
     assert_true(f->len + len + 1 < sizeof(f->text));
     memcpy(f->text + f->len, buf, len);
     f->len += len;
@@ -624,6 +636,42 @@ static void close_with_proposals(struct fixture *fx, bool in_poll_phase,
         assert_int_equal(p[i].n_cb, 1);
 }
 
+/* The member closes itself while applying an entry, more proposed after. */
+static void test_close_from_apply(void **state)
+{
+    struct fixture *fx = *state;
+    const uint8_t *keys[2] = {t_key, NULL};
+    struct tprop p[8];
+    char text[64];
+    struct err err;
+    unsigned i;
+    unsigned j;
+
+    for (i = 0; i < 2 * T_CLOSE_ROUNDS; i++) {
+        err_clear(&err);
+        assert_int_equal(open_member(fx, keys[i % 2], 4, &err), 0);
+        fx->fsm.c = fx->c;
+        fx->fsm.close_data = fx;
+        fx->fsm.close_on = "MARKER-bye-3";
+        memset(p, 0, sizeof(p));
+        for (j = 0; j < 8; j++) {
+            snprintf(text, sizeof(text), "MARKER-bye-%u", j);
+            p[j].req.data = &p[j];
+            if (consensus_propose(fx->c, &p[j].req, text, strlen(text),
+                                  prop_cb, &err) != 0)
+                fail_msg("propose: %s", err.msg);
+            if (j % 2 == 1 && i % 2 == 0)
+                uv_run(&fx->loop, UV_RUN_NOWAIT);
+        }
+        RUN_UNTIL(fx, fx->closed);
+        fx->c = NULL;
+        for (j = 0; j < 8; j++)
+            assert_int_equal(p[j].n_cb, 1);
+        assert_non_null(strstr(fx->fsm.text, "MARKER-bye-3;"));
+        assert_int_equal(fsutil_empty_dir(fx->dir, &err), 0);
+    }
+}
+
 static void test_close_with_appends_in_flight(void **state)
 {
     struct fixture *fx = *state;
@@ -665,6 +713,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_with_appends_in_flight,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_apply, setup,
+                                        teardown),
     };
 
     /* One thread in libuv's pool (before its first use): the close tests
