@@ -188,6 +188,23 @@ int tls_stream_dial(uv_loop_t *loop, struct tls_ctx *ctx, const char *addr,
                     struct tls_stream_dial_req *req, tls_stream_dial_cb cb,
                     struct err *err);
 
+/*
+ * Verify, after the fact, the server of an open stream dialled with an
+ * insecure context (its root was not known yet: see cluster_join.c). The
+ * certificate chain it presented in the handshake, whose leaf key it
+ * proved to hold, must chain to root_pem (the only trust anchor) as a
+ * verified dial's would, the leaf must carry the DNS SAN verify_name and
+ * the OU role (each when not NULL). s->peer is left as it is. Returns 0;
+ * -ERR_UNAUTHORIZED with a verified dial's texts ("TLS handshake with
+ * ADDR: certificate signed by unknown authority", "...: remote
+ * certificate is not valid for swarm-ca", ...); -ERR_INVALID for a
+ * stream that is not such a stream, or a root_pem without certificates;
+ * -ERR_INTERNAL if OpenSSL fails.
+ */
+int tls_stream_verify_peer(struct stream *s, const char *root_pem,
+                           const char *verify_name, const char *role,
+                           struct err *err);
+
 /* Abort a dial in flight: cb fires (later, from the loop) with
  * -ERR_CANCELED, unless it already fired, in which case nothing happens.
  * A dial that already handed out its stream is not affected. */

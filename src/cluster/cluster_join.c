@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * swarm join, on the joining node (docs/internals/wire.md): fetch the root
- * CA over an unverified connection and pin it to the digest in the join
- * token, have a manager admit this node (ca.join: node ID, role and a
- * certificate for our CSR) over a connection verified against that root,
- * then run as a worker, or as a Raft member without a log that the leader
- * adds and catches up. docker-state.json is written last.
+ * CA over a connection not verified yet and pin it to the digest in the
+ * join token, verify that connection's server certificate chain against
+ * the pinned root, then have the manager admit this node on it (ca.join:
+ * node ID, role and a certificate for our CSR; the token goes only to a
+ * server proven to hold a certificate of that root), then run as a
+ * worker, or as a Raft member without a log that the leader adds and
+ * catches up. docker-state.json is written last.
  *
  * Every step is asynchronous on c->loop and bounded: dials and calls have
  * deadlines inside Docker's 20 s, and a manager that has not received the
@@ -52,8 +54,8 @@ static const char cluster_join_msg_timeout[] =
 
 enum cluster_join_phase {
     CLUSTER_JOIN_RESOLVE,    /* resolving a host name */
-    CLUSTER_JOIN_ROOT,       /* insecure dial + ca.root */
-    CLUSTER_JOIN_ADMIT,      /* verified dial + ca.join */
+    CLUSTER_JOIN_ROOT,       /* dial + ca.root */
+    CLUSTER_JOIN_ADMIT,      /* server verified, ca.join on the same conn */
     CLUSTER_JOIN_WAIT,       /* manager: waiting for the swarm's state */
     CLUSTER_JOIN_BACKGROUND, /* manager: answered the timeout, still waiting */
 };
@@ -76,7 +78,7 @@ struct cluster_join_op
     uv_timer_t timer;               /* the readiness poll */
     uv_getaddrinfo_t gai;
     struct tls_stream_dial_req dial;
-    struct rpc_conn *conn;          /* the current connection, or NULL */
+    struct rpc_conn *conn;          /* the connection, or NULL */
     struct rpc_call call;
     char *root_pem;                 /* owned */
     char *key_pem;                  /* owned */
@@ -101,6 +103,7 @@ static struct cluster_join_op *cluster_join_ops;
 static void cluster_join_finish(struct cluster_join_op *op, int status,
                                 const struct err *err);
 static void cluster_join_dial(struct cluster_join_op *op);
+static bool cluster_join_call(struct cluster_join_op *op);
 
 static struct cluster_join_op *cluster_join_find(const struct cluster *c)
 {
@@ -539,7 +542,25 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
                  op->remote);
         goto fail;
     }
+    /* The token's secret goes only to a server that proved it holds a
+     * manager certificate of the pinned root (the handshake proved the
+     * key; this proves the chain, SAN swarm-ca and OU as a verified dial
+     * would have). */
+    if (tls_stream_verify_peer(rpc_conn_stream(op->conn), pem, CA_ROOT_CN,
+                               CA_ROLE_MANAGER, &err) != 0) {
+        if (err.code != ERR_UNAUTHORIZED)
+            goto fail;
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
     op->root_pem = xstrdup(pem);
+    if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
+        goto fail;
+    op->phase = CLUSTER_JOIN_ADMIT;
+    if (!cluster_join_call(op))
+        return;
+    /* Durable while the manager admits us: before the node's key and
+     * certificate (written once admitted) and docker-state.json (last). */
     if (cluster_paths(c, "certificates", path, sizeof(path)) != 0 ||
         fsutil_mkdir_p(path, 0700, &err) != 0)
         goto fail_io;
@@ -547,10 +568,6 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
                       sizeof(path)) != 0 ||
         fsutil_write_atomic(path, pem, strlen(pem), 0644, &err) != 0)
         goto fail_io;
-    if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
-        goto fail;
-    op->phase = CLUSTER_JOIN_ADMIT;
-    cluster_join_dial(op);
     return;
 
 fail_io:
@@ -576,13 +593,13 @@ static void cluster_join_on_call(struct rpc_call *call, int status,
         cluster_join_fail_call(op, status, &call->err, method);
         return;
     }
-    /* One call per connection: the next step dials anew. */
+    if (op->phase == CLUSTER_JOIN_ROOT) {
+        cluster_join_on_root(op, body); /* ca.join follows on conn */
+        return;
+    }
     op->conn = NULL;
     rpc_conn_close(conn);
-    if (op->phase == CLUSTER_JOIN_ROOT)
-        cluster_join_on_root(op, body);
-    else
-        cluster_join_admitted(op, body);
+    cluster_join_admitted(op, body);
 }
 
 static void cluster_join_on_conn_closed(struct rpc_conn *conn,
@@ -613,7 +630,9 @@ static void cluster_join_close_stray(struct cluster_join_op *op,
     stream_close(s, cluster_join_on_stray_closed, op);
 }
 
-static void cluster_join_call(struct cluster_join_op *op)
+/* Send the call of op->phase on op->conn. True when it is in flight;
+ * false when it failed (the join is finishing). */
+static bool cluster_join_call(struct cluster_join_op *op)
 {
     struct cluster *c = op->c;
     char raft_id[32];
@@ -639,15 +658,18 @@ static void cluster_join_call(struct cluster_join_op *op)
         json_decref(body);
         err_set(&err, ERR_UNAVAILABLE, "%s: deadline exceeded", method);
         cluster_join_fail_unreachable(op, &err);
-        return;
+        return false;
     }
     memset(&op->call, 0, sizeof(op->call));
     op->call.data = op;
     op->call.cb = cluster_join_on_call;
     rv = rpc_conn_call(op->conn, &op->call, method, body, timeout, &err);
     json_decref(body);
-    if (rv != 0)
+    if (rv != 0) {
         cluster_join_fail_call(op, rv, &err, method);
+        return false;
+    }
+    return true;
 }
 
 static void cluster_join_on_dialed(struct tls_stream_dial_req *req,
@@ -681,11 +703,11 @@ static void cluster_join_on_dialed(struct tls_stream_dial_req *req,
         return;
     }
     op->n_conns++;
-    cluster_join_call(op);
+    (void)cluster_join_call(op);
 }
 
-/* Dial the manager: insecure for ca.root, verified against the pinned
- * root (name "swarm-ca", no client certificate) for ca.join. */
+/* Dial the manager without verifying it (its root is not known yet; see
+ * cluster_join_on_root) and without a client certificate. */
 static void cluster_join_dial(struct cluster_join_op *op)
 {
     struct tls_ctx_config cfg;
@@ -704,12 +726,7 @@ static void cluster_join_dial(struct cluster_join_op *op)
         return;
     }
     memset(&cfg, 0, sizeof(cfg));
-    if (op->phase == CLUSTER_JOIN_ROOT) {
-        cfg.insecure = true;
-    } else {
-        cfg.root_pem = op->root_pem;
-        cfg.verify_name = CA_ROOT_CN;
-    }
+    cfg.insecure = true;
     rv = tls_ctx_new(&cfg, &ctx, &err);
     if (rv == 0) {
         memset(&op->dial, 0, sizeof(op->dial));
