@@ -259,6 +259,22 @@ static int tls_ctx_set_alpn(struct tls_ctx *ctx, const char *const *alpn,
     return 0;
 }
 
+void tls_ctx_preload(void)
+{
+    SSL_CTX *sc;
+
+    /* The configuration and default provider... */
+    if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
+        ERR_clear_error();
+        return;
+    }
+    /* ...and the algorithms a context fetches (ciphers, groups, signature
+     * schemes), which OpenSSL then keeps cached for every later one. */
+    sc = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_free(sc);
+    ERR_clear_error();
+}
+
 int tls_ctx_new(const struct tls_ctx_config *cfg, struct tls_ctx **out,
                 struct err *err)
 {

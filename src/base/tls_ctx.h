@@ -56,6 +56,15 @@ struct tls_ctx_config
 struct tls_ctx;
 
 /*
+ * Do OpenSSL's one-time work now (its configuration, providers and the
+ * algorithms every context fetches: a few ms on first use), so that the
+ * first handshake of a join does not pay it. Optional, idempotent, never
+ * fails (a failure here shows again, with its reason, at tls_ctx_new).
+ * The daemon calls it at start.
+ */
+void tls_ctx_preload(void);
+
+/*
  * Build a context. Returns 0 with *out owned by the caller (release with
  * tls_ctx_free), or -ERR_INVALID naming what is wrong with the input (no
  * certificate in root_pem, a key that is not the certificate's, a missing
