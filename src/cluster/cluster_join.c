@@ -91,6 +91,7 @@ struct cluster_join_op
     bool finishing;                 /* result decided, closing handles */
     bool detached;                  /* leave or shutdown owns the teardown */
     bool manager_started;
+    bool key_written;               /* swarm-node.key, as a worker's */
     int status;
     struct err err;
     void (*abort_cb)(void *data);
@@ -463,10 +464,13 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         err_set(&err, ERR_INVALID, "it is not for the key this node sent");
         goto bad_cert;
     }
+    /* A worker's key file was written while ca.join was in flight; a
+     * manager's carries its new Raft DEK too. */
     c->has_kek = false;
     c->has_dek = false;
     c->kek_version = 0;
-    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
+    if ((manager || !op->key_written) &&
+        cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0 ||
@@ -559,8 +563,10 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
     op->phase = CLUSTER_JOIN_ADMIT;
     if (!cluster_join_call(op))
         return;
-    /* Durable while the manager admits us: before the node's key and
-     * certificate (written once admitted) and docker-state.json (last). */
+    /* Durable while the manager admits us: the root and the node's key
+     * (as a worker's: the role is known only from the answer), before
+     * the certificate and docker-state.json (last). A failed join, or a
+     * restart without docker-state.json, empties swarm/. */
     if (cluster_paths(c, "certificates", path, sizeof(path)) != 0 ||
         fsutil_mkdir_p(path, 0700, &err) != 0)
         goto fail_io;
@@ -568,6 +574,12 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
                       sizeof(path)) != 0 ||
         fsutil_write_atomic(path, pem, strlen(pem), 0644, &err) != 0)
         goto fail_io;
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
+    if (cluster_lock_write(c, op->key_pem, false, &err) != 0)
+        goto fail_io;
+    op->key_written = true;
     return;
 
 fail_io:
