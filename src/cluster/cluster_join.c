@@ -92,6 +92,16 @@ struct cluster_join_op
     bool detached;                  /* leave or shutdown owns the teardown */
     bool manager_started;
     bool key_written;               /* swarm-node.key, as a worker's */
+    /* Root CA and key, written on a worker thread during ca.join. */
+    uv_work_t files;
+    bool files_busy;
+    int files_status;
+    struct err files_err;
+    char certs_dir[PATH_MAX];
+    char root_path[PATH_MAX];
+    char key_path[PATH_MAX];
+    char *key_text;                 /* owned: swarm-node.key's content */
+    json_t *answer;                 /* owned: ca.join's, while files_busy */
     int status;
     struct err err;
     void (*abort_cb)(void *data);
@@ -232,6 +242,8 @@ static void cluster_join_free(struct cluster_join_op *op)
     free(op->root_pem);
     free(op->key_pem);
     free(op->csr_pem);
+    free(op->key_text);
+    json_decref(op->answer);
     free(op);
     if (abort_cb != NULL)
         abort_cb(abort_data);
@@ -288,7 +300,7 @@ static void cluster_join_complete(struct cluster_join_op *op)
 static void cluster_join_try_complete(struct cluster_join_op *op)
 {
     if (!op->finishing || op->timer_open || op->gai_busy || op->dialing ||
-        op->n_conns > 0 || op->n_streams > 0)
+        op->n_conns > 0 || op->n_streams > 0 || op->files_busy)
         return;
     cluster_join_complete(op);
 }
@@ -519,12 +531,62 @@ fail:
 
 /* --- the root CA -------------------------------------------------------- */
 
+/* On a worker thread: only op's file fields, set before and read after. */
+static void cluster_join_files_work(uv_work_t *w)
+{
+    struct cluster_join_op *op = w->data;
+
+    err_clear(&op->files_err);
+    op->files_status = 0;
+    if (fsutil_mkdir_p(op->certs_dir, 0700, &op->files_err) != 0 ||
+        fsutil_write_atomic(op->root_path, op->root_pem,
+                            strlen(op->root_pem), 0644,
+                            &op->files_err) != 0 ||
+        fsutil_write_atomic(op->key_path, op->key_text,
+                            strlen(op->key_text), 0600,
+                            &op->files_err) != 0)
+        op->files_status = -op->files_err.code;
+}
+
+/* Root and key are written: go on with an answer that came meanwhile. */
+static void cluster_join_files_done(uv_work_t *w, int status)
+{
+    struct cluster_join_op *op = w->data;
+    json_t *answer = op->answer;
+
+    op->files_busy = false;
+    op->answer = NULL;
+    if (status != 0 && op->files_status == 0) {
+        err_set(&op->files_err, ERR_INTERNAL,
+                "certificate writes: %s", uv_strerror(status));
+        op->files_status = -ERR_INTERNAL;
+    }
+    if (op->finishing) {
+        json_decref(answer);
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op)) {
+        json_decref(answer);
+        return;
+    }
+    if (op->files_status != 0) {
+        json_decref(answer);
+        cluster_join_finish(op, op->files_status, &op->files_err);
+        return;
+    }
+    op->key_written = true;
+    if (answer != NULL) {
+        cluster_join_admitted(op, answer);
+        json_decref(answer);
+    }
+}
+
 static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
 {
     struct cluster *c = op->c;
     const char *pem = json_string_value(json_object_get(body, "CACert"));
     char digest[CA_DIGEST_HEX_LEN + 1];
-    char path[PATH_MAX];
     struct err err;
 
     err_clear(&err);
@@ -563,23 +625,28 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
     op->phase = CLUSTER_JOIN_ADMIT;
     if (!cluster_join_call(op))
         return;
-    /* Durable while the manager admits us: the root and the node's key
-     * (as a worker's: the role is known only from the answer), before
-     * the certificate and docker-state.json (last). A failed join, or a
-     * restart without docker-state.json, empties swarm/. */
-    if (cluster_paths(c, "certificates", path, sizeof(path)) != 0 ||
-        fsutil_mkdir_p(path, 0700, &err) != 0)
+    /* Durable while the manager admits us, off the loop: the root and
+     * the node's key (as a worker's: the role is known only from the
+     * answer), before the certificate and docker-state.json (last). A
+     * failed join, or a restart without docker-state.json, empties
+     * swarm/. */
+    op->key_text = ca_kek_write(op->key_pem, NULL, NULL, 0, &err);
+    if (op->key_text == NULL)
+        goto fail;
+    if (cluster_paths(c, "certificates", op->certs_dir,
+                      sizeof(op->certs_dir)) != 0 ||
+        cluster_paths(c, "certificates/swarm-root-ca.crt", op->root_path,
+                      sizeof(op->root_path)) != 0 ||
+        cluster_paths(c, "certificates/swarm-node.key", op->key_path,
+                      sizeof(op->key_path)) != 0)
         goto fail_io;
-    if (cluster_paths(c, "certificates/swarm-root-ca.crt", path,
-                      sizeof(path)) != 0 ||
-        fsutil_write_atomic(path, pem, strlen(pem), 0644, &err) != 0)
-        goto fail_io;
-    c->has_kek = false;
-    c->has_dek = false;
-    c->kek_version = 0;
-    if (cluster_lock_write(c, op->key_pem, false, &err) != 0)
-        goto fail_io;
-    op->key_written = true;
+    op->files.data = op;
+    if (uv_queue_work(c->loop, &op->files, cluster_join_files_work,
+                      cluster_join_files_done) != 0) {
+        err_set(&err, ERR_INTERNAL, "cannot queue the certificate writes");
+        goto fail;
+    }
+    op->files_busy = true;
     return;
 
 fail_io:
@@ -611,6 +678,10 @@ static void cluster_join_on_call(struct rpc_call *call, int status,
     }
     op->conn = NULL;
     rpc_conn_close(conn);
+    if (op->files_busy) {
+        op->answer = json_incref(body); /* cluster_join_files_done goes on */
+        return;
+    }
     cluster_join_admitted(op, body);
 }
 
