@@ -207,8 +207,8 @@ int tls_stream_dial(uv_loop_t *loop, struct tls_ctx *ctx, const char *addr,
  * -ERR_UNAUTHORIZED with a verified dial's texts ("TLS handshake with
  * ADDR: certificate signed by unknown authority", "...: remote
  * certificate is not valid for swarm-ca", ...); -ERR_INVALID for a
- * stream that is not such a stream, or a root_pem without certificates;
- * -ERR_INTERNAL if OpenSSL fails.
+ * stream that is not such a stream (or NULL), or a root_pem without
+ * certificates; -ERR_INTERNAL if OpenSSL fails.
  */
 int tls_stream_verify_peer(struct stream *s, const char *root_pem,
                            const char *verify_name, const char *role,

@@ -1037,7 +1037,7 @@ int tls_stream_verify_peer(struct stream *base, const char *root_pem,
     long vr;
     int rv;
 
-    if (base->ops != &tls_stream_ops || !s->insecure ||
+    if (base == NULL || base->ops != &tls_stream_ops || !s->insecure ||
         s->state != TLS_STREAM_OPEN)
         return err_set(err, ERR_INVALID,
                        "verify peer: not an open insecure TLS client "
