@@ -622,6 +622,9 @@ static void test_verify_peer_after_insecure_dial(void **state)
                                      CA_ROLE_MANAGER, &err),
                      -ERR_INVALID);
     /* only an insecure client stream is checked this way */
+    assert_int_equal(tls_stream_verify_peer(NULL, pki.root, CA_ROOT_CN,
+                                            CA_ROLE_MANAGER, &err),
+                     -ERR_INVALID);
     stream_close(t.cli, NULL, NULL);
     t.cli = NULL;
     dial(vctx, port, "shoal-rpc");
