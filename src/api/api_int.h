@@ -165,6 +165,10 @@ bool api_filters_match_labels(const json_t *filters, const char *key,
 void api_system_ping(struct api_req *req);
 void api_system_version(struct api_req *req);
 void api_system_info(struct api_req *req);
+/* Read or make (durably) the engine ID that /info shows, so that no
+ * request pays its first write (a new node's first /info is the one
+ * `docker swarm join` makes). */
+void api_system_load_id(const struct cluster *c);
 void api_swarm_inspect(struct api_req *req);
 void api_swarm_init(struct api_req *req);
 void api_swarm_join(struct api_req *req);

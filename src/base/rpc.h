@@ -206,6 +206,10 @@ void rpc_conn_close(struct rpc_conn *conn);
 
 /* The peer identity the transport gave (copied from the stream). */
 const struct stream_peer *rpc_conn_peer(const struct rpc_conn *conn);
+/* The stream conn reads and writes, borrowed: NULL once the conn is
+ * closing. For checks on the transport (tls_stream_verify_peer); never
+ * read, write or close it. */
+struct stream *rpc_conn_stream(const struct rpc_conn *conn);
 /* Calls this side has in flight on conn. */
 size_t rpc_conn_n_calls(const struct rpc_conn *conn);
 
