@@ -62,6 +62,8 @@ static void engine_load(struct engine *e)
         next = c->next; /* recovery may remove c (AutoRemove) */
         engine_container_recover(e, c);
     }
+    for (c = e->ctrs; c != NULL; c = c->next)
+        engine_container_boot(e, c);
 }
 
 struct engine *engine_new(uv_loop_t *loop, const char *data_root,
@@ -147,6 +149,7 @@ void engine_close(struct engine *e, void (*cb)(void *data), void *data)
         struct engine_waiter *w;
         struct err err;
 
+        engine_container_cancel_restart(c);
         if (c->kill_timer != NULL) {
             uv_close((uv_handle_t *)c->kill_timer, engine_on_timer_closed);
             c->kill_timer = NULL;

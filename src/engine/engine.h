@@ -46,6 +46,12 @@ int engine_container_start(struct engine *e, const char *ref,
  * (negative: the container's StopTimeout, default 10). */
 int engine_container_stop(struct engine *e, const char *ref, int timeout_s,
                           engine_done_cb cb, void *data, struct err *err);
+/* Stop with sig (a name or number as for kill) instead of StopSignal
+ * (NULL or "": StopSignal). */
+int engine_container_stop_sig(struct engine *e, const char *ref,
+                              int timeout_s, const char *sig,
+                              engine_done_cb cb, void *data,
+                              struct err *err);
 int engine_container_remove(struct engine *e, const char *ref, bool force,
                             engine_done_cb cb, void *data, struct err *err);
 /* GET /containers/{id}/json shape; new reference. */

@@ -71,6 +71,15 @@ struct engine_ctr
     int restart_count;
     struct engine_waiter *waiters;   /* owned list */
     uv_timer_t *kill_timer;          /* owned while a stop waits */
+    bool restarting;                 /* State.Restarting: the restart
+                                        policy restarts it (back-off) */
+    uv_timer_t *restart_timer;       /* owned while restarting */
+    uint64_t restart_delay;          /* the last back-off, ms (0: none) */
+    bool stop_pending;               /* stop/kill asked while a policy
+                                        restart was starting: sent once
+                                        it runs */
+    int pending_sig;
+    int pending_timeout;             /* s before SIGKILL; < 0: none */
     bool remove_on_exit;             /* rm -f of a running container */
     bool exited_early;               /* exit reported before started */
     int early_code;
@@ -141,6 +150,8 @@ void engine_view_human(double secs, char *out, size_t cap);
 void engine_view_status_text(const struct engine_ctr *c, double now,
                              char *out, size_t cap);
 const char *engine_view_status_name(enum engine_status s);
+/* State.Status of c: its status's name, or "restarting". */
+const char *engine_view_ctr_status(const struct engine_ctr *c);
 /* Lookup by full ID, name ("/x" or "x") or unique ID prefix. NULL with
  * Docker's 404 "No such container: <ref>" or the ambiguous-prefix 400. */
 struct engine_ctr *engine_view_lookup(struct engine *e, const char *ref,
@@ -213,6 +224,13 @@ void engine_container_recover(struct engine *e, struct engine_ctr *c);
 /* At the daemon's stop: unmount the root of c if it is mounted and no
  * process runs on it (a created container's, mounted since create). */
 void engine_container_shutdown(struct engine_ctr *c);
+/* After the recovery, at daemon start: start c again if its restart
+ * policy says so (Docker: `always` ones, `unless-stopped` ones the user
+ * did not stop, on-failure ones still within their count, and those that
+ * waited for a restart when the daemon stopped). */
+void engine_container_boot(struct engine *e, struct engine_ctr *c);
+/* Stop waiting to restart c (engine closing). */
+void engine_container_cancel_restart(struct engine_ctr *c);
 
 /* Deliver the stdin attach clients wrote before container id started. */
 void engine_container_flush_attaches(struct engine *e, const char *id);

@@ -32,7 +32,8 @@ json_t *engine_state_to_json(const struct engine_ctr *c)
         c->name, "Driver", "overlay2", "OS", "linux", "RestartCount",
         c->restart_count, "HasBeenStartedBefore", c->started_before,
         "HasBeenManuallyStopped", c->manual_stop, "State", "Running",
-        c->status == ENGINE_RUNNING, "Paused", 0, "Restarting", 0,
+        c->status == ENGINE_RUNNING, "Paused", 0, "Restarting",
+        c->restarting,
         "OOMKilled", c->oom_killed, "RemovalInProgress",
         c->status == ENGINE_REMOVING, "Dead", c->status == ENGINE_DEAD,
         "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error",
@@ -88,6 +89,9 @@ struct engine_ctr *engine_state_from_json(const json_t *doc,
     c->pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
     c->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
     c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+    /* a restart was pending when the daemon stopped: engine_container_boot
+     * does it */
+    c->restarting = json_is_true(json_object_get(st, "Restarting"));
     c->error = xstrdup(engine_state_str(st, "Error") ?: "");
     engine_state_copy_time(c->started_at, engine_state_str(st, "StartedAt"));
     engine_state_copy_time(c->finished_at,
