@@ -23,21 +23,10 @@
  * user space walk (the pool threads call fsutil_openat2 too). */
 static atomic_bool fsutil__no_openat2;
 
-static int fsutil_fsync_parent(const char *path, struct err *err)
+int fsutil_fsync_dir(const char *dir, struct err *err)
 {
-    char dir[PATH_MAX];
-    char *slash;
-    int fd;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd == -1)
         return err_sys(err, ERR_IO, errno, "open %s", dir);
     if (fsync(fd) == -1) {
@@ -50,8 +39,30 @@ static int fsutil_fsync_parent(const char *path, struct err *err)
     return 0;
 }
 
+static int fsutil_fsync_parent(const char *path, struct err *err)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    return fsutil_fsync_dir(dir, err);
+}
+
 int fsutil_write_atomic(const char *path, const void *data, size_t len,
                         mode_t mode, struct err *err)
+{
+    return fsutil_write_atomic_ex(path, data, len, mode, 0, err);
+}
+
+int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
+                           mode_t mode, unsigned flags, struct err *err)
 {
     char tmp[PATH_MAX];
     const char *p = data;
@@ -76,7 +87,7 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
         p += n;
         len -= (size_t)n;
     }
-    if (fsync(fd) == -1)
+    if (!(flags & FSUTIL_NO_SYNC) && fsync(fd) == -1)
         goto err_after_open;
     if (close(fd) == -1) {
         e = errno;
@@ -88,6 +99,8 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
         unlink(tmp);
         return err_sys(err, ERR_IO, e, "rename %s", path);
     }
+    if (flags & (FSUTIL_NO_SYNC | FSUTIL_NO_DIR_SYNC))
+        return 0;
     return fsutil_fsync_parent(path, err);
 
 err_after_open:

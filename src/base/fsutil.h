@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Files: atomic replace (write tmp, fsync, rename, fsync dir), capped whole
- * file reads, mkdir -p, emptying a directory tree, openat2.
+ * Files: atomic replace (write tmp, fsync, rename, fsync dir; or without
+ * the fsyncs), capped whole file reads, mkdir -p, emptying a directory
+ * tree, openat2.
  */
 #ifndef SHOAL_BASE_FSUTIL_H
 #define SHOAL_BASE_FSUTIL_H
@@ -13,9 +14,28 @@
 
 #include "base/err.h"
 
-/* Write data to path atomically with the given mode. 0 or -ERR_IO. */
+/* fsutil_write_atomic_ex flags. */
+enum
+{
+    /* The file is synced, its directory not: the caller groups several
+     * replaces in one directory under one fsutil_fsync_dir. */
+    FSUTIL_NO_DIR_SYNC = 1u << 0,
+    /* Atomic, not durable: no fsync at all (files regenerated from
+     * durable state, or whose loss in a machine crash loses nothing). */
+    FSUTIL_NO_SYNC = 1u << 1,
+};
+
+/* Write data to path atomically with the given mode, durably (the file,
+ * then its directory, fsynced). 0 or -ERR_IO. */
 int fsutil_write_atomic(const char *path, const void *data, size_t len,
                         mode_t mode, struct err *err);
+
+/* fsutil_write_atomic with FSUTIL_* flags. */
+int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
+                           mode_t mode, unsigned flags, struct err *err);
+
+/* fsync the directory dir (a rename in it made durable). 0 or -ERR_IO. */
+int fsutil_fsync_dir(const char *dir, struct err *err);
 
 /* Read the whole file (at most max bytes, else -ERR_TOOBIG). On 0, *out is
  * a NUL-terminated malloc'd buffer owned by the caller. ENOENT gives

@@ -154,6 +154,7 @@ void engine_close(struct engine *e, void (*cb)(void *data), void *data)
             uv_close((uv_handle_t *)c->kill_timer, engine_on_timer_closed);
             c->kill_timer = NULL;
         }
+        engine_container_shutdown(c);
         err_clear(&err);
         err_set(&err, ERR_CANCELED, "the daemon is shutting down");
         while ((w = c->waiters) != NULL) {

@@ -294,28 +294,24 @@ int engine_container_create(struct engine *e, const char *name,
     if (rv != 0)
         goto err_after_alloc;
     /* The OCI spec's own checks now (on the mounted root: users are
-     * looked up in it), so that create refuses what start would. */
+     * looked up in it), so that create refuses what start would. The
+     * root stays mounted for the start (remove, a failed start, the exit
+     * and the daemon's stop or recovery unmount it). */
     rootfs = xasprintf("%s/rootfs", cdir);
     upper = xasprintf("%s/fs", cdir);
     rv = rootfs_mount(cdir, layers, upper, err);
     if (rv != 0)
         goto err_after_dir;
+    c->mounted = true;
     input = engine_view_spec_input(c);
     spec = oci_spec_build(input, image_config, rootfs, cdir, err);
-    {
-        struct err uerr;
-
-        err_clear(&uerr);
-        if (rootfs_unmount(cdir, &uerr) != 0)
-            log_error(LOG_MAIN, "container %s: %s", c->id, uerr.msg);
-    }
     if (spec == NULL) {
         rv = -err->code;
-        goto err_after_dir;
+        goto err_after_mount;
     }
     rv = engine_state_save(c, e->cdir_root, err);
     if (rv != 0)
-        goto err_after_dir;
+        goto err_after_mount;
     c->next = e->ctrs;
     e->ctrs = c;
     *id_out = xstrdup(c->id);
@@ -329,6 +325,8 @@ int engine_container_create(struct engine *e, const char *name,
     free(cdir);
     return 0;
 
+err_after_mount:
+    engine_container_unmount(c);
 err_after_dir:
     {
         struct err ignored;
@@ -404,7 +402,17 @@ static void engine_container_on_started(void *data, int status,
     free(c->error);
     c->error = xstrdup("");
     engine_view_now(c->started_at);
-    engine_container_save(c);
+    {
+        struct err serr;
+
+        /* Not synced: the process it records dies in the crash that could
+         * lose it; the monitor's own files find it after a daemon
+         * restart. */
+        err_clear(&serr);
+        if (engine_state_save_started(c, c->e->cdir_root, &serr) != 0)
+            log_error(LOG_MAIN, "container %s: saving state: %s", c->id,
+                      serr.msg);
+    }
     engine_container_flush_attaches(c->e, c->id);
     engine_emit(c->e, "start", c, NULL, NULL);
     r->cb(r->data, 0, NULL);
@@ -452,7 +460,9 @@ static int engine_container_do_start(struct engine_ctr *c, engine_done_cb cb,
     }
     text = json_dumps(spec, JSON_COMPACT);
     cfgp = xasprintf("%s/config.json", cdir);
-    rv = fsutil_write_atomic(cfgp, text, strlen(text), 0600, err);
+    /* Not synced: the bundle is regenerated at every start. */
+    rv = fsutil_write_atomic_ex(cfgp, text, strlen(text), 0600,
+                                FSUTIL_NO_SYNC, err);
     if (rv != 0)
         goto err_after_mount;
     memset(&o, 0, sizeof(o));
@@ -750,6 +760,12 @@ void engine_container_recover(struct engine *e, struct engine_ctr *c)
     }
     engine_container_exited(c, ex.exit_code, ex.oom_killed, ex.finished_at,
                             ex.error);
+}
+
+void engine_container_shutdown(struct engine_ctr *c)
+{
+    if (c->status != ENGINE_RUNNING && !c->starting)
+        engine_container_unmount(c);
 }
 
 /* --- stop, kill, restart ------------------------------------------------ */

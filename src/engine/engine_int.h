@@ -183,9 +183,16 @@ json_t *engine_state_to_json(const struct engine_ctr *c);
 struct engine_ctr *engine_state_from_json(const json_t *doc,
                                           const json_t *host,
                                           struct err *err);
-/* Write both files of c under <cdir_root>/<id>/ atomically. */
+/* Write both files of c under <cdir_root>/<id>/ atomically and durably
+ * (each file synced, then their directory once). */
 int engine_state_save(const struct engine_ctr *c, const char *cdir_root,
                       struct err *err);
+/* Rewrite config.v2.json alone, atomically but not synced: for what a
+ * start records (Running, Pid, StartedAt), which a crash of the machine
+ * makes false anyway; hostconfig.json must be unchanged since the last
+ * engine_state_save. */
+int engine_state_save_started(const struct engine_ctr *c,
+                              const char *cdir_root, struct err *err);
 /* Read the container stored in dir. */
 struct engine_ctr *engine_state_load(const char *dir, struct err *err);
 void engine_state_free_ctr(struct engine_ctr *c);
@@ -214,6 +221,9 @@ void engine_container_on_exit(void *data, const char *id,
                               const struct runtime_exit *ex);
 /* Reattach or record the exit of containers loaded from disk. */
 void engine_container_recover(struct engine *e, struct engine_ctr *c);
+/* At the daemon's stop: unmount the root of c if it is mounted and no
+ * process runs on it (a created container's, mounted since create). */
+void engine_container_shutdown(struct engine_ctr *c);
 /* After the recovery, at daemon start: start c again if its restart
  * policy says so (Docker: `always` ones, `unless-stopped` ones the user
  * did not stop, on-failure ones still within their count, and those that
