@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/agent_exec.h"
 #include "base/compiler.h"
 #include "base/fsutil.h"
 #include "base/ids.h"
@@ -66,6 +67,17 @@ struct agent
     char *issuer_pub;             /* owned: our certificate's issuer key */
     json_t *tls_info;             /* owned: the TLSInfo we report */
     uint64_t renew_raft_id;       /* a promotion's Raft ID, kept on retry */
+    /* tasks: the assignments stream and statuses go to the leader */
+    const struct agent_exec_ops *exec_ops; /* borrowed; NULL: no tasks */
+    void *exec_data;
+    struct agent_exec *exec;      /* owned, while in a swarm */
+    struct agent_conn *tconn;     /* owned: client to the leader */
+    struct rpc_call scall;        /* the assignments stream */
+    bool streaming;               /* scall in flight */
+    bool fresh_stream;            /* no message on scall yet */
+    struct rpc_call ucall;        /* a task status call */
+    json_t *sending;              /* owned: ucall's body, or NULL */
+    uv_timer_t tflush;            /* statuses batched this long */
     bool closing;
     unsigned n_closing;
     void (*close_cb)(void *data);
@@ -92,6 +104,7 @@ static void agent_maybe_closed(struct agent *a)
     tls_ctx_free(a->tls);
     json_decref(a->managers);
     json_decref(a->saved);
+    json_decref(a->sending);
     free(a->renew_key);
     free(a->root_pem);
     free(a->issuer_pub);
@@ -163,6 +176,14 @@ static void agent_on_client_closed(struct rpc_client *client)
     agent_maybe_closed(a);
 }
 
+static void agent_close_conn(struct agent *a, struct agent_conn *conn)
+{
+    a->n_closing++;
+    if (conn->dial != NULL)
+        tls_stream_dial_cancel(&conn->dial->req);
+    rpc_client_close(&conn->client, agent_on_client_closed);
+}
+
 /* Close the client to the current manager (a queued or in-flight call
  * completes with -ERR_CANCELED). */
 static void agent_drop_conn(struct agent *a)
@@ -178,7 +199,7 @@ static void agent_drop_conn(struct agent *a)
     rpc_client_close(&conn->client, agent_on_client_closed);
 }
 
-static void agent_connect(struct agent *a, const char *addr)
+static struct agent_conn *agent_conn_new(struct agent *a, const char *addr)
 {
     struct agent_conn *conn = xcalloc(1, sizeof(*conn));
     struct err err;
@@ -186,10 +207,160 @@ static void agent_connect(struct agent *a, const char *addr)
     conn->a = a;
     snprintf(conn->addr, sizeof(conn->addr), "%s", addr);
     conn->client.data = conn;
-    a->conn = conn;
     err_clear(&err);
     rpc_client_init(&conn->client, a->loop, addr, agent_dial, conn, NULL,
                     &err);
+    return conn;
+}
+
+static void agent_connect(struct agent *a, const char *addr)
+{
+    a->conn = agent_conn_new(a, addr);
+}
+
+/* --- tasks -------------------------------------------------------------- */
+
+/* Close the client to the leader: the stream and a status call in flight
+ * complete with -ERR_CANCELED (their statuses are queued again). */
+static void agent_tasks_drop(struct agent *a)
+{
+    struct agent_conn *conn = a->tconn;
+
+    if (conn == NULL)
+        return;
+    a->tconn = NULL;
+    agent_close_conn(a, conn);
+}
+
+static void agent_tasks_send(struct agent *a);
+
+static void agent_on_status_sent(struct rpc_call *call, int status,
+                                 json_t *body)
+{
+    struct agent *a = call->data;
+    json_t *sent = a->sending;
+
+    UNUSED(body);
+    a->sending = NULL;
+    if (status != 0 && a->exec != NULL) {
+        log_info(LOG_CLUSTER, "agent: task statuses not delivered (will "
+                 "resend): %s", call->err.msg);
+        agent_exec_requeue(a->exec, sent);
+    }
+    json_decref(sent);
+    if (status == 0 && !a->closing)
+        agent_tasks_send(a);
+}
+
+/* Send what the executor has queued, one call at a time. */
+static void agent_tasks_send(struct agent *a)
+{
+    struct err err;
+    json_t *body;
+
+    if (a->exec == NULL || a->tconn == NULL || a->sending != NULL ||
+        !a->streaming)
+        return;
+    body = agent_exec_take_updates(a->exec);
+    if (body == NULL)
+        return;
+    memset(&a->ucall, 0, sizeof(a->ucall));
+    a->ucall.data = a;
+    a->ucall.cb = agent_on_status_sent;
+    err_clear(&err);
+    if (rpc_client_call(&a->tconn->client, &a->ucall,
+                        "dispatcher.update_task_status", body, AGENT_RPC_MS,
+                        &err) != 0) {
+        agent_exec_requeue(a->exec, body);
+        json_decref(body);
+        return;
+    }
+    a->sending = body;
+}
+
+static void agent_on_tflush(uv_timer_t *t)
+{
+    agent_tasks_send(t->data);
+}
+
+static void agent_exec_notified(void *data)
+{
+    struct agent *a = data;
+
+    if (!a->closing && !uv_is_active((uv_handle_t *)&a->tflush))
+        uv_timer_start(&a->tflush, agent_on_tflush, AGENT_FLUSH_MS, 0);
+}
+
+static void agent_on_assignment(struct rpc_call *call, json_t *body)
+{
+    struct agent *a = call->data;
+    struct err err;
+
+    if (a->exec == NULL)
+        return;
+    err_clear(&err);
+    if (agent_exec_assign(a->exec, body, &err) != 0) {
+        log_warn(LOG_CLUSTER, "agent: assignments: %s", err.msg);
+        rpc_conn_cancel(call);
+        return;
+    }
+    if (a->fresh_stream) {
+        /* What the old leader may have missed. */
+        a->fresh_stream = false;
+        agent_exec_resend_all(a->exec);
+    }
+}
+
+static void agent_on_stream_end(struct rpc_call *call, int status,
+                                json_t *body)
+{
+    struct agent *a = call->data;
+
+    UNUSED(body);
+    a->streaming = false;
+    if (!a->closing && status != -ERR_CANCELED)
+        log_info(LOG_CLUSTER, "agent: assignments stream ended: %s",
+                 status ? call->err.msg : "by the manager");
+}
+
+/* The heartbeat named the leader: keep the assignments stream open to
+ * it. */
+static void agent_tasks_ensure(struct agent *a, const char *leader)
+{
+    struct err err;
+
+    if (a->exec_ops == NULL || leader == NULL || leader[0] == '\0')
+        return;
+    if (a->exec == NULL)
+        a->exec = agent_exec_new(a->exec_ops, a->exec_data, a->node_id,
+                                 agent_exec_notified, a);
+    if (a->tconn != NULL && strcmp(a->tconn->addr, leader) != 0)
+        agent_tasks_drop(a);
+    if (a->tconn == NULL)
+        a->tconn = agent_conn_new(a, leader);
+    if (!a->streaming) {
+        memset(&a->scall, 0, sizeof(a->scall));
+        a->scall.data = a;
+        a->scall.cb = agent_on_stream_end;
+        a->scall.on_msg = agent_on_assignment;
+        err_clear(&err);
+        if (rpc_client_call(&a->tconn->client, &a->scall,
+                            "dispatcher.assignments", NULL, 0, &err) != 0) {
+            log_info(LOG_CLUSTER, "agent: assignments: %s", err.msg);
+            return;
+        }
+        a->streaming = true;
+        a->fresh_stream = true;
+        log_info(LOG_CLUSTER, "agent: assignments from %s", leader);
+    }
+    agent_tasks_send(a);
+}
+
+void agent_set_exec(struct agent *a, const struct agent_exec_ops *ops,
+                    void *data)
+{
+    a->exec_ops = ops;
+    a->exec_data = data;
 }
 
 /* --- the session -------------------------------------------------------- */
@@ -213,6 +384,9 @@ static char *agent_read(struct agent *a, const char *name, struct err *err)
 static void agent_reset(struct agent *a)
 {
     agent_drop_conn(a);
+    agent_tasks_drop(a);
+    agent_exec_free(a->exec);
+    a->exec = NULL;
     tls_ctx_free(a->tls);
     a->tls = NULL;
     json_decref(a->managers);
@@ -607,6 +781,7 @@ static void agent_on_reply(struct rpc_call *call, int status, json_t *body)
             agent_save_managers(a, a->managers);
         }
     }
+    agent_tasks_ensure(a, json_string_value(json_object_get(body, "Leader")));
     role = json_string_value(json_object_get(body, "Role"));
     if (role != NULL && (strcmp(role, "manager") == 0) != a->cert_manager &&
         a->conn != NULL && strcmp(a->node_id, cluster_node_id(a->c)) == 0 &&
@@ -705,6 +880,8 @@ struct agent *agent_new(uv_loop_t *loop, struct cluster *c)
     a->c = c;
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
+    uv_timer_init(loop, &a->tflush);
+    a->tflush.data = a;
     agent_after(a, 0);
     return a;
 }
@@ -738,7 +915,11 @@ void agent_close(struct agent *a, void (*cb)(void *data), void *data)
     a->closing = true;
     a->close_cb = cb;
     a->close_data = data;
-    a->n_closing++;
+    a->n_closing += 2;
     uv_close((uv_handle_t *)&a->timer, agent_on_timer_closed);
+    uv_close((uv_handle_t *)&a->tflush, agent_on_timer_closed);
     agent_drop_conn(a);
+    agent_tasks_drop(a);
+    agent_exec_free(a->exec);
+    a->exec = NULL;
 }

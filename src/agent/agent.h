@@ -35,9 +35,24 @@
 #define AGENT_MIN_PERIOD_MS 10u
 #define AGENT_MAX_PERIOD_MS 3600000u
 
+#define AGENT_FLUSH_MS 20u        /* task statuses batched this long */
+
 struct agent;
+struct agent_exec_ops;
 
 struct agent *agent_new(uv_loop_t *loop, struct cluster *c);
+/*
+ * Run the tasks assigned to this node through ops (borrowed, with data;
+ * must outlive the agent). Without it the agent only heartbeats. With it,
+ * once a heartbeat answer names the leader ("Leader"), the agent keeps a
+ * "dispatcher.assignments" stream open to the leader's cluster port
+ * (reopened after the next heartbeat when it ends), feeds it to its
+ * executor (agent_exec.h) and sends the statuses it reports with
+ * "dispatcher.update_task_status" in batches, resending all of them on
+ * every new stream.
+ */
+void agent_set_exec(struct agent *a, const struct agent_exec_ops *ops,
+                    void *data);
 /* The cluster's state changed: look again now. NULL is a no-op. */
 void agent_kick(struct agent *a);
 /* Heartbeats answered since the start (tests, diagnostics). */

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "api/api_int.h"
+#include "base/ids.h"
+#include "base/mem.h"
 #include "cluster/cluster.h"
 #include "manager/ca/ca.h"
 #include "manager/store/store.h"
@@ -135,5 +137,141 @@ void api_debug_params(struct api_req *req)
 {
     api_reply_json(req, 200,
                    json_pack("[s,s]", req->params[0], req->params[1]));
+}
+#endif
+
+#ifdef SHOAL_TESTING
+/* Tasks by hand until services exist (issue 5), served by the leader:
+ * POST /_shoal/debug/tasks with a Task body creates it (ID, DesiredState
+ * "running" and an assigned Status filled in when absent) and answers
+ * {"ID"}; POST /_shoal/debug/tasks/{id}/update merges the body's fields
+ * into the task (DesiredState, NodeID...); DELETE /_shoal/debug/tasks/{id}
+ * removes it. */
+
+static void api_debug_task_done(void *data, int status,
+                                const struct err *err, json_t *result)
+{
+    struct api_req *req = data;
+
+    UNUSED(result);
+    if (status != 0)
+        api_reply_err(req, err);
+    else
+        api_reply_empty(req, 200);
+}
+
+struct api_debug_task_op
+{
+    struct api_req *req;
+    char id[IDS_LEN + 1];
+};
+
+static void api_debug_task_created(void *data, int status,
+                                   const struct err *err, json_t *result)
+{
+    struct api_debug_task_op *op = data;
+
+    UNUSED(result);
+    if (status != 0)
+        api_reply_err(op->req, err);
+    else
+        api_reply_json(op->req, 201, json_pack("{s:s}", "ID", op->id));
+    free(op);
+}
+
+static void api_debug_task_propose(struct api_req *req, json_t *action,
+                                   cluster_done_cb cb, void *data)
+{
+    struct err err;
+    json_t *actions = json_array();
+
+    json_array_append_new(actions, action);
+    err_clear(&err);
+    if (cluster_propose(req->cluster, actions, cb, data, &err) != 0) {
+        api_reply_err(req, &err);
+        if (data != req)
+            free(data);
+    }
+}
+
+void api_debug_task_create(struct api_req *req)
+{
+    struct err err;
+    const struct store *s = cluster_manager_store(req->cluster, &err);
+    json_t *task = NULL;
+    char id[IDS_LEN + 1];
+    struct api_debug_task_op *op;
+
+    if (s == NULL || api_body_json(req, &task, &err) != 0) {
+        api_reply_err(req, &err);
+        return;
+    }
+    if (!json_is_object(task)) {
+        json_decref(task);
+        api_reply_error(req, ERR_INVALID, "a Task object is required");
+        return;
+    }
+    if (json_string_value(json_object_get(task, "ID")) == NULL) {
+        ids_new(id);
+        json_object_set_new(task, "ID", json_string(id));
+    }
+    if (json_object_get(task, "DesiredState") == NULL)
+        json_object_set_new(task, "DesiredState", json_string("running"));
+    if (json_object_get(task, "Labels") == NULL)
+        json_object_set_new(task, "Labels", json_object());
+    if (json_object_get(task, "Status") == NULL)
+        json_object_set_new(
+            task, "Status",
+            json_pack("{s:s, s:s}", "State",
+                      json_object_get(task, "NodeID") ? "assigned"
+                                                      : "pending",
+                      "Message", json_object_get(task, "NodeID")
+                                     ? "scheduler assigned task to node"
+                                     : "pending task scheduling"));
+    op = xcalloc(1, sizeof(*op));
+    op->req = req;
+    snprintf(op->id, sizeof(op->id), "%s",
+             json_string_value(json_object_get(task, "ID")));
+    api_debug_task_propose(req, store_action_create(STORE_TASK, task),
+                           api_debug_task_created, op);
+}
+
+void api_debug_task_update(struct api_req *req)
+{
+    struct err err;
+    const struct store *s = cluster_manager_store(req->cluster, &err);
+    json_t *patch = NULL;
+    json_t *task;
+
+    if (s == NULL || api_body_json(req, &patch, &err) != 0) {
+        api_reply_err(req, &err);
+        return;
+    }
+    task = store_get(s, STORE_TASK, req->params[0]);
+    if (task == NULL || !json_is_object(patch)) {
+        json_decref(patch);
+        api_reply_error(req, task ? ERR_INVALID : ERR_NOTFOUND,
+                        task ? "an object is required"
+                             : "task %s not found", req->params[0]);
+        return;
+    }
+    task = json_deep_copy(task);
+    json_object_update(task, patch);
+    json_decref(patch);
+    api_debug_task_propose(req, store_action_update(STORE_TASK, task, 0),
+                           api_debug_task_done, req);
+}
+
+void api_debug_task_delete(struct api_req *req)
+{
+    struct err err;
+
+    if (cluster_manager_store(req->cluster, &err) == NULL) {
+        api_reply_err(req, &err);
+        return;
+    }
+    api_debug_task_propose(req,
+                           store_action_delete(STORE_TASK, req->params[0]),
+                           api_debug_task_done, req);
 }
 #endif

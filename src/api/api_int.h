@@ -178,6 +178,8 @@ void api_nodes_update(struct api_req *req);
 void api_nodes_delete(struct api_req *req);
 void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
+void api_tasks_list(struct api_req *req);
+void api_tasks_inspect(struct api_req *req);
 void api_images_create(struct api_req *req);
 void api_images_load(struct api_req *req);
 void api_images_get(struct api_req *req);
@@ -204,6 +206,9 @@ void api_server_test_feed(struct api_server *srv, const void *data,
                           void *arg);
 void api_router_set_test_filter(bool (*allow)(const char *pattern,
                                               enum api_method method));
+void api_debug_task_create(struct api_req *req);
+void api_debug_task_update(struct api_req *req);
+void api_debug_task_delete(struct api_req *req);
 void api_debug_store_digest(struct api_req *req);
 void api_debug_stream(struct api_req *req);
 void api_debug_hijack(struct api_req *req);

@@ -275,6 +275,18 @@ static void cluster_sync_managers(struct cluster *c)
     free(text);
 }
 
+/* Applied changes reach the components that watch the store (the
+ * dispatcher, while it exists). */
+static void cluster_on_store_change(void *data, enum store_kind k,
+                                    const char *id, const json_t *old,
+                                    const json_t *cur)
+{
+    struct cluster *c = data;
+
+    if (c->dispatcher != NULL)
+        dispatcher_store_changed(c->dispatcher, k, id, old, cur);
+}
+
 static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
                              size_t len, struct err *err)
 {
@@ -489,6 +501,7 @@ int cluster_manager_start(struct cluster *c, bool bootstrap, struct err *err)
     cfg.address = c->advertise_addr;
     cfg.dek = c->has_dek ? c->dek : NULL;
     c->store = store_new();
+    store_watch(c->store, cluster_on_store_change, c);
     c->consensus = consensus_new(c->loop, &cfg, &fsm, err);
     if (c->consensus == NULL)
         goto err_after_store;
@@ -753,6 +766,12 @@ out:
     free(text);
     free(cert);
     free(key);
+}
+
+void cluster_set_task_engine(struct cluster *c,
+                             const struct agent_exec_ops *ops, void *data)
+{
+    agent_set_exec(c->agent, ops, data);
 }
 
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,

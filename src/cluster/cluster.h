@@ -26,6 +26,7 @@ enum cluster_state {
 
 struct cluster;
 struct store;
+struct agent_exec_ops;
 
 /* Completion of an asynchronous operation: status 0 (result, if any, is
  * lent to the callback) or -code with err set. Fires exactly once. */
@@ -37,6 +38,10 @@ typedef void (*cluster_done_cb)(void *data, int status, const struct err *err,
  * state leaves the node in CLUSTER_ERROR with the reason, not a crash. */
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
                             struct err *err);
+/* The engine this node's agent runs its tasks on (agent_set_exec): ops
+ * and data are borrowed and must outlive c. */
+void cluster_set_task_engine(struct cluster *c,
+                             const struct agent_exec_ops *ops, void *data);
 /* Stop the manager; cb fires once everything is closed and c is freed.
  * Pending operations complete with ERR_CANCELED first. */
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);

@@ -1143,6 +1143,39 @@ static void cluster_port_dispatcher_heartbeat(struct rpc_req *req, void *data)
     json_decref(body);
 }
 
+/* Tasks are served by the leader only: agents open their assignments
+ * stream and send task statuses to the leader named in the heartbeat
+ * answer (docs/internals/wire.md), so nothing is relayed. */
+static void cluster_port_dispatcher_assignments(struct rpc_req *req,
+                                                void *data)
+{
+    struct cluster_port *p = data;
+    struct err err;
+
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_assignments(p->c->dispatcher, req);
+        return;
+    }
+    err_set(&err, ERR_UNAVAILABLE,
+            "rpc error: code = Unavailable desc = dispatcher is stopped");
+    rpc_server_fail(req, &err);
+}
+
+static void cluster_port_dispatcher_task_status(struct rpc_req *req,
+                                                void *data)
+{
+    struct cluster_port *p = data;
+    struct err err;
+
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_update_task_status(p->c->dispatcher, req);
+        return;
+    }
+    err_set(&err, ERR_UNAVAILABLE,
+            "rpc error: code = Unavailable desc = dispatcher is stopped");
+    rpc_server_fail(req, &err);
+}
+
 /* --- a node renews its certificate for its desired role ----------------- */
 
 /* Served by the leader (a follower relays it once, naming the caller): a
@@ -1315,6 +1348,10 @@ static const struct rpc_method cluster_port_methods[] = {
     {"control.forward", RPC_ROLE_MANAGER, cluster_port_control_forward},
     {"dispatcher.heartbeat", RPC_ROLE_NODE,
      cluster_port_dispatcher_heartbeat},
+    {"dispatcher.assignments", RPC_ROLE_NODE,
+     cluster_port_dispatcher_assignments},
+    {"dispatcher.update_task_status", RPC_ROLE_NODE,
+     cluster_port_dispatcher_task_status},
 };
 
 /* --- listener ----------------------------------------------------------- */

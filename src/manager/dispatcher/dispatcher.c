@@ -9,7 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rpc.h"
-#include "manager/dispatcher/dispatcher.h"
+#include "manager/dispatcher/dispatcher_int.h"
 #include "manager/store/store.h"
 
 #define DISPATCHER__NS_PER_MS 1000000LL
@@ -43,6 +43,7 @@ struct dispatcher
     json_t *pending;              /* owned: id -> {"State", "Message"?,
                                      "Addr"?} to write */
     struct dispatcher_batch *batch; /* the proposal in flight, or NULL */
+    struct dispatcher_tasks *tasks; /* owned: sessions, task statuses */
     bool leading;
     bool swept;                   /* the leader-change sweep is done */
     bool closing;
@@ -134,6 +135,30 @@ static void dispatcher_maybe_closed(struct dispatcher *d)
     free(d);
     if (cb != NULL)
         cb(data);
+}
+
+bool dispatcher__leading(struct dispatcher *d)
+{
+    return d->leading && !d->closing;
+}
+
+const struct store *dispatcher__store(struct dispatcher *d)
+{
+    if (d->closing)
+        return NULL;
+    dispatcher_leader_changed(d);
+    return d->leading ? d->ops.store(d->data) : NULL;
+}
+
+int dispatcher__propose(struct dispatcher *d, json_t *actions,
+                        cluster_done_cb cb, void *cb_data, struct err *err)
+{
+    return d->ops.propose(d->data, actions, cb, cb_data, err);
+}
+
+struct dispatcher_tasks *dispatcher__tasks(const struct dispatcher *d)
+{
+    return d->tasks;
 }
 
 static void dispatcher_on_node_closed(uv_handle_t *h)
@@ -454,6 +479,11 @@ static void dispatcher_on_tick(uv_timer_t *t)
  * its own. */
 static void dispatcher_drop_all(struct dispatcher *d)
 {
+    struct err why;
+
+    err_set(&why, ERR_UNAVAILABLE, "%s", DISPATCHER_MSG_DISCONNECT);
+    if (d->tasks != NULL)
+        dispatcher_tasks_drop(d->tasks, &why);
     while (d->nodes != NULL)
         dispatcher_forget(d, d->nodes);
     json_object_clear(d->pending);
@@ -525,6 +555,9 @@ int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
                                         store_get(s, STORE_NODE, node_id),
                                         "Spec"),
                                     "Role"));
+    if (d->ops.addr != NULL && d->ops.addr(d->data)[0] != '\0')
+        json_object_set_new(*out, "Leader",
+                            json_string(d->ops.addr(d->data)));
     return 0;
 }
 
@@ -549,12 +582,21 @@ struct dispatcher *dispatcher_new(uv_loop_t *loop,
     uv_timer_init(loop, &d->tick_timer);
     d->flush_timer.data = d;
     d->tick_timer.data = d;
+    d->tasks = dispatcher_tasks_new(d, loop);
     return d;
 }
 
 static void dispatcher_on_timer_closed(uv_handle_t *h)
 {
     struct dispatcher *d = h->data;
+
+    d->n_closing--;
+    dispatcher_maybe_closed(d);
+}
+
+static void dispatcher_on_tasks_closed(void *data)
+{
+    struct dispatcher *d = data;
 
     d->n_closing--;
     dispatcher_maybe_closed(d);
@@ -573,9 +615,11 @@ void dispatcher_close(struct dispatcher *d, void (*cb)(void *data),
     d->closing = true;
     d->close_cb = cb;
     d->close_data = data;
-    d->n_closing += 2;
+    d->n_closing += 3;
     uv_close((uv_handle_t *)&d->flush_timer, dispatcher_on_timer_closed);
     uv_close((uv_handle_t *)&d->tick_timer, dispatcher_on_timer_closed);
+    dispatcher_tasks_close(d->tasks, dispatcher_on_tasks_closed, d);
+    d->tasks = NULL;
 }
 
 /* --- the daemon's ops --------------------------------------------------- */
@@ -606,12 +650,18 @@ static int dispatcher_cluster_propose(void *data, json_t *actions,
     return cluster_propose(data, actions, cb, cb_data, err);
 }
 
+static const char *dispatcher_cluster_addr(void *data)
+{
+    return cluster_advertise_addr(data);
+}
+
 struct dispatcher *dispatcher_new_cluster(uv_loop_t *loop, struct cluster *c)
 {
     static const struct dispatcher_ops ops = {
         .is_leader = dispatcher_cluster_is_leader,
         .store = dispatcher_cluster_store,
         .propose = dispatcher_cluster_propose,
+        .addr = dispatcher_cluster_addr,
     };
 
     return dispatcher_new(loop, &ops, c);

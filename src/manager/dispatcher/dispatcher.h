@@ -33,6 +33,7 @@
 
 #include "base/err.h"
 #include "cluster/cluster.h"
+#include "manager/store/store.h"
 
 struct dispatcher;
 struct rpc_req;
@@ -67,6 +68,10 @@ struct dispatcher_ops
                    void *cb_data, struct err *err);
     /* Uniform in [0, 1) for the period's jitter; NULL: random(). */
     double (*rand01)(void *data);
+    /* This manager's cluster address "ip:port", named in heartbeat
+     * answers as "Leader" so agents open their assignments stream there
+     * (may be NULL: not named). */
+    const char *(*addr)(void *data);
 };
 
 /* A dispatcher on loop with ops (copied) and their data. */
@@ -124,5 +129,76 @@ json_t *dispatcher_heartbeat_relay_body(const char *node_id, const char *ip,
 /* Answer req on the leader (dispatcher_heartbeat, then reply or fail). */
 void dispatcher_serve_heartbeat(struct dispatcher *d, struct rpc_req *req,
                                 const char *node_id, const char *ip);
+
+/* --- tasks: assignments and task status (SWARM-FACTS 6.2) -------------- */
+
+#define DISPATCHER_MSG_NOT_YOURS \
+    "rpc error: code = PermissionDenied desc = cannot update a task not " \
+    "assigned this node"
+#define DISPATCHER_MSG_DISCONNECT \
+    "rpc error: code = Aborted desc = node must disconnect"
+#define DISPATCHER_MAX_UPDATES 1000u  /* task statuses per call */
+
+/*
+ * An assignments session of one node. send delivers one message (lent for
+ * the call): {"Type": "COMPLETE"|"INCREMENTAL", "AppliesTo": "<n>",
+ * "ResultsIn": "<n+1>", "Changes": [{"Action": "update"|"remove",
+ * "Task": {...}}]}; a nonzero return ends the session. end fires once
+ * when the dispatcher ends the session (it stops leading or closes, a
+ * newer session replaces it, a send failed: ERR_CANCELED), with why; the
+ * session is freed after it.
+ */
+struct dispatcher_session_ops
+{
+    int (*send)(void *data, json_t *msg);
+    void (*end)(void *data, const struct err *why);
+};
+
+struct dispatcher_session;
+
+/*
+ * Open a session for node_id: the COMPLETE set is sent before this
+ * returns (the node's tasks whose Status.State is ASSIGNED or later, as
+ * swarmkit sends them), then an INCREMENTAL message for every applied
+ * change to one of them (a change of Status alone is not sent: the agent
+ * made it). Returns the session, or NULL with err set (ERR_UNAVAILABLE
+ * "dispatcher is stopped", ERR_NOTFOUND "node not registered"). A second
+ * session of the same node replaces the first (its end fires).
+ */
+struct dispatcher_session *dispatcher_session_open(
+    struct dispatcher *d, const char *node_id,
+    const struct dispatcher_session_ops *ops, void *data, struct err *err);
+/* The peer went away: forget the session (end does not fire). */
+void dispatcher_session_close(struct dispatcher_session *sess);
+/* Open sessions (tests, diagnostics). */
+size_t dispatcher_n_sessions(const struct dispatcher *d);
+
+/*
+ * The store applied a change (a store_watch_fn; data is the dispatcher):
+ * sessions hear of their tasks' changes. The daemon's cluster registers
+ * it on the manager's store.
+ */
+void dispatcher_store_changed(void *data, enum store_kind k, const char *id,
+                              const json_t *old, const json_t *cur);
+
+/*
+ * Task statuses from node_id: body {"Updates": [{"TaskID", "Status"}]}
+ * (borrowed). All are checked first: ERR_INVALID for a malformed body or
+ * a state that is not a task state, ERR_FORBIDDEN DISPATCHER_MSG_NOT_YOURS
+ * for a task assigned elsewhere, ERR_UNAVAILABLE when not leading; then
+ * queued and written through Raft in batches (Version.Index kept, as node
+ * status writes). A status that would move the task's state back, or
+ * for a task no longer in the store, is dropped.
+ */
+int dispatcher_update_task_status(struct dispatcher *d, const char *node_id,
+                                  const json_t *body, struct err *err);
+/* Task statuses queued or in flight (tests). */
+size_t dispatcher_n_task_updates(const struct dispatcher *d);
+
+/* The RPC methods on the leader: "dispatcher.assignments" (a server
+ * stream) and "dispatcher.update_task_status", for the peer's node. */
+void dispatcher_serve_assignments(struct dispatcher *d, struct rpc_req *req);
+void dispatcher_serve_update_task_status(struct dispatcher *d,
+                                         struct rpc_req *req);
 
 #endif

@@ -3,23 +3,107 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/compiler.h"
 #include "base/mem.h"
 #include "manager/store/store.h"
 
 #define STORE__MAX_ACTIONS 200 /* swarmkit's MaxChangesPerTransaction */
 
+struct store_watcher
+{
+    store_watch_fn fn;          /* NULL: free slot */
+    void *data;
+};
+
 struct store
 {
     json_t *objs[STORE__KINDS]; /* owned: kind -> {ID: object} */
     uint64_t index;             /* last applied raft index */
+    struct store_watcher watches[STORE_MAX_WATCHES];
 };
 
 static const char *const store_kind_names[STORE__KINDS] = {
-    "cluster", "node", "network",
+    "cluster", "node", "network", "task", "service",
 };
+
+static const struct
+{
+    const char *name;
+    int num;
+} store_task_states[] = {
+#define STORE__TS_ROW(name, text, num) {text, num},
+    STORE_TASK_STATES(STORE__TS_ROW)
+#undef STORE__TS_ROW
+};
+
+int store_task_state_parse(const char *name)
+{
+    size_t i;
+
+    for (i = 0; name != NULL && i < ARRAY_SIZE(store_task_states); i++) {
+        if (strcasecmp(store_task_states[i].name, name) == 0)
+            return store_task_states[i].num;
+    }
+    return -1;
+}
+
+const char *store_task_state_name(int state)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(store_task_states); i++) {
+        if (store_task_states[i].num == state)
+            return store_task_states[i].name;
+    }
+    return NULL;
+}
+
+int store_task_state(const json_t *task)
+{
+    return store_task_state_parse(json_string_value(
+        json_object_get(json_object_get(task, "Status"), "State")));
+}
+
+int store_task_desired(const json_t *task)
+{
+    return store_task_state_parse(
+        json_string_value(json_object_get(task, "DesiredState")));
+}
+
+int store_watch(struct store *s, store_watch_fn fn, void *data)
+{
+    int i;
+
+    for (i = 0; i < STORE_MAX_WATCHES; i++) {
+        if (s->watches[i].fn == NULL) {
+            s->watches[i].fn = fn;
+            s->watches[i].data = data;
+            return i;
+        }
+    }
+    abort(); /* a fixed set of components watch */
+}
+
+void store_unwatch(struct store *s, int handle)
+{
+    if (handle >= 0 && handle < STORE_MAX_WATCHES)
+        s->watches[handle].fn = NULL;
+}
+
+static void store_notify(struct store *s, enum store_kind k, const char *id,
+                         const json_t *old, const json_t *cur)
+{
+    int i;
+
+    for (i = 0; i < STORE_MAX_WATCHES; i++) {
+        if (s->watches[i].fn != NULL)
+            s->watches[i].fn(s->watches[i].data, k, id, old, cur);
+    }
+}
 
 struct store *store_new(void)
 {
@@ -165,6 +249,28 @@ char *store_entry_encode(json_t *actions, size_t *out_len)
     return text;
 }
 
+/* A task's states are names, and Status.State never moves back
+ * (SWARM-FACTS 6.3). */
+static int store_check_task(const json_t *obj, const json_t *cur,
+                            struct err *err)
+{
+    json_t *st = json_object_get(json_object_get(obj, "Status"), "State");
+    json_t *want = json_object_get(obj, "DesiredState");
+    int state = store_task_state(obj);
+
+    if ((st != NULL && state < 0) ||
+        (want != NULL && store_task_desired(obj) < 0))
+        return err_set(err, ERR_INVALID, "task %s: invalid task state",
+                       store_obj_id(obj));
+    if (cur != NULL && state < store_task_state(cur))
+        return err_set(err, ERR_INVALID,
+                       "task %s: state cannot move from %s back to %s",
+                       store_obj_id(obj),
+                       store_task_state_name(store_task_state(cur)),
+                       st ? json_string_value(st) : "none");
+    return 0;
+}
+
 /* Validate one action against the staged state; 0 or -code. */
 static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
                               int *out_kind, struct err *err)
@@ -197,7 +303,7 @@ static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
         if (cur != NULL)
             return err_set(err, ERR_CONFLICT, "%s %s already exists", kind,
                            id);
-        return 0;
+        return k == STORE_TASK ? store_check_task(obj, NULL, err) : 0;
     }
     if (strcmp(op, "update") == 0) {
         json_t *want = json_object_get(a, "version");
@@ -209,7 +315,7 @@ static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
             return err_set(err, ERR_INTERNAL,
                            "rpc error: code = Unknown desc = update out of "
                            "sequence");
-        return 0;
+        return k == STORE_TASK ? store_check_task(obj, cur, err) : 0;
     }
     return err_set(err, ERR_PROTO, "store: unknown op %s", op);
 }
@@ -254,6 +360,8 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
                 struct err *err)
 {
     json_t *staged[STORE__KINDS] = {NULL};
+    json_t *changes;
+    json_t *ch;
     json_t *entry;
     json_t *actions;
     json_t *a;
@@ -276,9 +384,13 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
     /* Stage on shallow copies of the touched kinds: all or nothing. */
     for (k = 0; k < STORE__KINDS; k++)
         staged[k] = json_copy(s->objs[k]);
+    /* [[kind, id, old|null, new|null], ...] for the watches */
+    changes = json_array();
     json_array_foreach(actions, i, a) {
         const char *op;
+        const char *id;
         json_t *obj;
+        json_t *old;
         int kind = 0;
 
         rv = store_check_action(staged, a, &kind, err);
@@ -286,15 +398,20 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
             break;
         op = json_string_value(json_object_get(a, "op"));
         if (strcmp(op, "delete") == 0) {
-            json_object_del(staged[kind],
-                            json_string_value(json_object_get(a, "id")));
+            id = json_string_value(json_object_get(a, "id"));
+            json_array_append_new(
+                changes, json_pack("[i, s, O, n]", kind, id,
+                                   json_object_get(staged[kind], id)));
+            json_object_del(staged[kind], id);
             continue;
         }
         obj = json_deep_copy(json_object_get(a, "obj"));
-        obj = store_stamp(obj,
-                          json_object_get(staged[kind], store_obj_id(obj)),
-                          index, ts, kind == STORE_NETWORK,
+        old = json_object_get(staged[kind], store_obj_id(obj));
+        obj = store_stamp(obj, old, index, ts, kind == STORE_NETWORK,
                           json_is_true(json_object_get(a, "keep_version")));
+        json_array_append_new(
+            changes, json_pack("[i, s, O?, O]", kind, store_obj_id(obj),
+                               old, obj));
         json_object_set_new(staged[kind], store_obj_id(obj), obj);
     }
     for (k = 0; k < STORE__KINDS; k++) {
@@ -306,6 +423,19 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
         }
     }
     json_decref(entry);
+    if (rv == 0) {
+        json_array_foreach(changes, i, ch) {
+            json_t *old = json_array_get(ch, 2);
+            json_t *cur = json_array_get(ch, 3);
+
+            store_notify(s, (enum store_kind)json_integer_value(
+                                json_array_get(ch, 0)),
+                         json_string_value(json_array_get(ch, 1)),
+                         json_is_null(old) ? NULL : old,
+                         json_is_null(cur) ? NULL : cur);
+        }
+    }
+    json_decref(changes);
     return rv;
 }
 
@@ -372,5 +502,7 @@ int store_restore(struct store *s, const void *buf, size_t len,
     }
     s->index = (uint64_t)json_integer_value(index);
     json_decref(snap);
+    for (k = 0; k < STORE__KINDS; k++)
+        store_notify(s, (enum store_kind)k, NULL, NULL, NULL);
     return 0;
 }

@@ -20,6 +20,8 @@ enum store_kind {
     STORE_CLUSTER,
     STORE_NODE,
     STORE_NETWORK,
+    STORE_TASK,
+    STORE_SERVICE,  /* unused until services land (issue 5) */
     STORE__KINDS
 };
 
@@ -43,6 +45,54 @@ json_t *store_all(const struct store *s, enum store_kind k);
 
 /* The only cluster object, or NULL before the swarm exists. Borrowed. */
 json_t *store_cluster(const struct store *s);
+
+/*
+ * A watch on applied changes: fn runs once per object an entry changed,
+ * after the whole entry is applied (all of it is visible in s), in action
+ * order. old is the object before (NULL for a create), cur after (NULL for
+ * a delete); both borrowed for the call. fn must not apply entries or
+ * restore the store. After store_restore fn runs once with id NULL and
+ * both objects NULL for every kind ("everything may have changed").
+ */
+typedef void (*store_watch_fn)(void *data, enum store_kind k, const char *id,
+                               const json_t *old, const json_t *cur);
+/* Add a watch; returns a handle for store_unwatch. At most
+ * STORE_MAX_WATCHES. */
+#define STORE_MAX_WATCHES 8
+int store_watch(struct store *s, store_watch_fn fn, void *data);
+void store_unwatch(struct store *s, int handle);
+
+/* Task states (SWARM-FACTS 6.3): numeric, a task never moves back. */
+#define STORE_TASK_STATES(X)                                                  \
+    X(NEW, "new", 0)                                                         \
+    X(PENDING, "pending", 64)                                                \
+    X(ASSIGNED, "assigned", 192)                                             \
+    X(ACCEPTED, "accepted", 256)                                             \
+    X(PREPARING, "preparing", 320)                                           \
+    X(READY, "ready", 384)                                                   \
+    X(STARTING, "starting", 448)                                             \
+    X(RUNNING, "running", 512)                                               \
+    X(COMPLETE, "complete", 576)                                             \
+    X(SHUTDOWN, "shutdown", 640)                                             \
+    X(FAILED, "failed", 704)                                                 \
+    X(REJECTED, "rejected", 768)                                             \
+    X(REMOVE, "remove", 800)                                                 \
+    X(ORPHANED, "orphaned", 832)
+
+enum store_task_state {
+#define STORE__TS_ENUM(name, text, num) STORE_TASK_##name = num,
+    STORE_TASK_STATES(STORE__TS_ENUM)
+#undef STORE__TS_ENUM
+};
+
+/* The numeric state of a REST name (case-insensitive); -1 if unknown. */
+int store_task_state_parse(const char *name);
+/* The REST name of a state; NULL if not a state. */
+const char *store_task_state_name(int state);
+/* Status.State / DesiredState of a task object, numerically; -1 if
+ * absent or unknown. */
+int store_task_state(const json_t *task);
+int store_task_desired(const json_t *task);
 
 /* Index of the last applied entry. */
 uint64_t store_index(const struct store *s);
@@ -75,7 +125,9 @@ char *store_entry_encode(json_t *actions, size_t *out_len);
 /* Apply one entry payload at index. All or nothing: on error the store is
  * unchanged (the index still advances). Deterministic: no clock, no random.
  * Errors: ERR_PROTO (malformed entry), ERR_NOTFOUND, ERR_CONFLICT,
- * ERR_INTERNAL "update out of sequence". */
+ * ERR_INTERNAL "update out of sequence", ERR_INVALID for a task whose
+ * Status.State or DesiredState is not a state name, or whose Status.State
+ * would move backwards. */
 int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
                 struct err *err);
 

@@ -519,6 +519,278 @@ static void test_stop_and_close_with_proposal_in_flight(void **state)
     fake_finish(&f, d);
 }
 
+/* --- tasks ------------------------------------------------------------- */
+
+struct sess_log
+{
+    json_t *msgs;           /* every message sent */
+    int ended;              /* end calls */
+    struct err why;
+    int fail_sends;         /* > 0: refuse that many sends */
+};
+
+static int sess_send(void *data, json_t *msg)
+{
+    struct sess_log *l = data;
+
+    if (l->fail_sends > 0) {
+        l->fail_sends--;
+        return -ERR_CANCELED;
+    }
+    json_array_append(l->msgs, msg);
+    return 0;
+}
+
+static void sess_end(void *data, const struct err *why)
+{
+    struct sess_log *l = data;
+
+    l->ended++;
+    l->why = *why;
+}
+
+static const struct dispatcher_session_ops sess_ops = {sess_send, sess_end};
+
+static json_t *mk_task(const char *id, const char *node, const char *state,
+                       const char *want)
+{
+    return json_pack("{s:s, s:s, s:s, s:{s:s}, s:{s:{s:s}}}", "ID", id,
+                     "NodeID", node, "DesiredState", want, "Status", "State",
+                     state, "Spec", "ContainerSpec", "Image", "busybox");
+}
+
+static void put(struct fake *f, json_t *action)
+{
+    struct err err;
+    json_t *a = json_array();
+
+    json_array_append_new(a, action);
+    err_clear(&err);
+    assert_int_equal(apply(f, a, &err), 0);
+}
+
+static json_t *last_msg(struct sess_log *l)
+{
+    return json_array_get(l->msgs, json_array_size(l->msgs) - 1);
+}
+
+static const char *msg_str(json_t *msg, const char *k)
+{
+    return json_string_value(json_object_get(msg, k));
+}
+
+static const char *change_of(json_t *msg, size_t i, const char **out_id)
+{
+    json_t *c = json_array_get(json_object_get(msg, "Changes"), i);
+
+    *out_id = json_string_value(
+        json_object_get(json_object_get(c, "Task"), "ID"));
+    return json_string_value(json_object_get(c, "Action"));
+}
+
+static void test_assignments_complete_then_incremental(void **state)
+{
+    struct fake f;
+    struct dispatcher *d;
+    struct dispatcher_session *sess;
+    struct sess_log l = {json_array(), 0, {0}, 0};
+    struct err err;
+    const char *id;
+    json_t *m;
+    int h;
+
+    (void)state;
+    fake_init(&f, 1000);
+    f.leader = true;
+    f.ready = true;
+    d = fake_dispatcher(&f);
+    h = store_watch(f.s, dispatcher_store_changed, d);
+    put(&f, store_action_create(STORE_TASK, mk_task("t1", C, "assigned", "running")));
+    put(&f, store_action_create(STORE_TASK, mk_task("t2", C, "pending", "running")));
+    put(&f, store_action_create(STORE_TASK, mk_task("t3", A, "assigned", "running")));
+    err_clear(&err);
+    /* no session for a node not in the store */
+    assert_null(dispatcher_session_open(d, "nope", &sess_ops, &l, &err));
+    assert_int_equal(err.code, ERR_NOTFOUND);
+    sess = dispatcher_session_open(d, C, &sess_ops, &l, &err);
+    assert_non_null(sess);
+    assert_int_equal(dispatcher_n_sessions(d), 1);
+    /* COMPLETE: only C's task that is assigned */
+    m = last_msg(&l);
+    assert_string_equal(msg_str(m, "Type"), "COMPLETE");
+    assert_string_equal(msg_str(m, "ResultsIn"), "1");
+    assert_int_equal(json_array_size(json_object_get(m, "Changes")), 1);
+    assert_string_equal(change_of(m, 0, &id), "update");
+    assert_string_equal(id, "t1");
+    /* the scheduler assigns t2: INCREMENTAL update */
+    put(&f, store_action_update(STORE_TASK, mk_task("t2", C, "assigned", "running"), 0));
+    m = last_msg(&l);
+    assert_int_equal(json_array_size(l.msgs), 2);
+    assert_string_equal(msg_str(m, "Type"), "INCREMENTAL");
+    assert_string_equal(msg_str(m, "AppliesTo"), "1");
+    assert_string_equal(msg_str(m, "ResultsIn"), "2");
+    assert_string_equal(change_of(m, 0, &id), "update");
+    assert_string_equal(id, "t2");
+    /* a status the agent reported is not echoed back */
+    put(&f, store_action_update_status(STORE_TASK, mk_task("t2", C, "running", "running"), 0));
+    assert_int_equal(json_array_size(l.msgs), 2);
+    /* other nodes' tasks are not sent */
+    put(&f, store_action_update(STORE_TASK, mk_task("t3", A, "assigned", "shutdown"), 0));
+    assert_int_equal(json_array_size(l.msgs), 2);
+    /* desired state shutdown is */
+    put(&f, store_action_update(STORE_TASK, mk_task("t2", C, "running", "shutdown"), 0));
+    assert_int_equal(json_array_size(l.msgs), 3);
+    /* moved to another node, then deleted: removes */
+    put(&f, store_action_update(STORE_TASK, mk_task("t1", A, "assigned", "running"), 0));
+    assert_string_equal(change_of(last_msg(&l), 0, &id), "remove");
+    assert_string_equal(id, "t1");
+    put(&f, store_action_delete(STORE_TASK, "t2"));
+    assert_string_equal(change_of(last_msg(&l), 0, &id), "remove");
+    assert_string_equal(id, "t2");
+    assert_string_equal(msg_str(last_msg(&l), "ResultsIn"), "5");
+    /* a second session of the node replaces the first */
+    {
+        struct sess_log l2 = {json_array(), 0, {0}, 0};
+        struct dispatcher_session *s2 =
+            dispatcher_session_open(d, C, &sess_ops, &l2, &err);
+
+        assert_non_null(s2);
+        assert_int_equal(l.ended, 1);
+        assert_non_null(strstr(l.why.msg, "session invalid"));
+        assert_int_equal(dispatcher_n_sessions(d), 1);
+        /* a send that fails ends the session */
+        l2.fail_sends = 1;
+        put(&f, store_action_create(STORE_TASK, mk_task("t4", C, "assigned", "running")));
+        assert_int_equal(l2.ended, 1);
+        assert_int_equal(dispatcher_n_sessions(d), 0);
+        json_decref(l2.msgs);
+    }
+    /* leadership lost: sessions end with "node must disconnect" */
+    l.ended = 0;
+    json_array_clear(l.msgs);
+    sess = dispatcher_session_open(d, C, &sess_ops, &l, &err);
+    assert_non_null(sess);
+    assert_int_equal(json_array_size(json_object_get(last_msg(&l), "Changes")), 1);
+    f.leader = false;
+    dispatcher_leader_changed(d);
+    assert_int_equal(l.ended, 1);
+    assert_string_equal(l.why.msg, DISPATCHER_MSG_DISCONNECT);
+    assert_null(dispatcher_session_open(d, C, &sess_ops, &l, &err));
+    assert_int_equal(err.code, ERR_UNAVAILABLE);
+    store_unwatch(f.s, h);
+    json_decref(l.msgs);
+    fake_finish(&f, d);
+}
+
+static json_t *updates1(const char *id, const char *state)
+{
+    return json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "Updates", "TaskID", id,
+                     "Status", "State", state, "Message", state);
+}
+
+static bool no_task_updates(struct fake *f, void *arg)
+{
+    (void)f;
+    return dispatcher_n_task_updates(arg) == 0;
+}
+
+/* Task actions among the proposals not yet committed. */
+static size_t n_task_actions(struct fake *f)
+{
+    size_t n = 0;
+    size_t i;
+    size_t j;
+    json_t *a;
+
+    for (i = 0; i < f->n_props; i++) {
+        json_array_foreach(f->props[i].actions, j, a) {
+            if (strcmp(json_string_value(json_object_get(a, "kind")), "task") == 0)
+                n++;
+        }
+    }
+    return n;
+}
+
+static bool has_task_proposal(struct fake *f, void *arg)
+{
+    (void)arg;
+    return n_task_actions(f) > 0;
+}
+
+static void test_task_status_batching_and_permissions(void **state)
+{
+    struct fake f;
+    struct dispatcher *d;
+    struct err err;
+    json_t *body;
+    json_t *t;
+    uint64_t version;
+
+    (void)state;
+    fake_init(&f, 1000);
+    f.leader = true;
+    f.ready = true;
+    d = fake_dispatcher(&f);
+    put(&f, store_action_create(STORE_TASK, mk_task("t1", C, "assigned", "running")));
+    put(&f, store_action_create(STORE_TASK, mk_task("t2", A, "assigned", "running")));
+    version = store_obj_version(store_get(f.s, STORE_TASK, "t1"));
+    err_clear(&err);
+    /* another node's task: the whole batch is refused */
+    body = json_pack("{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}", "Updates",
+                     "TaskID", "t1", "Status", "State", "accepted", "TaskID",
+                     "t2", "Status", "State", "accepted");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), -ERR_FORBIDDEN);
+    assert_string_equal(err.msg, DISPATCHER_MSG_NOT_YOURS);
+    json_decref(body);
+    assert_int_equal(dispatcher_n_task_updates(d), 0);
+    /* malformed */
+    body = json_pack("{s:s}", "Updates", "x");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), -ERR_INVALID);
+    json_decref(body);
+    body = updates1("t1", "dancing");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), -ERR_INVALID);
+    json_decref(body);
+    body = json_pack("{s:[i]}", "Updates", 3);
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), -ERR_INVALID);
+    json_decref(body);
+    /* three updates of one task within a flush: one write, the last */
+    body = updates1("t1", "accepted");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), 0);
+    json_decref(body);
+    body = updates1("t1", "preparing");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), 0);
+    json_decref(body);
+    /* an older one queued after a newer one does not win */
+    body = updates1("t1", "accepted");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), 0);
+    json_decref(body);
+    /* a task gone from the store is skipped */
+    body = updates1("gone", "running");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), 0);
+    json_decref(body);
+    assert_true(run_until(&f, has_task_proposal, NULL, 2000));
+    assert_int_equal(n_task_actions(&f), 1);
+    commit_all(&f);
+    t = store_get(f.s, STORE_TASK, "t1");
+    assert_int_equal(store_task_state(t), STORE_TASK_PREPARING);
+    assert_int_equal(store_obj_version(t), version); /* status write */
+    assert_int_equal(f.n_failed, 0);
+    /* a stale status (backwards) is dropped, not written */
+    body = updates1("t1", "accepted");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), 0);
+    json_decref(body);
+    f.auto_commit = true;
+    assert_true(run_until(&f, no_task_updates, d, 2000));
+    assert_int_equal(store_task_state(store_get(f.s, STORE_TASK, "t1")), STORE_TASK_PREPARING);
+    assert_int_equal(f.n_failed, 0);
+    /* not leading */
+    f.leader = false;
+    body = updates1("t1", "running");
+    assert_int_equal(dispatcher_update_task_status(d, C, body, &err), -ERR_UNAVAILABLE);
+    json_decref(body);
+    fake_finish(&f, d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +802,8 @@ int main(void)
         cmocka_unit_test(test_no_clobber),
         cmocka_unit_test(test_batching),
         cmocka_unit_test(test_stop_and_close_with_proposal_in_flight),
+        cmocka_unit_test(test_assignments_complete_then_incremental),
+        cmocka_unit_test(test_task_status_batching_and_permissions),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

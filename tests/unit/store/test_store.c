@@ -182,6 +182,108 @@ static void test_snapshot_restore_roundtrip(void **state)
     store_free(t);
 }
 
+static json_t *task(const char *id, const char *state, const char *want)
+{
+    return json_pack("{s:s, s:s, s:s, s:{s:s}}", "ID", id, "NodeID", "n1",
+                     "DesiredState", want, "Status", "State", state);
+}
+
+static void test_task_states_never_move_back(void **state)
+{
+    struct store *s = store_new();
+    struct err err;
+    json_t *a = json_array();
+
+    (void)state;
+    assert_int_equal(store_task_state_parse("RUNNING"), STORE_TASK_RUNNING);
+    assert_int_equal(store_task_state_parse("bogus"), -1);
+    assert_string_equal(store_task_state_name(640), "shutdown");
+    json_array_append_new(a, store_action_create(STORE_TASK, task("t1", "assigned", "running")));
+    assert_int_equal(apply(s, 2, a, &err), 0);
+    a = json_array();
+    json_array_append_new(a, store_action_update_status(STORE_TASK, task("t1", "running", "running"), 2));
+    assert_int_equal(apply(s, 3, a, &err), 0);
+    assert_int_equal(store_task_state(store_get(s, STORE_TASK, "t1")), STORE_TASK_RUNNING);
+    assert_int_equal(store_obj_version(store_get(s, STORE_TASK, "t1")), 2);
+    /* backwards: refused, the store keeps the running task */
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "preparing", "running"), 0));
+    assert_int_equal(apply(s, 4, a, &err), -ERR_INVALID);
+    assert_non_null(strstr(err.msg, "cannot move from running back to preparing"));
+    /* unknown state names are refused at create and update */
+    a = json_array();
+    json_array_append_new(a, store_action_create(STORE_TASK, task("t2", "sleeping", "running")));
+    assert_int_equal(apply(s, 5, a, &err), -ERR_INVALID);
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "complete", "later"), 0));
+    assert_int_equal(apply(s, 6, a, &err), -ERR_INVALID);
+    assert_null(store_get(s, STORE_TASK, "t2"));
+    /* same state again, and forward: fine */
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "running", "shutdown"), 0));
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "shutdown", "shutdown"), 0));
+    assert_int_equal(apply(s, 7, a, &err), 0);
+    assert_int_equal(store_task_state(store_get(s, STORE_TASK, "t1")), STORE_TASK_SHUTDOWN);
+    store_free(s);
+}
+
+struct watched
+{
+    json_t *log;
+};
+
+static void on_change(void *data, enum store_kind k, const char *id,
+                      const json_t *old, const json_t *cur)
+{
+    struct watched *w = data;
+
+    json_array_append_new(w->log, json_pack("[s, s?, b, b]", store_kind_name(k), id, old != NULL, cur != NULL));
+}
+
+static void test_watch_sees_applied_changes(void **state)
+{
+    struct store *s = store_new();
+    struct watched w = {json_array()};
+    struct err err;
+    json_t *a = json_array();
+    json_t *want;
+    char *snap;
+    size_t len;
+    int h;
+
+    (void)state;
+    h = store_watch(s, on_change, &w);
+    json_array_append_new(a, store_action_create(STORE_TASK, task("t1", "assigned", "running")));
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "accepted", "running"), 0));
+    json_array_append_new(a, store_action_create(STORE_NODE, node("n1", "active")));
+    assert_int_equal(apply(s, 2, a, &err), 0);
+    /* a refused entry tells nothing */
+    a = json_array();
+    json_array_append_new(a, store_action_delete(STORE_TASK, "t1"));
+    json_array_append_new(a, store_action_delete(STORE_TASK, "nope"));
+    assert_int_equal(apply(s, 3, a, &err), -ERR_NOTFOUND);
+    a = json_array();
+    json_array_append_new(a, store_action_delete(STORE_TASK, "t1"));
+    assert_int_equal(apply(s, 4, a, &err), 0);
+    want = json_pack("[[s,s,b,b],[s,s,b,b],[s,s,b,b],[s,s,b,b]]",
+                     "task", "t1", 0, 1, "task", "t1", 1, 1, "node", "n1", 0, 1,
+                     "task", "t1", 1, 0);
+    assert_true(json_equal(w.log, want));
+    json_decref(want);
+    json_array_clear(w.log);
+    snap = store_snapshot(s, &len);
+    assert_int_equal(store_restore(s, snap, len, &err), 0);
+    free(snap);
+    assert_int_equal(json_array_size(w.log), STORE__KINDS);
+    store_unwatch(s, h);
+    a = json_array();
+    json_array_append_new(a, store_action_create(STORE_NODE, node("n2", "active")));
+    assert_int_equal(apply(s, 5, a, &err), 0);
+    assert_int_equal(json_array_size(w.log), STORE__KINDS);
+    json_decref(w.log);
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +293,8 @@ int main(void)
         cmocka_unit_test(test_apply_is_all_or_nothing),
         cmocka_unit_test(test_malformed_entries_rejected),
         cmocka_unit_test(test_snapshot_restore_roundtrip),
+        cmocka_unit_test(test_task_states_never_move_back),
+        cmocka_unit_test(test_watch_sees_applied_changes),
     };
 
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
