@@ -13,14 +13,6 @@
 
 #define API_IMAGES_CHUNK (256 * 1024)
 
-/* Until engine.c is linked in, a daemon without an engine serves no
- * images; the engine's definition replaces this one. */
-__attribute__((weak)) struct image_store *engine_images(struct engine *e)
-{
-    (void)e;
-    return NULL;
-}
-
 static struct image_store *api_images_store(struct api_req *req)
 {
     struct image_store *s = req->engine ? engine_images(req->engine) : NULL;

@@ -180,6 +180,33 @@ void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
 void api_tasks_list(struct api_req *req);
 void api_tasks_inspect(struct api_req *req);
+/* Containers and exec (api_containers.c, api_exec.c), with their shared
+ * helpers: the engine check (replies 503 when there is none), integer
+ * query values, and output framing (multiplexed unless tty). */
+bool api_containers_engine(struct api_req *req);
+int api_containers_int(const struct api_req *req, const char *name,
+                       long def, long *out, struct err *err);
+void api_containers_frame(void *sink, bool tty, int stream, const char *buf,
+                          size_t len,
+                          int (*write)(void *sink, const void *b, size_t n));
+void api_containers_create(struct api_req *req);
+void api_containers_list(struct api_req *req);
+void api_containers_inspect(struct api_req *req);
+void api_containers_start(struct api_req *req);
+void api_containers_stop(struct api_req *req);
+void api_containers_restart(struct api_req *req);
+void api_containers_kill(struct api_req *req);
+void api_containers_delete(struct api_req *req);
+void api_containers_prune(struct api_req *req);
+void api_containers_rename(struct api_req *req);
+void api_containers_resize(struct api_req *req);
+void api_containers_wait(struct api_req *req);
+void api_containers_attach(struct api_req *req);
+void api_containers_logs(struct api_req *req);
+void api_exec_create(struct api_req *req);
+void api_exec_start(struct api_req *req);
+void api_exec_inspect(struct api_req *req);
+void api_exec_resize(struct api_req *req);
 void api_images_create(struct api_req *req);
 void api_images_load(struct api_req *req);
 void api_images_get(struct api_req *req);
@@ -189,6 +216,9 @@ void api_images_inspect(struct api_req *req);
 void api_images_tag(struct api_req *req);
 void api_images_delete(struct api_req *req);
 #ifdef SHOAL_TESTING
+void api_debug_task_create(struct api_req *req);
+void api_debug_task_update(struct api_req *req);
+void api_debug_task_delete(struct api_req *req);
 /*
  * Test seams for the fuzzer (tests/fuzz/fuzz_api_http.c).
  * api_server_test_feed serves data as everything one client sent on a new
@@ -206,9 +236,6 @@ void api_server_test_feed(struct api_server *srv, const void *data,
                           void *arg);
 void api_router_set_test_filter(bool (*allow)(const char *pattern,
                                               enum api_method method));
-void api_debug_task_create(struct api_req *req);
-void api_debug_task_update(struct api_req *req);
-void api_debug_task_delete(struct api_req *req);
 void api_debug_store_digest(struct api_req *req);
 void api_debug_stream(struct api_req *req);
 void api_debug_hijack(struct api_req *req);

@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "cluster/cluster.h"
 #include "daemon/daemon.h"
+#include "agent/agent_engine.h"
+#include "engine/engine.h"
 #include "version.h"
 
 #define DAEMON__DEFAULT_HOST "unix:///run/shoal/shoal.sock"
@@ -30,6 +32,8 @@ struct daemon
     uv_signal_t sigterm;
     struct cluster *cluster;  /* owned */
     struct api_server *api;   /* owned */
+    struct engine *engine;    /* owned: local containers and images */
+    bool engine_closing;
     const char *pidfile;      /* borrowed from argv */
     bool stopping;
 };
@@ -72,11 +76,31 @@ static int daemon_write_pidfile(const char *path, struct err *err)
     return fsutil_write_atomic(path, pid, strlen(pid), 0644, err);
 }
 
+static void daemon_on_engine_closed(void *data)
+{
+    struct daemon *d = data;
+
+    d->engine = NULL;
+}
+
+/* The engine closes after the API and the cluster: attach and exec
+ * connections hold runtime handles until their connection is gone, and
+ * the agent's executor uses the engine until the cluster closes it. */
+static void daemon_maybe_close_engine(struct daemon *d)
+{
+    if (d->api == NULL && d->cluster == NULL && d->engine != NULL &&
+        !d->engine_closing) {
+        d->engine_closing = true;
+        engine_close(d->engine, daemon_on_engine_closed, d);
+    }
+}
+
 static void daemon_on_api_closed(void *data)
 {
     struct daemon *d = data;
 
     d->api = NULL;
+    daemon_maybe_close_engine(d);
 }
 
 static void daemon_on_cluster_closed(void *data)
@@ -84,6 +108,7 @@ static void daemon_on_cluster_closed(void *data)
     struct daemon *d = data;
 
     d->cluster = NULL;
+    daemon_maybe_close_engine(d);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -201,9 +226,13 @@ int daemon_main(int argc, char **argv)
     d.cluster = cluster_new(&d.loop, root, &err);
     if (d.cluster == NULL)
         goto fail_loop;
-    d.api = api_server_start(&d.loop, host, d.cluster, NULL, &err);
-    if (d.api == NULL)
+    d.engine = engine_new(&d.loop, root, &err);
+    if (d.engine == NULL)
         goto fail_cluster;
+    cluster_set_task_engine(d.cluster, &agent_engine_ops, d.engine);
+    d.api = api_server_start(&d.loop, host, d.cluster, d.engine, &err);
+    if (d.api == NULL)
+        goto fail_engine;
     if (d.pidfile[0] != '\0' && daemon_write_pidfile(d.pidfile, &err) != 0)
         goto fail_api;
     uv_signal_init(&d.loop, &d.sigint);
@@ -227,6 +256,10 @@ int daemon_main(int argc, char **argv)
 fail_api:
     d.stopping = true;
     api_server_close(d.api, daemon_on_api_closed, &d);
+    goto fail_cluster;
+fail_engine:
+    d.engine_closing = true;
+    engine_close(d.engine, daemon_on_engine_closed, &d);
 fail_cluster:
     cluster_close(d.cluster, daemon_on_cluster_closed, &d);
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -10,6 +10,7 @@
 #define SHOAL_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -61,5 +62,90 @@ typedef void (*engine_event_fn)(void *data, const char *action,
 /* Returns a subscription handle for engine_unsubscribe. */
 void *engine_subscribe(struct engine *e, engine_event_fn fn, void *data);
 void engine_unsubscribe(struct engine *e, void *sub);
+
+/* Docker's further container operations (api/api_containers.c). */
+/* POST /containers/{id}/kill: sig is a name or number (NULL: SIGKILL). */
+int engine_container_kill(struct engine *e, const char *ref, const char *sig,
+                          struct err *err);
+/* POST /containers/{id}/restart: stop (timeout as for stop), then start. */
+int engine_container_restart(struct engine *e, const char *ref,
+                             int timeout_s, engine_done_cb cb, void *data,
+                             struct err *err);
+/* POST /containers/{id}/wait: condition "not-running" (default),
+ * "next-exit" or "removed". Returns 1 with *out_code when the condition
+ * holds already (cb never fires), 0 when cb will get the exit code
+ * (status >= 0) or -code (ERR_CANCELED when the engine closes), -code on
+ * error. */
+int engine_container_wait(struct engine *e, const char *ref,
+                          const char *condition, engine_done_cb cb,
+                          void *data, int *out_code, struct err *err);
+int engine_container_rename(struct engine *e, const char *ref,
+                            const char *name, struct err *err);
+int engine_container_resize(struct engine *e, const char *ref, unsigned rows,
+                            unsigned cols, struct err *err);
+/* POST /containers/prune: {"ContainersDeleted": [...],
+ * "SpaceReclaimed": 0}; new reference. */
+json_t *engine_container_prune(struct engine *e, const json_t *filters,
+                               struct err *err);
+/* Whether the container has a TTY (raw streams) or not (multiplexed). */
+int engine_container_tty(struct engine *e, const char *ref, bool *tty,
+                         struct err *err);
+
+/* Attach to a container's stdio (before its start or while it runs): fn
+ * gets output (stream 1 or 2), then stream 0 once at the end, after which
+ * the caller must call engine_attach_close. stdin written before the
+ * container's process exists is kept (up to 1 MiB) and delivered at its
+ * start; len 0 closes the container's stdin. */
+struct engine_attach;
+typedef void (*engine_output_fn)(void *data, int stream, const char *buf,
+                                 size_t len);
+struct engine_attach *engine_container_attach(struct engine *e,
+                                              const char *ref, bool in,
+                                              bool out, bool errs,
+                                              engine_output_fn fn,
+                                              void *data, struct err *err);
+int engine_attach_write(struct engine_attach *a, const void *buf,
+                        size_t len);
+/* Detach and free; fn never fires after it. */
+void engine_attach_close(struct engine_attach *a);
+
+/* GET /containers/{id}/logs: fn gets each record (stream 1 or 2, with the
+ * timestamp prefix when asked), then end fires once (stream 0, len 0).
+ * since/until are Unix times (0: none), tail < 0 for all. With follow
+ * the records keep coming until the container stops or engine_logs_cancel.
+ * Returns a handle, NULL with err. */
+struct engine_logs;
+struct engine_logs_opts
+{
+    bool out, errs, follow, timestamps;
+    long tail;
+    double since, until;
+};
+struct engine_logs *engine_container_logs(struct engine *e, const char *ref,
+                                          const struct engine_logs_opts *o,
+                                          engine_output_fn fn, void *data,
+                                          struct err *err);
+/* Stop early; fn never fires after it. */
+void engine_logs_cancel(struct engine_logs *l);
+
+/* Exec instances (api/api_exec.c). */
+/* POST /containers/{id}/exec: body is the ExecConfig; *id_out malloc'd. */
+int engine_exec_create(struct engine *e, const char *ref, const json_t *body,
+                       char **id_out, struct err *err);
+/* POST /exec/{id}/start: out gets output (stream 1/2), exit_fn the exit
+ * code once, then nothing more. *tty_out tells the framing. */
+struct engine_exec;
+typedef void (*engine_exec_exit_fn)(void *data, int exit_code);
+struct engine_exec *engine_exec_start(struct engine *e, const char *exec_id,
+                                      bool *tty_out, engine_output_fn out,
+                                      engine_exec_exit_fn exit_fn,
+                                      void *data, struct err *err);
+int engine_exec_write(struct engine_exec *x, const void *buf, size_t len);
+/* The client went away: no more callbacks (the process runs on). */
+void engine_exec_detach(struct engine_exec *x);
+json_t *engine_exec_inspect(struct engine *e, const char *exec_id,
+                            struct err *err);
+int engine_exec_resize(struct engine *e, const char *exec_id, unsigned rows,
+                       unsigned cols, struct err *err);
 
 #endif

@@ -629,6 +629,7 @@ static int oci_spec_mounts_etc(json_t *list, const json_t *ctr,
             json_array_append_new(list,
                                   oci_spec_mounts_new(dst, "bind", path, opts));
         free(path);
+        path = NULL;
     }
     return rv;
 }

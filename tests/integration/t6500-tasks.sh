@@ -6,7 +6,8 @@
 # desired state shutdown stops it; kill -9 of the worker makes it Down
 # within the 1 s heartbeat's grace, and its restart re-reports the running
 # task and removes the container of a task no longer assigned. Bogus RPC
-# from a node gets an error and nothing crashes.
+# from a node gets an error and nothing crashes. After kill -9 of the
+# leader the worker follows the new leader's assignments.
 . "$(dirname "$0")/lib.sh"
 
 # Ports 25500-25699.
@@ -39,12 +40,13 @@ node_status_is() {
 ps_has() { dk "$1" ps ${3:-} --format '{{.Names}}' | grep -qx "$2"; }
 ps_lacks() { ! dk "$1" ps ${3:-} --format '{{.Names}}' | grep -qx "$2"; }
 
-for n in n1 n2 n3; do start_node "$n"; done
+for n in n1 n2 n3 n4; do start_node "$n"; done
 run_ok dk n1 swarm init --advertise-addr "$(addr n1)" --listen-addr "$(addr n1)"
 run_ok dk n1 swarm update --dispatcher-heartbeat 1s
 run_ok join n2 "$(dk n1 swarm join-token -q worker)"
 run_ok join n3 "$(dk n1 swarm join-token -q manager)"
-for n in n1 n2 n3; do dk "$n" info -f '{{.Swarm.NodeID}}' >"$TMP/$n.id"; done
+run_ok join n4 "$(dk n1 swarm join-token -q manager)"
+for n in n1 n2 n3 n4; do dk "$n" info -f '{{.Swarm.NodeID}}' >"$TMP/$n.id"; done
 wait_for 200 0.1 "n2 Ready" node_status_is n2 ready
 
 log "workers refuse manager-only calls"
@@ -161,8 +163,20 @@ expect_contains "$OUT" "cannot update a task not assigned this node" "foreign ta
 expect_contains "$(sed -n 2p <<<"$OUT")" '"status": -' "malformed Updates"
 expect_contains "$(sed -n 3p <<<"$OUT")" '"status": -' "bad state"
 expect_eq "$(tail -n 1 <<<"$OUT")" closed "garbage frame"
-for n in n1 n2 n3; do ping_node "$n" >/dev/null || fail "$n died"; done
+for n in n1 n2 n3 n4; do ping_node "$n" >/dev/null || fail "$n died"; done
 state_is n1 "$t5" running || fail "task $t5 disturbed"
 
-for n in n1 n2 n3; do check_node_log "$n"; done
+log "kill -9 the leader: the worker follows the new one"
+kill9_node n1
+leader_known() { [ "$(dk n3 node ls --format '{{.ManagerStatus}}' 2>/dev/null | grep -c Leader)" = 1 ]; }
+wait_for 100 0.1 "a new leader" leader_known
+t7=$(api n3 POST /_shoal/debug/tasks "{\"Name\":\"late\",\"NodeID\":\"$(id_of n2)\",\"Spec\":{\"ContainerSpec\":{\"Image\":\"busybox\",\"Args\":[\"true\"]}}}")
+expect_eq "${t7%% *}" 201 "create a task through the new leader"
+t7=$(printf '%s' "${t7#* }" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ID"])')
+wait_for 200 0.1 "task $t7 complete under the new leader" state_is n3 "$t7" complete
+out=$(api n4 POST "/_shoal/debug/tasks/$t5/update" '{"DesiredState":"shutdown"}')
+expect_eq "${out%% *}" 200 "desired shutdown through the new leader"
+wait_for 100 0.1 "task $t5 shutdown" state_is n4 "$t5" shutdown
+
+for n in n1 n2 n3 n4; do check_node_log "$n"; done
 log "passed"
