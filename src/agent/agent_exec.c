@@ -421,7 +421,9 @@ static void agent_exec_stop(struct agent_exec *x, struct agent_task *t)
     }
 }
 
-static void agent_exec_remove(struct agent_exec *x, struct agent_task *t)
+/* True when the removal started: its callback steps t again (the engine
+ * may call it before this returns, and t may be freed by then). */
+static bool agent_exec_remove(struct agent_exec *x, struct agent_task *t)
 {
     struct agent_exec_op *op = agent_exec_op_new(x, t);
     struct err err;
@@ -434,7 +436,9 @@ static void agent_exec_remove(struct agent_exec *x, struct agent_task *t)
         agent_exec_op_done(op);
         free(t->cid);
         t->cid = NULL;
+        return false;
     }
+    return true;
 }
 
 /* Drive t as far as it goes without waiting. */
@@ -446,11 +450,8 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
         if (t->busy || x->dead)
             return;
         if (!t->assigned) {
-            if (t->cid != NULL) {
-                agent_exec_remove(x, t);
-                if (t->busy || t->cid != NULL)
-                    return;
-            }
+            if (t->cid != NULL && agent_exec_remove(x, t))
+                return;
             log_info(LOG_CLUSTER, "agent: task %s removed", t->id);
             agent_exec_unlink(x, t);
             agent_exec_task_free(t);

@@ -18,6 +18,7 @@
 #include "manager/ca/ca.h"
 #include "manager/consensus/consensus.h"
 #include "manager/dispatcher/dispatcher.h"
+#include "manager/orchestrator/orch_loop.h"
 #include "manager/store/store.h"
 #include "version.h"
 
@@ -285,6 +286,8 @@ static void cluster_on_store_change(void *data, enum store_kind k,
 
     if (c->dispatcher != NULL)
         dispatcher_store_changed(c->dispatcher, k, id, old, cur);
+    if (c->orch != NULL)
+        orch_loop_store_changed(c->orch, k, id, old, cur);
 }
 
 static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
@@ -437,6 +440,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
 
     cluster_port_leader_changed(c);
     dispatcher_leader_changed(c->dispatcher);
+    orch_loop_leader_changed(c->orch);
     cluster_join_progress(c);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
@@ -570,6 +574,7 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
     }
     c->consensus = NULL;
     dispatcher_leader_changed(c->dispatcher);
+    orch_loop_leader_changed(c->orch);
     if (cons == NULL) {
         cluster_on_consensus_closed(st);
         return;
@@ -807,6 +812,8 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
     }
     c->dispatcher = dispatcher_new_cluster(loop, c);
     dispatcher_leader_changed(c->dispatcher);
+    c->orch = orch_loop_new_cluster(loop, c);
+    orch_loop_leader_changed(c->orch);
     c->agent = agent_new(loop, c);
     return c;
 }
@@ -845,12 +852,20 @@ static void cluster_on_dispatcher_closed(void *data)
     cluster_join_abort(c, cluster_on_join_aborted, c);
 }
 
+static void cluster_on_orch_closed(void *data)
+{
+    struct cluster *c = data;
+
+    c->orch = NULL;
+    dispatcher_close(c->dispatcher, cluster_on_dispatcher_closed, c);
+}
+
 static void cluster_on_agent_closed(void *data)
 {
     struct cluster *c = data;
 
     c->agent = NULL;
-    dispatcher_close(c->dispatcher, cluster_on_dispatcher_closed, c);
+    orch_loop_close(c->orch, cluster_on_orch_closed, c);
 }
 
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)

@@ -15,6 +15,7 @@ struct tls_ctx;
 struct tls_stream_listener;
 struct cluster_port;
 struct dispatcher;
+struct orch_loop;
 struct agent;
 
 struct cluster
@@ -45,6 +46,8 @@ struct cluster
                                      joining (workers); NULL if none */
     struct dispatcher *dispatcher; /* owned: node liveness, acts when this
                                       manager leads */
+    struct orch_loop *orch;        /* owned: the orchestration loop, acts
+                                      when this manager leads */
     struct agent *agent;          /* owned: this node's heartbeats */
     struct cluster_role_op *role_op; /* a demotion stopping the manager */
     bool close_deferred;          /* cluster_close waits for role_op */

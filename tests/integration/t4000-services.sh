@@ -1,0 +1,118 @@
+#!/bin/bash
+# Services with the real docker CLI on 1 manager + 2 workers: create
+# (detached, and --detach=false with its progress display), ls with the
+# replica counts, ps with task names and nodes, inspect, scale up and down
+# (tasks spread over the nodes, reconciled), a stale version refused as
+# out of sequence, rm removing every container.
+. "$(dirname "$0")/lib.sh"
+
+# Ports 24000-24199.
+P=$((24000 + RANDOM % 60 * 3))
+addr() { echo "127.0.0.1:$((P + ${1#n} - 1))"; }
+
+join() { # join NAME TOKEN
+    dk "$1" swarm join --token "$2" --advertise-addr "$(addr "$1")" \
+        --listen-addr "$(addr "$1")" "$(addr n1)"
+}
+id_of() { cat "$TMP/$1.id"; }
+node_status_is() {
+    [ "$(dk n1 node inspect -f '{{.Status.State}}' "$(id_of "$1")" 2>/dev/null)" = "$2" ]
+}
+# running SERVICE: number of its tasks running (desired running).
+running() {
+    dk n1 service ps -q --filter desired-state=running \
+        --format '{{.CurrentState}}' "$1" | grep -c '^Running'
+}
+running_is() { [ "$(running "$1")" = "$2" ]; }
+replicas_is() {
+    [ "$(dk n1 service ls --filter "name=$1" --format '{{.Replicas}}')" = "$2" ]
+}
+# containers NODE SERVICE: running containers of the service on NODE.
+containers() {
+    dk "$1" ps --filter "label=com.docker.swarm.service.name=$2" -q | wc -l
+}
+total_is() {
+    local n c=0
+    for n in n1 n2 n3; do c=$((c + $(containers "$n" "$1"))); done
+    [ "$c" = "$2" ]
+}
+no_containers() {
+    local n
+    for n in n1 n2 n3; do
+        [ "$(dk "$n" ps -a --filter "label=com.docker.swarm.service.name=$1" -q | wc -l)" = 0 ] || return 1
+    done
+}
+
+for n in n1 n2 n3; do start_node "$n"; done
+run_ok dk n1 swarm init --advertise-addr "$(addr n1)" --listen-addr "$(addr n1)"
+run_ok dk n1 swarm update --dispatcher-heartbeat 1s
+run_ok join n2 "$(dk n1 swarm join-token -q worker)"
+run_ok join n3 "$(dk n1 swarm join-token -q worker)"
+for n in n1 n2 n3; do dk "$n" info -f '{{.Swarm.NodeID}}' >"$TMP/$n.id"; done
+wait_for 200 0.1 "n2 Ready" node_status_is n2 ready
+wait_for 200 0.1 "n3 Ready" node_status_is n3 ready
+
+busybox_tar "$TMP/busybox.tar"
+for n in n1 n2 n3; do run_ok dk "$n" import "$TMP/busybox.tar" busybox; done
+
+log "replicated create: 6 tasks running over the 3 nodes"
+run_ok dk n1 service create --detach --name web --replicas 6 \
+    --stop-grace-period 1s busybox sleep 300
+expect_contains "$OUT" "could not be accessed on a registry to record" "digest warning"
+sid=$(dk n1 service inspect -f '{{.ID}}' web)
+expect_eq "${#sid}" 25 "service ID"
+wait_for 300 0.1 "6 tasks of web running" running_is web 6
+wait_for 100 0.1 "ls shows 6/6" replicas_is web 6/6
+for n in n1 n2 n3; do
+    expect_eq "$(containers "$n" web)" 2 "containers of web on $n"
+done
+out=$(dk n1 service ps --format '{{.Name}} {{.Node}} {{.DesiredState}}' web | sort)
+expect_contains "$out" "web.1 " "task name web.1"
+expect_contains "$out" "web.6 " "task name web.6"
+expect_contains "$out" "Running" "desired state"
+expect_eq "$(dk n1 service ls --format '{{.Name}} {{.Mode}} {{.Image}}')" \
+    "web replicated busybox:latest" "service ls"
+expect_eq "$(dk n1 service inspect -f '{{.Spec.Mode.Replicated.Replicas}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' web)" \
+    "6 busybox:latest" "inspect"
+dk n2 ps --format '{{.Names}}' | grep -qE '^web\.[1-6]\.[a-z0-9]{25}$' ||
+    fail "container names on n2: $(dk n2 ps --format '{{.Names}}')"
+
+log "scale up and down"
+run_ok dk n1 service scale --detach web=9
+wait_for 300 0.1 "9 tasks of web running" running_is web 9
+for n in n1 n2 n3; do
+    expect_eq "$(containers "$n" web)" 3 "containers of web on $n after scale 9"
+done
+run_ok dk n1 service scale --detach web=2
+wait_for 300 0.1 "2 tasks of web running" running_is web 2
+wait_for 300 0.1 "7 containers gone" total_is web 2
+wait_for 100 0.1 "ls shows 2/2" replicas_is web 2/2
+
+log "a stale version is out of sequence"
+v=$(dk n1 service inspect -f '{{.Version.Index}}' web)
+spec=$(curl -s --unix-socket "$(node_sock n1)" "http://shoal/services/web" |
+    python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["Spec"]))')
+out=$(api n1 POST "/services/web/update?version=$((v - 1))" "$spec")
+expect_eq "${out%% *}" 500 "stale update status"
+expect_contains "$out" "update out of sequence" "stale update"
+out=$(api n1 POST "/services/web/update?version=$v" "$spec")
+expect_eq "${out%% *}" 200 "update status"
+
+log "--detach=false shows the progress and converges"
+run_ok dk n1 service create --detach=false --name prog --replicas 3 \
+    --stop-grace-period 1s busybox sleep 300
+expect_contains "$OUT" "overall progress: 3 out of 3 tasks" "progress"
+expect_contains "$OUT" "verify: Service" "converged"
+expect_eq "$(running prog)" 3 "prog running"
+
+log "service rm removes every container"
+run_ok dk n1 service rm web prog
+expect_eq "$(dk n1 service ls -q)" "" "no services left"
+wait_for 300 0.1 "web's containers removed" no_containers web
+wait_for 300 0.1 "prog's containers removed" no_containers prog
+wait_for 100 0.1 "tasks deleted" \
+    bash -c "[ \"\$(curl -s --unix-socket '$(node_sock n1)' http://shoal/tasks)\" = '[]' ]"
+expect_fail dk n1 service inspect web
+expect_contains "$OUT" "no such service: web" "inspect after rm"
+
+log "ok"
