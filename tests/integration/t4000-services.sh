@@ -6,54 +6,10 @@
 # out of sequence, rm removing every container.
 . "$(dirname "$0")/lib.sh"
 
-# Ports 24000-24199.
+# Ports 24000-24179.
 P=$((24000 + RANDOM % 60 * 3))
-addr() { echo "127.0.0.1:$((P + ${1#n} - 1))"; }
-
-join() { # join NAME TOKEN
-    dk "$1" swarm join --token "$2" --advertise-addr "$(addr "$1")" \
-        --listen-addr "$(addr "$1")" "$(addr n1)"
-}
-id_of() { cat "$TMP/$1.id"; }
-node_status_is() {
-    [ "$(dk n1 node inspect -f '{{.Status.State}}' "$(id_of "$1")" 2>/dev/null)" = "$2" ]
-}
-# running SERVICE: number of its tasks running (desired running).
-running() {
-    dk n1 service ps -q --filter desired-state=running \
-        --format '{{.CurrentState}}' "$1" | grep -c '^Running'
-}
-running_is() { [ "$(running "$1")" = "$2" ]; }
-replicas_is() {
-    [ "$(dk n1 service ls --filter "name=$1" --format '{{.Replicas}}')" = "$2" ]
-}
-# containers NODE SERVICE: running containers of the service on NODE.
-containers() {
-    dk "$1" ps --filter "label=com.docker.swarm.service.name=$2" -q | wc -l
-}
-total_is() {
-    local n c=0
-    for n in n1 n2 n3; do c=$((c + $(containers "$n" "$1"))); done
-    [ "$c" = "$2" ]
-}
-no_containers() {
-    local n
-    for n in n1 n2 n3; do
-        [ "$(dk "$n" ps -a --filter "label=com.docker.swarm.service.name=$1" -q | wc -l)" = 0 ] || return 1
-    done
-}
-
-for n in n1 n2 n3; do start_node "$n"; done
-run_ok dk n1 swarm init --advertise-addr "$(addr n1)" --listen-addr "$(addr n1)"
-run_ok dk n1 swarm update --dispatcher-heartbeat 1s
-run_ok join n2 "$(dk n1 swarm join-token -q worker)"
-run_ok join n3 "$(dk n1 swarm join-token -q worker)"
-for n in n1 n2 n3; do dk "$n" info -f '{{.Swarm.NodeID}}' >"$TMP/$n.id"; done
-wait_for 200 0.1 "n2 Ready" node_status_is n2 ready
-wait_for 200 0.1 "n3 Ready" node_status_is n3 ready
-
-busybox_tar "$TMP/busybox.tar"
-for n in n1 n2 n3; do run_ok dk "$n" import "$TMP/busybox.tar" busybox; done
+. "$(dirname "$0")/services.sh"
+svc_cluster
 
 log "replicated create: 6 tasks running over the 3 nodes"
 run_ok dk n1 service create --detach --name web --replicas 6 \

@@ -26,6 +26,8 @@ struct orch_loop
     uv_timer_t timer;
     uint64_t due;                  /* uv_now of the timer's deadline */
     struct orch_loop_batch *batch; /* the proposal in flight, or NULL */
+    json_t *seen;                  /* owned: service ID -> the version
+                                      last reconciled */
     bool leading;
     bool closing;
     void (*close_cb)(void *data);
@@ -72,12 +74,14 @@ static void orch_loop_mark_pending(json_t *a, int64_t now)
     orch_loop_set_pending(obj, now);
 }
 
+enum orch_loop_took { ORCH_LOOP_EMPTY, ORCH_LOOP_TAKEN, ORCH_LOOP_LATER };
+
 /*
  * Move the actions of list (stolen) into out unless one of them writes an
- * object already written (touched): then none (the whole decision waits
- * for the next pass). False if nothing was taken.
+ * object already written (touched) or they do not fit: then none (the
+ * whole decision waits for the next pass).
  */
-static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
+static enum orch_loop_took orch_loop_took(json_t *out, json_t *touched, json_t *list,
                            size_t max, int64_t now, bool *more)
 {
     json_t *a;
@@ -85,7 +89,7 @@ static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
 
     if (json_array_size(list) == 0) {
         json_decref(list);
-        return false;
+        return ORCH_LOOP_EMPTY;
     }
     json_array_foreach(list, i, a) {
         const char *id = orch_loop_action_id(a);
@@ -93,14 +97,14 @@ static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
         if (id == NULL || json_object_get(touched, id) != NULL) {
             *more = true;
             json_decref(list);
-            return false;
+            return ORCH_LOOP_LATER;
         }
     }
     if (json_array_size(out) > 0 &&
         json_array_size(out) + json_array_size(list) > max) {
         *more = true;
         json_decref(list);
-        return false;
+        return ORCH_LOOP_LATER;
     }
     json_array_foreach(list, i, a) {
         if (strcmp(json_string_value(json_object_get(a, "kind")), "task") ==
@@ -110,17 +114,27 @@ static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
         json_array_append(out, a);
     }
     json_decref(list);
-    return true;
+    return ORCH_LOOP_TAKEN;
+}
+
+static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
+                           size_t max, int64_t now, bool *more)
+{
+    return orch_loop_took(out, touched, list, max, now, more) ==
+           ORCH_LOOP_TAKEN;
 }
 
 /* The orchestrators for one service, the first with something to do. */
 static void orch_loop_service(const json_t *svc, const json_t *tasks,
                               const json_t *nodes, int64_t now,
-                              int64_t history, size_t max,
+                              int64_t history, json_t *seen, size_t max,
                               json_t *out, json_t *touched, int64_t *next,
                               bool *more)
 {
     const char *mode = orch_service_mode(svc);
+    const char *sid = store_obj_id(svc);
+    json_int_t version = (json_int_t)store_obj_version(svc);
+    enum orch_loop_took took;
     bool job;
     int64_t n = INT64_MAX;
 
@@ -131,13 +145,22 @@ static void orch_loop_service(const json_t *svc, const json_t *tasks,
         if (orch_loop_take(out, touched, orch_jobs(svc, tasks, nodes, now),
                            max, now, more))
             return;
-    } else {
-        if (orch_loop_take(out, touched,
-                           strcmp(mode, "global") == 0
-                               ? orch_global(svc, tasks, nodes, now)
-                               : orch_replicated(svc, tasks, nodes, now),
-                           max, now, more))
+    } else if (seen == NULL ||
+               json_integer_value(json_object_get(seen, sid)) != version) {
+        /* Reconciled when the service or a node changed (as swarmkit's
+         * orchestrators react to those events), not after each task
+         * change: a slot the restart policy gave up on stays empty. */
+        took = orch_loop_took(out, touched,
+                              strcmp(mode, "global") == 0
+                                  ? orch_global(svc, tasks, nodes, now)
+                                  : orch_replicated(svc, tasks, nodes, now),
+                              max, now, more);
+        if (took != ORCH_LOOP_LATER && seen != NULL)
+            json_object_set_new(seen, sid, json_integer(version));
+        if (took != ORCH_LOOP_EMPTY)
             return;
+    }
+    if (!job) {
         if (orch_loop_take(out, touched,
                            orch_restart(svc, tasks, nodes, now), max, now,
                            more))
@@ -232,7 +255,7 @@ static void orch_loop_new_tasks(const json_t *tasks, int64_t now, json_t *out,
 
 json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
                        const json_t *nodes, int64_t now, int64_t history,
-                       size_t max,
+                       json_t *seen, size_t max,
                        int64_t *out_next, bool *out_more)
 {
     json_t *out = json_array();
@@ -246,8 +269,8 @@ json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
     *out_next = INT64_MAX;
     *out_more = false;
     json_object_foreach((json_t *)services, id, svc) {
-        orch_loop_service(svc, tasks, nodes, now, history, max, out, touched,
-                          out_next, out_more);
+        orch_loop_service(svc, tasks, nodes, now, history, seen, max, out,
+                          touched, out_next, out_more);
     }
     orch_loop_orphans(services, tasks, nodes, out, touched, max, out_more);
     orch_loop_new_tasks(tasks, now, out, touched, max, out_more);
@@ -341,7 +364,7 @@ static void orch_loop_run(struct orch_loop *o)
         store_all(s, STORE_NODE), now,
         json_is_integer(limit) ? json_integer_value(limit)
                                : ORCH_DEFAULT_HISTORY_LIMIT,
-        ORCH_LOOP_MAX_ACTIONS, &next, &more);
+        o->seen, ORCH_LOOP_MAX_ACTIONS, &next, &more);
     if (json_array_size(actions) == 0) {
         uint64_t ms = ORCH_LOOP_TICK_MS;
 
@@ -387,6 +410,7 @@ struct orch_loop *orch_loop_new(uv_loop_t *loop,
     o->data = data;
     uv_timer_init(loop, &o->timer);
     o->timer.data = o;
+    o->seen = json_object();
     return o;
 }
 
@@ -400,6 +424,7 @@ void orch_loop_leader_changed(struct orch_loop *o)
     if (lead == o->leading)
         return;
     o->leading = lead;
+    json_object_clear(o->seen);
     if (o->batch != NULL) {
         o->batch->o = NULL;
         o->batch = NULL;
@@ -423,6 +448,8 @@ void orch_loop_store_changed(void *data, enum store_kind k, const char *id,
     (void)cur;
     if (o == NULL || k == STORE_CLUSTER)
         return;
+    if (k == STORE_NODE || id == NULL)
+        json_object_clear(o->seen);
     orch_loop_schedule(o, ORCH_LOOP_COALESCE_MS);
 }
 
@@ -432,6 +459,7 @@ static void orch_loop_on_closed(uv_handle_t *h)
     void (*cb)(void *) = o->close_cb;
     void *data = o->close_data;
 
+    json_decref(o->seen);
     free(o);
     if (cb != NULL)
         cb(data);

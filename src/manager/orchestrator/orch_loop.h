@@ -69,13 +69,16 @@ void orch_loop_store_changed(void *data, enum store_kind k, const char *id,
 
 /*
  * The actions of one pass over a store's objects ({ID: object} maps) at
- * now (ns) with the cluster's task history limit, at most max of them; *out_next gets the earliest future
+ * now (ns) with the cluster's task history limit, at most max of them;
+ * seen (service ID -> Version.Index, updated; NULL: always) holds the
+ * services reconciled (orch_replicated / orch_global) since the last node
+ * change, which are not reconciled again until their version changes; *out_next gets the earliest future
  * deadline (or INT64_MAX) and *out_more whether something was left out.
  * Pure; exposed for unit tests. Caller owns the array.
  */
 json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
                        const json_t *nodes, int64_t now, int64_t history,
-                       size_t max,
+                       json_t *seen, size_t max,
                        int64_t *out_next, bool *out_more);
 
 /* Close: the timer is closed, a proposal in flight completes on its own.
