@@ -183,6 +183,7 @@ void api_services_list(struct api_req *req);
 void api_services_inspect(struct api_req *req);
 void api_services_update(struct api_req *req);
 void api_services_delete(struct api_req *req);
+void api_services_logs(struct api_req *req);
 void api_tasks_list(struct api_req *req);
 void api_tasks_inspect(struct api_req *req);
 /* Containers and exec (api_containers.c, api_exec.c), with their shared

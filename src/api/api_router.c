@@ -56,6 +56,7 @@ static const struct api_route api_routes[] = {
     {API_GET, "/services/{}", api_services_inspect, true, false},
     {API_POST, "/services/{}/update", api_services_update, true, false},
     {API_DELETE, "/services/{}", api_services_delete, true, false},
+    {API_GET, "/services/{}/logs", api_services_logs, false, false},
     {API_GET, "/tasks", api_tasks_list, true, false},
     {API_GET, "/tasks/{}", api_tasks_inspect, true, false},
     {API_GET, "/containers/json", api_containers_list, false, false},

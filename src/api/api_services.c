@@ -8,12 +8,15 @@
 
 #include "api/api_int.h"
 #include "base/ids.h"
+#include "base/log.h"
 #include "base/mem.h"
 #include "cluster/cluster.h"
 #include "manager/controlapi/ctl.h"
 #include "manager/orchestrator/orch.h"
 #include "manager/scheduler/sched.h"
 #include "manager/store/store.h"
+
+#define API_SERVICE_LOGS_TIMEOUT_MS 10000u
 
 /* A reply waiting for its entry: the new service's ID, if any. */
 struct api_service_op
@@ -430,4 +433,221 @@ void api_services_delete(struct api_req *req)
     if (cluster_propose(req->cluster, actions, api_services_deleted, req,
                         &err) != 0)
         api_reply_err(req, &err);
+}
+
+/* --- logs --------------------------------------------------------------- */
+
+/*
+ * GET /services/{id}/logs: the leader's store names each task's node and
+ * container; each node is asked for its containers' logs over the cluster
+ * port ("agent.logs"), and the records, merged by time, are written as
+ * Docker's stream: "[time ]details line" where details are the
+ * com.docker.swarm.{node,service,task}.id attributes the CLI reads to print
+ * "<task>@<node> | line". follow ends with the logs written so far.
+ */
+struct api_service_logs
+{
+    struct api_req *req;
+    json_t *tasks;     /* owned: container ID -> {"task", "node"} */
+    json_t *records;   /* owned: [[time, stream, cid, line]] */
+    char sid[IDS_LEN + 1];
+    unsigned pending;  /* node calls in flight, +1 while starting */
+    bool timestamps;
+    bool details;
+    bool tty;
+};
+
+static int api_service_logs_write(void *sink, const void *b, size_t n)
+{
+    return api_stream_write(sink, b, n);
+}
+
+static int api_service_logs_cmp(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a;
+    const json_t *y = *(json_t *const *)b;
+
+    return strcmp(json_string_value(json_array_get(x, 0)),
+                  json_string_value(json_array_get(y, 0)));
+}
+
+static void api_service_logs_finish(struct api_service_logs *sl)
+{
+    size_t n = json_array_size(sl->records);
+    json_t **v = xcalloc(n + 1, sizeof(*v));
+    struct buf line;
+    size_t i;
+
+    if (--sl->pending > 0) {
+        free(v);
+        return;
+    }
+    for (i = 0; i < n; i++)
+        v[i] = json_array_get(sl->records, i);
+    /* stable enough: equal times keep node order in practice */
+    qsort(v, n, sizeof(*v), api_service_logs_cmp);
+    api_stream_begin(sl->req, 200,
+                     sl->tty ? "application/vnd.docker.raw-stream"
+                             : "application/vnd.docker.multiplexed-stream");
+    buf_init(&line, 8u * 1024 * 1024);
+    for (i = 0; i < n; i++) {
+        const char *cid = json_string_value(json_array_get(v[i], 2));
+        const json_t *t = json_object_get(sl->tasks, cid);
+
+        buf_reset(&line);
+        if (sl->timestamps)
+            buf_printf(&line, "%s ", json_string_value(json_array_get(v[i],
+                                                                      0)));
+        if (sl->details)
+            buf_printf(&line,
+                       "com.docker.swarm.node.id=%s,"
+                       "com.docker.swarm.service.id=%s,"
+                       "com.docker.swarm.task.id=%s ",
+                       json_string_value(json_object_get(t, "node")),
+                       sl->sid,
+                       json_string_value(json_object_get(t, "task")));
+        buf_append(&line, json_string_value(json_array_get(v[i], 3)),
+                   strlen(json_string_value(json_array_get(v[i], 3))));
+        api_containers_frame(
+            sl->req, sl->tty,
+            (int)json_integer_value(json_array_get(v[i], 1)), line.data,
+            line.len, api_service_logs_write);
+    }
+    buf_release(&line);
+    free(v);
+    api_stream_end(sl->req);
+    json_decref(sl->tasks);
+    json_decref(sl->records);
+    free(sl);
+}
+
+static void api_service_logs_on_node(void *data, int status,
+                                     const struct err *err, json_t *result)
+{
+    struct api_service_logs *sl = data;
+    json_t *rec;
+    size_t i;
+
+    if (status != 0)
+        log_warn(LOG_API, "service logs: a node did not answer: %s",
+                 err != NULL ? err->msg : "?");
+    json_array_foreach(json_object_get(result, "Logs"), i, rec) {
+        const char *cid = json_string_value(json_object_get(rec, "C"));
+        const char *l = json_string_value(json_object_get(rec, "L"));
+        json_int_t st = json_integer_value(json_object_get(rec, "S"));
+        const char *sp = l != NULL ? strchr(l, ' ') : NULL;
+
+        if (cid == NULL || sp == NULL ||
+            json_object_get(sl->tasks, cid) == NULL || (st != 1 && st != 2))
+            continue;
+        json_array_append_new(sl->records,
+                              json_pack("[s%, I, s, s]", l, (size_t)(sp - l),
+                                        st, cid, sp + 1));
+    }
+    api_service_logs_finish(sl);
+}
+
+/* The cluster port address of a node: a manager's Raft address, else the
+ * address it advertised when it joined. */
+static const char *api_service_node_addr(const json_t *node)
+{
+    const char *a = json_string_value(
+        json_object_get(json_object_get(node, "_Raft"), "Addr"));
+
+    return a != NULL ? a : json_string_value(json_object_get(node, "_Addr"));
+}
+
+void api_services_logs(struct api_req *req)
+{
+    const struct store *s = api_services_store(req);
+    struct api_service_logs *sl;
+    struct err err;
+    json_t *svc;
+    json_t *by_node;
+    json_t *ids;
+    json_t *body;
+    char *tail;
+    const char *id;
+    json_t *t;
+    long ntail = -1;
+    bool out;
+    bool errs;
+
+    if (s == NULL)
+        return;
+    svc = ctl_service_lookup(store_all(s, STORE_SERVICE), req->params[0],
+                             &err);
+    if (svc == NULL) {
+        api_reply_err(req, &err);
+        return;
+    }
+    out = api_query_bool(req, "stdout");
+    errs = api_query_bool(req, "stderr");
+    if (!out && !errs) {
+        api_reply_error(req, ERR_INVALID, "Bad parameters: you must choose "
+                                          "at least one stream");
+        return;
+    }
+    tail = api_query_get(req, "tail");
+    if (tail != NULL && tail[0] != '\0' && strcmp(tail, "all") != 0) {
+        char *end;
+
+        ntail = strtol(tail, &end, 10);
+        if (*end != '\0' || ntail < 0)
+            ntail = -1;
+    }
+    free(tail);
+    sl = xcalloc(1, sizeof(*sl));
+    sl->req = req;
+    sl->tasks = json_object();
+    sl->records = json_array();
+    snprintf(sl->sid, sizeof(sl->sid), "%s", store_obj_id(svc));
+    sl->timestamps = api_query_bool(req, "timestamps");
+    sl->details = api_query_bool(req, "details");
+    sl->tty = json_is_true(json_object_get(
+        json_object_get(json_object_get(json_object_get(svc, "Spec"),
+                                        "TaskTemplate"),
+                        "ContainerSpec"),
+        "TTY"));
+    sl->pending = 1;
+    by_node = json_object();
+    json_object_foreach(store_all(s, STORE_TASK), id, t) {
+        const char *tsid = json_string_value(json_object_get(t,
+                                                             "ServiceID"));
+        const char *nid = json_string_value(json_object_get(t, "NodeID"));
+        const char *cid = json_string_value(json_object_get(
+            json_object_get(json_object_get(t, "Status"), "ContainerStatus"),
+            "ContainerID"));
+
+        if (tsid == NULL || strcmp(tsid, sl->sid) != 0 || nid == NULL ||
+            cid == NULL)
+            continue;
+        json_object_set_new(sl->tasks, cid,
+                            json_pack("{s:s, s:s}", "task", id, "node", nid));
+        ids = json_object_get(by_node, nid);
+        if (ids == NULL) {
+            ids = json_array();
+            json_object_set_new(by_node, nid, ids);
+        }
+        json_array_append_new(ids, json_string(cid));
+    }
+    json_object_foreach(by_node, id, ids) {
+        const char *addr = api_service_node_addr(store_get(s, STORE_NODE,
+                                                           id));
+
+        if (addr == NULL)
+            continue;
+        body = json_pack("{s:O, s:b, s:b, s:I}", "Containers", ids, "Stdout",
+                         out, "Stderr", errs, "Tail", (json_int_t)ntail);
+        sl->pending++;
+        if (cluster_node_call(req->cluster, addr, "agent.logs", body,
+                              API_SERVICE_LOGS_TIMEOUT_MS,
+                              api_service_logs_on_node, sl, &err) != 0) {
+            log_warn(LOG_API, "service logs: node %s: %s", id, err.msg);
+            sl->pending--;
+        }
+        json_decref(body);
+    }
+    json_decref(by_node);
+    api_service_logs_finish(sl);
 }

@@ -736,6 +736,9 @@ void cluster_restore(struct cluster *c)
     }
     if (strcmp(info.ou, "swarm-worker") == 0) {
         c->state = CLUSTER_ACTIVE;
+        /* Managers reach workers too (agent.logs); not fatal. */
+        if (cluster_port_start(c, &err) != 0)
+            log_error(LOG_CLUSTER, "%s", err.msg);
         log_info(LOG_CLUSTER, "swarm restored: worker %s in cluster %s",
                  c->node_id, c->cluster_id);
         goto out;
@@ -777,6 +780,11 @@ void cluster_set_task_engine(struct cluster *c,
                              const struct agent_exec_ops *ops, void *data)
 {
     agent_set_exec(c->agent, ops, data);
+}
+
+void cluster_set_engine(struct cluster *c, struct engine *e)
+{
+    c->engine = e;
 }
 
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,

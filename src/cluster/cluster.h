@@ -42,6 +42,10 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
  * and data are borrowed and must outlive c. */
 void cluster_set_task_engine(struct cluster *c,
                              const struct agent_exec_ops *ops, void *data);
+/* This node's engine (borrowed, must outlive c): the cluster port's
+ * "agent.logs" reads its containers' logs for a manager. */
+struct engine;
+void cluster_set_engine(struct cluster *c, struct engine *e);
 /* Stop the manager; cb fires once everything is closed and c is freed.
  * Pending operations complete with ERR_CANCELED first. */
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);
@@ -184,5 +188,15 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
  * when they are applied (or rejected). */
 int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
                     void *data, struct err *err);
+
+/*
+ * One call of method with body (borrowed) to the node whose cluster port
+ * is at addr ("ip:port"), over a connection of its own, closed after the
+ * answer. cb gets the answer (result borrowed for the call) or the error,
+ * exactly once, unless this returns -code with err set.
+ */
+int cluster_node_call(struct cluster *c, const char *addr,
+                      const char *method, json_t *body, uint64_t timeout_ms,
+                      cluster_done_cb cb, void *data, struct err *err);
 
 #endif

@@ -46,6 +46,8 @@ struct cluster
                                      joining (workers); NULL if none */
     struct dispatcher *dispatcher; /* owned: node liveness, acts when this
                                       manager leads */
+    struct engine *engine;         /* borrowed: this node's containers
+                                      (agent.logs), may be NULL */
     struct orch_loop *orch;        /* owned: the orchestration loop, acts
                                       when this manager leads */
     struct agent *agent;          /* owned: this node's heartbeats */
@@ -128,6 +130,9 @@ int cluster_port_leave_raft(struct cluster *c,
                             void *data, struct err *err);
 /* The Raft leader changed: forget the client to the old one. */
 void cluster_port_leader_changed(struct cluster *c);
+/* The cluster port's "agent.logs" method (cluster_logs.c). */
+struct rpc_req;
+void cluster_logs_serve(struct cluster *c, struct rpc_req *req);
 
 /* cluster_join.c */
 void cluster_join_abort(struct cluster *c, void (*cb)(void *data),

@@ -61,6 +61,25 @@ expect_contains "$OUT" "overall progress: 3 out of 3 tasks" "progress"
 expect_contains "$OUT" "verify: Service" "converged"
 expect_eq "$(running prog)" 3 "prog running"
 
+log "service logs: every task's output with its task name"
+run_ok dk n1 service create --detach --name lg --replicas 3 \
+    --stop-grace-period 1s busybox sh -c 'echo "out of $(hostname)"; echo to-stderr >&2; sleep 300'
+wait_for 300 0.1 "3 tasks of lg running" running_is lg 3
+logs_have() {
+    [ "$(dk "$1" service logs lg 2>&1 | grep -c '| out of')" = 3 ]
+}
+wait_for 100 0.1 "3 lines in the logs" logs_have n1
+out=$(dk n1 service logs lg 2>&1)
+for i in 1 2 3; do
+    expect_contains "$out" "lg.$i." "task name lg.$i"
+done
+expect_eq "$(grep -c '| to-stderr' <<<"$out")" 3 "stderr lines"
+grep -qE "^lg\.1\.[a-z0-9]{12}@$(hostname) +\| out of" <<<"$out" || fail "log line format: $out"
+out=$(dk n1 service logs --no-task-ids --timestamps --no-trunc lg 2>/dev/null)
+grep -qE '^[0-9T:.-]+Z lg\.2@' <<<"$out" || fail "timestamps: $out"
+expect_eq "$(dk n1 service logs --tail 0 lg 2>&1)" "" "tail 0"
+run_ok dk n1 service rm lg
+
 log "service rm removes every container"
 run_ok dk n1 service rm web prog
 expect_eq "$(dk n1 service ls -q)" "" "no services left"
