@@ -80,6 +80,31 @@ grep -qE '^[0-9T:.-]+Z lg\.2@' <<<"$out" || fail "timestamps: $out"
 expect_eq "$(dk n1 service logs --tail 0 lg 2>&1)" "" "tail 0"
 run_ok dk n1 service rm lg
 
+log "shoal service: the same tables and texts as docker's"
+run_ok sh_ n1 service create --name sw --replicas 2 --stop-grace-period 1s \
+    busybox sh -c 'echo from-shoal; sleep 300'
+wait_for 300 0.1 "2 tasks of sw running" running_is sw 2
+expect_eq "$(sh_ n1 service ls)" "$(dk n1 service ls)" "shoal service ls"
+expect_eq "$(sh_ n1 service ps --format '{{.Name}} {{.Node}} {{.DesiredState}}' sw)" \
+    "$(dk n1 service ps --format '{{.Name}} {{.Node}} {{.DesiredState}}' sw)" "shoal service ps"
+expect_eq "$(sh_ n1 service inspect -f '{{.ID}} {{.Spec.Name}}' sw)" \
+    "$(dk n1 service inspect -f '{{.ID}} {{.Spec.Name}}' sw)" "shoal service inspect"
+run_ok sh_ n1 service scale sw=3
+expect_eq "$OUT" "sw scaled to 3" "shoal service scale"
+wait_for 300 0.1 "3 tasks of sw running" running_is sw 3
+wait_for 100 0.1 "3 lines in sw's logs" \
+    bash -c "[ \$('$SHOAL' -H unix://$(node_sock n1) service logs sw | grep -c '| from-shoal') = 3 ]"
+expect_eq "$(sh_ n1 service logs sw | sort)" "$(dk n1 service logs sw 2>&1 | sort)" "shoal service logs"
+run_ok sh_ n1 service update --env-add X=1 sw
+expect_eq "$(dk n1 service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Env}}' sw)" "[X=1]" "shoal service update"
+run_ok sh_ n1 service rollback sw
+expect_eq "$(dk n1 service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Env}}' sw)" "[]" "shoal service rollback"
+expect_fail sh_ n1 service rm nosuch
+expect_contains "$OUT" "service nosuch not found" "shoal service rm of nothing"
+run_ok sh_ n1 service rm sw
+expect_eq "$OUT" "sw" "shoal service rm"
+wait_for 300 0.1 "sw's containers removed" no_containers sw
+
 log "service rm removes every container"
 run_ok dk n1 service rm web prog
 expect_eq "$(dk n1 service ls -q)" "" "no services left"
