@@ -64,6 +64,11 @@ static void engine_load(struct engine *e)
     }
 }
 
+uv_loop_t *engine_loop(const struct engine *e)
+{
+    return e->loop;
+}
+
 struct engine *engine_new(uv_loop_t *loop, const char *data_root,
                           struct err *err)
 {

@@ -37,6 +37,26 @@ wait_for 300 0.1 "flap restarted twice" \
     bash -c "[ \$(DOCKER_HOST=unix://$(node_sock n1) $DOCKER service ps -q flap | wc -l) -ge 3 ]"
 run_ok dk n1 service rm flap
 
+log "healthchecks: running once healthy, failed and replaced when unhealthy"
+run_ok dk n1 service create --detach --name hc --restart-delay 100ms \
+    --stop-grace-period 1s --health-cmd 'test -f /tmp/ok' \
+    --health-interval 200ms --health-retries 2 \
+    busybox sh -c 'touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 300'
+wait_for 300 0.1 "hc running (healthy)" running_is hc 1
+wait_for 300 0.1 "hc failed as unhealthy" bash -c \
+    "DOCKER_HOST=unix://$(node_sock n1) $DOCKER service ps --no-trunc --format '{{.Error}}' hc | grep -q 'task: non-zero exit (1[34][37]): dockerexec: unhealthy container'"
+wait_for 300 0.1 "hc replaced" running_is hc 1
+run_ok dk n1 service create --detach --name sick --health-cmd false \
+    --health-interval 200ms --health-start-period 1m busybox sleep 300
+starting() {
+    [ "$(dk n1 service ps --format '{{.CurrentState}}' sick)" != "" ] &&
+        dk n1 service ps --format '{{.CurrentState}}' sick | grep -q '^Starting' &&
+        total_is sick 1
+}
+wait_for 300 0.1 "sick starting with its container up" starting
+expect_eq "$(running sick)" 0 "never healthy: not running"
+run_ok dk n1 service rm hc sick
+
 log "drain empties a node"
 run_ok dk n1 service create --detach --name web --replicas 6 \
     --stop-grace-period 1s busybox sleep 300
