@@ -129,7 +129,7 @@ static json_t *f_list(void *data, const char *label, struct err *err)
 
 static const struct agent_exec_ops fake_ops = {
     f_image, f_create, f_start, f_stop, f_remove, f_inspect, f_list, NULL,
-    NULL,
+    NULL, NULL, NULL,
 };
 
 static void f_notify(void *data)
