@@ -55,8 +55,9 @@ static int cli_service_post(struct cli *c, const json_t *svc, bool rollback,
     int rv;
 
     rv = cli_http_json(c, "POST", path, cli_jget(svc, "Spec"), &resp, err);
-    json_array_foreach(cli_jget(resp, "Warnings"), i, w)
+    json_array_foreach(cli_jget(resp, "Warnings"), i, w) {
         fprintf(stderr, "%s\n", json_string_value(w));
+    }
     json_decref(resp);
     free(path);
     return rv;
@@ -148,8 +149,9 @@ int cli_service_create(struct cli *c, struct cli_args *a, struct err *err)
     }
     rv = cli_http_json(c, "POST", "/services/create", spec, &resp, err);
     if (rv == 0) {
-        json_array_foreach(cli_jget(resp, "Warnings"), i, w)
+        json_array_foreach(cli_jget(resp, "Warnings"), i, w) {
             fprintf(stderr, "%s\n", json_string_value(w));
+        }
         printf("%s\n", cli_jstr(resp, "ID"));
     }
     json_decref(resp);
@@ -547,8 +549,9 @@ int cli_service_ps(struct cli *c, struct cli_args *a, struct err *err)
         rv = cli_http_json(c, "GET", "/nodes", NULL, &list, err);
     if (rv != 0)
         goto out;
-    json_array_foreach(list, i, v)
+    json_array_foreach(list, i, v) {
         json_object_set(nodes, cli_jstr(v, "ID"), v);
+    }
     rv = cli_format_init(&f, cli_flag_str(a, "format"), CLI_SERVICE__PS_TABLE,
                          cli_flag_bool(a, "quiet"), "{{.ID}}",
                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "ID",
