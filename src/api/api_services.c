@@ -438,23 +438,38 @@ void api_services_delete(struct api_req *req)
 /* --- logs --------------------------------------------------------------- */
 
 /*
- * GET /services/{id}/logs: the leader's store names each task's node and
+ * GET /services/{id}/logs: the store names each task's node and
  * container; each node is asked for its containers' logs over the cluster
- * port ("agent.logs"), and the records, merged by time, are written as
- * Docker's stream: "[time ]details line" where details are the
+ * port ("agent.logs"), and the records are written as Docker's stream:
+ * "[time ]details line" where details are the
  * com.docker.swarm.{node,service,task}.id attributes the CLI reads to print
- * "<task>@<node> | line". follow ends with the logs written so far.
+ * "<task>@<node> | line". Without follow the records of all nodes are
+ * merged by time; with follow each node streams its records as they come
+ * (until every container stopped or the client goes away).
  */
+struct api_service_logs;
+
+/* One node's call. */
+struct api_service_logs_call
+{
+    struct api_service_logs *sl;
+    struct cluster_call *call;    /* valid until done */
+    bool done;
+};
+
 struct api_service_logs
 {
     struct api_req *req;
     json_t *tasks;     /* owned: container ID -> {"task", "node"} */
     json_t *records;   /* owned: [[time, stream, cid, line]] */
+    struct api_service_logs_call *calls; /* owned, n_calls of them */
+    size_t n_calls;
     char sid[IDS_LEN + 1];
     unsigned pending;  /* node calls in flight, +1 while starting */
     bool timestamps;
     bool details;
     bool tty;
+    bool follow;
 };
 
 static int api_service_logs_write(void *sink, const void *b, size_t n)
@@ -471,78 +486,124 @@ static int api_service_logs_cmp(const void *a, const void *b)
                   json_string_value(json_array_get(y, 0)));
 }
 
+/* Write one record [time, stream, cid, line] as a frame. */
+static void api_service_logs_emit(struct api_service_logs *sl,
+                                  const json_t *rec, struct buf *line)
+{
+    const char *cid = json_string_value(json_array_get(rec, 2));
+    const json_t *t = json_object_get(sl->tasks, cid);
+    const char *text = json_string_value(json_array_get(rec, 3));
+
+    buf_reset(line);
+    if (sl->timestamps)
+        (void)buf_printf(line, "%s ",
+                         json_string_value(json_array_get(rec, 0)));
+    if (sl->details)
+        (void)buf_printf(line,
+                         "com.docker.swarm.node.id=%s,"
+                         "com.docker.swarm.service.id=%s,"
+                         "com.docker.swarm.task.id=%s ",
+                         json_string_value(json_object_get(t, "node")),
+                         sl->sid,
+                         json_string_value(json_object_get(t, "task")));
+    (void)buf_append(line, text, strlen(text));
+    api_containers_frame(sl->req, sl->tty,
+                         (int)json_integer_value(json_array_get(rec, 1)),
+                         line->data, line->len, api_service_logs_write);
+}
+
 static void api_service_logs_finish(struct api_service_logs *sl)
 {
     size_t n = json_array_size(sl->records);
-    json_t **v = xcalloc(n + 1, sizeof(*v));
+    json_t **v;
     struct buf line;
     size_t i;
 
-    if (--sl->pending > 0) {
-        free(v);
+    if (--sl->pending > 0)
         return;
-    }
+    if (!sl->follow)
+        api_stream_begin(sl->req, 200,
+                         sl->tty
+                             ? "application/vnd.docker.raw-stream"
+                             : "application/vnd.docker.multiplexed-stream");
+    v = xcalloc(n + 1, sizeof(*v));
     for (i = 0; i < n; i++)
         v[i] = json_array_get(sl->records, i);
-    /* stable enough: equal times keep node order in practice */
     qsort(v, n, sizeof(*v), api_service_logs_cmp);
-    api_stream_begin(sl->req, 200,
-                     sl->tty ? "application/vnd.docker.raw-stream"
-                             : "application/vnd.docker.multiplexed-stream");
     buf_init(&line, 8u * 1024 * 1024);
-    for (i = 0; i < n; i++) {
-        const char *cid = json_string_value(json_array_get(v[i], 2));
-        const json_t *t = json_object_get(sl->tasks, cid);
-
-        buf_reset(&line);
-        if (sl->timestamps)
-            buf_printf(&line, "%s ", json_string_value(json_array_get(v[i],
-                                                                      0)));
-        if (sl->details)
-            buf_printf(&line,
-                       "com.docker.swarm.node.id=%s,"
-                       "com.docker.swarm.service.id=%s,"
-                       "com.docker.swarm.task.id=%s ",
-                       json_string_value(json_object_get(t, "node")),
-                       sl->sid,
-                       json_string_value(json_object_get(t, "task")));
-        buf_append(&line, json_string_value(json_array_get(v[i], 3)),
-                   strlen(json_string_value(json_array_get(v[i], 3))));
-        api_containers_frame(
-            sl->req, sl->tty,
-            (int)json_integer_value(json_array_get(v[i], 1)), line.data,
-            line.len, api_service_logs_write);
-    }
+    for (i = 0; i < n; i++)
+        api_service_logs_emit(sl, v[i], &line);
     buf_release(&line);
     free(v);
     api_stream_end(sl->req);
     json_decref(sl->tasks);
     json_decref(sl->records);
+    free(sl->calls);
     free(sl);
+}
+
+/* The records of an answer or stream message, kept or written. */
+static void api_service_logs_take(struct api_service_logs *sl,
+                                  const json_t *body)
+{
+    struct buf line;
+    json_t *rec;
+    size_t i;
+
+    buf_init(&line, 8u * 1024 * 1024);
+    json_array_foreach(json_object_get(body, "Logs"), i, rec) {
+        const char *cid = json_string_value(json_object_get(rec, "C"));
+        const char *l = json_string_value(json_object_get(rec, "L"));
+        json_int_t st = json_integer_value(json_object_get(rec, "S"));
+        const char *sp = l != NULL ? strchr(l, ' ') : NULL;
+        json_t *r;
+
+        if (cid == NULL || sp == NULL ||
+            json_object_get(sl->tasks, cid) == NULL || (st != 1 && st != 2))
+            continue;
+        r = json_pack("[s%, I, s, s]", l, (size_t)(sp - l), st, cid, sp + 1);
+        if (sl->follow) {
+            api_service_logs_emit(sl, r, &line);
+            json_decref(r);
+        } else {
+            json_array_append_new(sl->records, r);
+        }
+    }
+    buf_release(&line);
+}
+
+static void api_service_logs_on_msg(void *data, json_t *msg)
+{
+    struct api_service_logs_call *lc = data;
+
+    api_service_logs_take(lc->sl, msg);
 }
 
 static void api_service_logs_on_node(void *data, int status,
                                      const struct err *err, json_t *result)
 {
-    struct api_service_logs *sl = data;
-    json_t *rec;
-    size_t i;
+    struct api_service_logs_call *lc = data;
+    struct api_service_logs *sl = lc->sl;
 
-    if (status != 0)
+    lc->done = true;
+    lc->call = NULL;
+    if (status != 0 && status != -ERR_CANCELED)
         log_warn(LOG_API, "service logs: a node did not answer: %s",
                  err != NULL ? err->msg : "?");
-    json_array_foreach(json_object_get(result, "Logs"), i, rec) {
-        const char *cid = json_string_value(json_object_get(rec, "C"));
-        const char *l = json_string_value(json_object_get(rec, "L"));
-        json_int_t st = json_integer_value(json_object_get(rec, "S"));
-        const char *sp = l != NULL ? strchr(l, ' ') : NULL;
+    api_service_logs_take(sl, result);
+    api_service_logs_finish(sl);
+}
 
-        if (cid == NULL || sp == NULL ||
-            json_object_get(sl->tasks, cid) == NULL || (st != 1 && st != 2))
-            continue;
-        json_array_append_new(sl->records,
-                              json_pack("[s%, I, s, s]", l, (size_t)(sp - l),
-                                        st, cid, sp + 1));
+/* The client went away while following: stop every node's stream. */
+static void api_service_logs_on_close(void *data)
+{
+    struct api_service_logs *sl = data;
+    size_t i;
+
+    sl->pending++;
+    for (i = 0; i < sl->n_calls; i++) {
+        if (!sl->calls[i].done && sl->calls[i].call != NULL)
+            cluster_node_call_cancel(sl->calls[i].call);
     }
     api_service_logs_finish(sl);
 }
@@ -609,6 +670,7 @@ void api_services_logs(struct api_req *req)
                                         "TaskTemplate"),
                         "ContainerSpec"),
         "TTY"));
+    sl->follow = api_query_bool(req, "follow");
     sl->pending = 1;
     by_node = json_object();
     json_object_foreach(store_all(s, STORE_TASK), id, t) {
@@ -631,19 +693,34 @@ void api_services_logs(struct api_req *req)
         }
         json_array_append_new(ids, json_string(cid));
     }
+    sl->calls = xcalloc(json_object_size(by_node) + 1, sizeof(*sl->calls));
+    if (sl->follow) {
+        api_stream_begin(req, 200,
+                         sl->tty
+                             ? "application/vnd.docker.raw-stream"
+                             : "application/vnd.docker.multiplexed-stream");
+        api_req_on_close(req, api_service_logs_on_close, sl);
+    }
     json_object_foreach(by_node, id, ids) {
         const char *addr = api_service_node_addr(store_get(s, STORE_NODE,
                                                            id));
+        struct api_service_logs_call *lc = &sl->calls[sl->n_calls];
 
         if (addr == NULL)
             continue;
-        body = json_pack("{s:O, s:b, s:b, s:I}", "Containers", ids, "Stdout",
-                         out, "Stderr", errs, "Tail", (json_int_t)ntail);
+        body = json_pack("{s:O, s:b, s:b, s:I, s:b}", "Containers", ids,
+                         "Stdout", out, "Stderr", errs, "Tail",
+                         (json_int_t)ntail, "Follow", sl->follow);
+        lc->sl = sl;
+        sl->n_calls++;
         sl->pending++;
         if (cluster_node_call(req->cluster, addr, "agent.logs", body,
-                              API_SERVICE_LOGS_TIMEOUT_MS,
-                              api_service_logs_on_node, sl, &err) != 0) {
+                              sl->follow ? 0 : API_SERVICE_LOGS_TIMEOUT_MS,
+                              sl->follow ? api_service_logs_on_msg : NULL,
+                              api_service_logs_on_node, lc, &lc->call,
+                              &err) != 0) {
             log_warn(LOG_API, "service logs: node %s: %s", id, err.msg);
+            lc->done = true;
             sl->pending--;
         }
         json_decref(body);

@@ -192,11 +192,19 @@ int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
 /*
  * One call of method with body (borrowed) to the node whose cluster port
  * is at addr ("ip:port"), over a connection of its own, closed after the
- * answer. cb gets the answer (result borrowed for the call) or the error,
- * exactly once, unless this returns -code with err set.
+ * answer. With on_msg the call opens a server stream: on_msg gets each
+ * message (borrowed) before cb. cb gets the answer (result borrowed for
+ * the call) or the error, exactly once, unless this returns -code with err
+ * set. *out (may be NULL) is a handle for cluster_node_call_cancel, valid
+ * until cb fires.
  */
+struct cluster_call;
 int cluster_node_call(struct cluster *c, const char *addr,
                       const char *method, json_t *body, uint64_t timeout_ms,
-                      cluster_done_cb cb, void *data, struct err *err);
+                      void (*on_msg)(void *data, json_t *msg),
+                      cluster_done_cb cb, void *data,
+                      struct cluster_call **out, struct err *err);
+/* Give up a call: its cb fires at once with ERR_CANCELED. */
+void cluster_node_call_cancel(struct cluster_call *call);
 
 #endif

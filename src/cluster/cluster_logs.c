@@ -5,7 +5,10 @@
  * [id...], "Stdout": bool, "Stderr": bool, "Tail": n (negative: all)};
  * answer {"Logs": [{"C": id, "S": 1|2, "L": "<RFC 3339 time> <line>"}]},
  * every record timestamped (the manager merges nodes by time), at most
- * CLUSTER_LOGS_MAX bytes of lines (the newest are kept).
+ * CLUSTER_LOGS_MAX bytes of lines (the newest are kept). With "Follow" on
+ * a server stream, each record goes out at once as a stream message
+ * {"Logs": [record]} until every container stopped or the caller
+ * cancels.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +22,16 @@
 #define CLUSTER_LOGS_MAX (3u * 1024 * 1024)
 #define CLUSTER_LOGS_MAX_CONTAINERS 1000u
 
+struct cluster_logs_reader;
+
 struct cluster_logs_req
 {
     struct rpc_req *req;
     json_t *logs;        /* owned: the records so far */
     size_t bytes;
     unsigned pending;    /* readers still running, +1 while starting */
+    bool follow;         /* records are streamed as they come */
+    struct cluster_logs_reader *readers; /* the running ones */
 };
 
 /* One reader: its container ID for the records. */
@@ -32,6 +39,10 @@ struct cluster_logs_reader
 {
     struct cluster_logs_req *r;
     char *cid;           /* owned */
+    struct engine_logs *l;
+    bool starting;       /* inside engine_container_logs */
+    bool ended;          /* its end came while starting */
+    struct cluster_logs_reader *prev, *next;
 };
 
 static void cluster_logs_finish(struct cluster_logs_req *r)
@@ -46,6 +57,35 @@ static void cluster_logs_finish(struct cluster_logs_req *r)
     free(r);
 }
 
+static void cluster_logs_reader_free(struct cluster_logs_reader *rd)
+{
+    struct cluster_logs_req *r = rd->r;
+
+    if (rd->prev != NULL)
+        rd->prev->next = rd->next;
+    else
+        r->readers = rd->next;
+    if (rd->next != NULL)
+        rd->next->prev = rd->prev;
+    free(rd->cid);
+    free(rd);
+}
+
+/* The caller gave up on a follow: stop every reader, then answer. */
+static void cluster_logs_on_cancel(struct rpc_req *req, void *data)
+{
+    struct cluster_logs_req *r = data;
+
+    (void)req;
+    while (r->readers != NULL) {
+        engine_logs_cancel(r->readers->l);
+        cluster_logs_reader_free(r->readers);
+        r->pending--;
+    }
+    r->pending++;
+    cluster_logs_finish(r);
+}
+
 static void cluster_logs_on_record(void *data, int stream, const char *buf,
                                    size_t len)
 {
@@ -53,9 +93,21 @@ static void cluster_logs_on_record(void *data, int stream, const char *buf,
     struct cluster_logs_req *r = rd->r;
 
     if (stream == 0 && len == 0) {
-        free(rd->cid);
-        free(rd);
+        if (rd->starting) {
+            rd->ended = true;
+            return;
+        }
+        cluster_logs_reader_free(rd);
         cluster_logs_finish(r);
+        return;
+    }
+    if (r->follow) {
+        json_t *msg = json_pack("{s:[{s:s, s:i, s:s%}]}", "Logs", "C",
+                                rd->cid, "S", stream, "L", buf, len);
+        struct err err;
+
+        (void)rpc_server_send(r->req, msg, &err);
+        json_decref(msg);
         return;
     }
     /* over the cap: the oldest records go first */
@@ -78,6 +130,7 @@ void cluster_logs_serve(struct cluster *c, struct rpc_req *req)
     json_t *tail = json_object_get(req->body, "Tail");
     struct engine_logs_opts o;
     struct cluster_logs_req *r;
+    struct cluster_logs_reader *rd;
     struct err err;
     json_t *v;
     size_t i;
@@ -98,27 +151,39 @@ void cluster_logs_serve(struct cluster *c, struct rpc_req *req)
     o.out = json_is_true(json_object_get(req->body, "Stdout"));
     o.errs = json_is_true(json_object_get(req->body, "Stderr"));
     o.timestamps = true;
+    o.follow = req->stream &&
+               json_is_true(json_object_get(req->body, "Follow"));
     o.tail = tail != NULL ? (long)json_integer_value(tail) : -1;
     r = xcalloc(1, sizeof(*r));
     r->req = req;
     r->logs = json_array();
     r->pending = 1;
+    r->follow = o.follow;
     json_array_foreach(ids, i, v) {
-        struct cluster_logs_reader *rd;
-
         if (!json_is_string(v))
             continue;
         rd = xcalloc(1, sizeof(*rd));
         rd->r = r;
         rd->cid = xstrdup(json_string_value(v));
+        rd->next = r->readers;
+        if (r->readers != NULL)
+            r->readers->prev = rd;
+        r->readers = rd;
         r->pending++;
-        if (engine_container_logs(c->engine, rd->cid, &o,
-                                  cluster_logs_on_record, rd, &err) == NULL) {
+        rd->starting = true;
+        rd->l = engine_container_logs(c->engine, rd->cid, &o,
+                                      cluster_logs_on_record, rd, &err);
+        rd->starting = false;
+        if (rd->l == NULL)
             log_debug(LOG_CLUSTER, "agent.logs: %s: %s", rd->cid, err.msg);
-            free(rd->cid);
-            free(rd);
+        if (rd->l == NULL || rd->ended) {
+            cluster_logs_reader_free(rd);
             r->pending--;
         }
     }
+    /* canceled already: stop the readers now */
+    if (o.follow && r->pending > 1 &&
+        !rpc_server_on_cancel(req, cluster_logs_on_cancel, r))
+        cluster_logs_on_cancel(req, r);
     cluster_logs_finish(r);
 }

@@ -226,7 +226,8 @@ static struct rpc_client *cluster_port_leader(struct cluster_port *p,
 
 struct cluster_port_oneshot
 {
-    struct rpc_call call;
+    struct rpc_call call;         /* first: a struct cluster_call * is this */
+    void (*on_msg)(void *data, json_t *msg);
     struct rpc_client *client;    /* owned until its close completes */
     struct cluster_port *p;
     cluster_done_cb cb;
@@ -266,6 +267,19 @@ static void cluster_port_oneshot_close(struct cluster_port_oneshot *o)
     rpc_client_close(o->client, cluster_port_on_oneshot_closed);
 }
 
+static void cluster_port_on_oneshot_msg(struct rpc_call *call, json_t *body)
+{
+    struct cluster_port_oneshot *o = call->data;
+
+    if (o->on_msg != NULL && o->cb != NULL)
+        o->on_msg(o->data, body);
+}
+
+void cluster_node_call_cancel(struct cluster_call *call)
+{
+    rpc_conn_cancel((struct rpc_call *)call);
+}
+
 static void cluster_port_on_oneshot(struct rpc_call *call, int status,
                                     json_t *body)
 {
@@ -281,7 +295,9 @@ static void cluster_port_on_oneshot(struct rpc_call *call, int status,
 
 int cluster_node_call(struct cluster *c, const char *addr,
                       const char *method, json_t *body, uint64_t timeout_ms,
-                      cluster_done_cb cb, void *data, struct err *err)
+                      void (*on_msg)(void *data, json_t *msg),
+                      cluster_done_cb cb, void *data,
+                      struct cluster_call **out, struct err *err)
 {
     struct cluster_port *p = c->port;
     struct cluster_port_oneshot *o;
@@ -298,6 +314,9 @@ int cluster_node_call(struct cluster *c, const char *addr,
     o->client->data = o;
     o->call.data = o;
     o->call.cb = cluster_port_on_oneshot;
+    o->on_msg = on_msg;
+    if (on_msg != NULL)
+        o->call.on_msg = cluster_port_on_oneshot_msg;
     o->next = p->oneshots;
     if (p->oneshots != NULL)
         p->oneshots->prev = o;
@@ -309,6 +328,8 @@ int cluster_node_call(struct cluster *c, const char *addr,
         cluster_port_oneshot_close(o);
         return -err->code;
     }
+    if (out != NULL)
+        *out = (struct cluster_call *)&o->call;
     return 0;
 }
 

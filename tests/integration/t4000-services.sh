@@ -80,6 +80,20 @@ grep -qE '^[0-9T:.-]+Z lg\.2@' <<<"$out" || fail "timestamps: $out"
 expect_eq "$(dk n1 service logs --tail 0 lg 2>&1)" "" "tail 0"
 run_ok dk n1 service rm lg
 
+log "service logs -f streams new lines until the containers stop"
+run_ok dk n1 service create --detach --name tk --replicas 2 --stop-grace-period 1s \
+    busybox sh -c 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'
+wait_for 300 0.1 "2 tasks of tk running" running_is tk 2
+( "$DOCKER" -H "unix://$(node_sock n1)" service logs -f tk >"$TMP/follow.out" 2>&1
+  echo $? >"$TMP/follow.rc" ) &
+follow_has() { grep -q "tk\.$1\.[a-z0-9]*@.*| tick $2\$" "$TMP/follow.out"; }
+t0=$(grep -c 'tick' <<<"$(dk n1 service logs tk 2>&1)")
+wait_for 200 0.1 "tick $((t0 + 10)) of tk.1 streamed" follow_has 1 $((t0 + 10))
+follow_has 2 $((t0 + 5)) || fail "tk.2 not streamed"
+run_ok dk n1 service rm tk
+wait_for 300 0.1 "logs -f ended with the containers" test -s "$TMP/follow.rc"
+expect_eq "$(cat "$TMP/follow.rc")" 0 "logs -f exit status"
+
 log "shoal service: the same tables and texts as docker's"
 run_ok sh_ n1 service create --name sw --replicas 2 --stop-grace-period 1s \
     busybox sh -c 'echo from-shoal; sleep 300'
