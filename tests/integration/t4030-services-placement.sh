@@ -2,7 +2,8 @@
 # Placement with the real docker CLI: a global service runs one task on
 # every node, and on a node that joins later; constraints
 # (node.role==worker, node.labels.x==y) and --placement-pref
-# spread=node.labels.zone are honoured.
+# spread=node.labels.zone are honoured; replicated and global jobs run to
+# completion with the CLI's job progress display.
 . "$(dirname "$0")/lib.sh"
 
 # Ports 24750-24989.
@@ -53,4 +54,15 @@ wait_for 300 0.1 "4 tasks of s running" running_is s 4
 expect_eq "$(containers n1 s)" 2 "half of s in zone a"
 run_ok dk n1 service rm s
 for s in w l s; do wait_for 300 0.1 "$s's containers removed" no_containers "$s"; done
+
+log "jobs"
+run_ok timeout 60 "$DOCKER" -H "unix://$(node_sock n1)" service create --name job \
+    --mode replicated-job --replicas 5 --max-concurrent 2 busybox sh -c 'echo done'
+expect_contains "$OUT" "job complete" "replicated job progress"
+expect_eq "$(dk n1 service ps --format '{{.CurrentState}}' job | grep -c '^Complete')" 5 "5 completions"
+run_ok timeout 60 "$DOCKER" -H "unix://$(node_sock n1)" service create --name gjob \
+    --mode global-job busybox true
+expect_contains "$OUT" "job complete" "global job progress"
+expect_eq "$(dk n1 service ps --format '{{.CurrentState}}' gjob | grep -c '^Complete')" 4 "one completion per node"
+run_ok dk n1 service rm job gjob
 log "ok"

@@ -110,7 +110,9 @@ static void orch_jobs_replicated(const json_t *service, const json_t *tasks,
     make = max - live;
     if (make > total - done - live)
         make = total - done - live;
-    for (slot = 1; make > 0; slot++) {
+    /* swarmkit numbers a replicated job's slots from 0 (the CLI's job
+     * progress counts them so) */
+    for (slot = 0; make > 0; slot++) {
         char key[32];
 
         snprintf(key, sizeof(key), "%lld", (long long)slot);
