@@ -178,7 +178,8 @@ void api_services_create(struct api_req *req)
 
 /* ServiceStatus as moby computes it: running tasks on nodes not down;
  * desired: the replica count, for global services the tasks not shut
- * down; jobs count completed tasks of the current iteration. */
+ * down, for jobs the tasks still to complete; jobs count completed tasks
+ * of the current iteration. */
 static json_t *api_service_status(const struct store *s, const json_t *svc)
 {
     const char *sid = store_obj_id(svc);
@@ -218,14 +219,28 @@ static json_t *api_service_status(const struct store *s, const json_t *svc)
                 json_object_get(t, "JobIteration"), "Index")) == iter)
             completed++;
     }
-    if (mode != NULL && strcmp(mode, "replicated") == 0)
+    if (mode != NULL && strcmp(mode, "replicated") == 0) {
         desired = json_integer_value(json_object_get(
             json_object_get(spec_mode, "Replicated"), "Replicas"));
-    else if (mode != NULL && strcmp(mode, "replicated-job") == 0)
-        desired = json_integer_value(json_object_get(
-            json_object_get(spec_mode, "ReplicatedJob"), "MaxConcurrent"));
-    else
+    } else if (mode != NULL && strcmp(mode, "replicated-job") == 0) {
+        /* the lesser of MaxConcurrent and the completions still to go */
+        const json_t *rj = json_object_get(spec_mode, "ReplicatedJob");
+
+        desired = json_integer_value(json_object_get(rj,
+                                                     "TotalCompletions")) -
+                  completed;
+        if (desired > json_integer_value(json_object_get(rj,
+                                                         "MaxConcurrent")))
+            desired = json_integer_value(json_object_get(rj,
+                                                         "MaxConcurrent"));
+        if (desired < 0)
+            desired = 0;
+    } else if (mode != NULL && strcmp(mode, "global-job") == 0) {
+        /* the tasks that have yet to complete (the CLI adds completed) */
+        desired = live > completed ? live - completed : 0;
+    } else {
         desired = live;
+    }
     if (mode != NULL && strstr(mode, "-job") != NULL)
         return json_pack("{s:I, s:I, s:I}", "RunningTasks", running,
                          "DesiredTasks", desired, "CompletedTasks",

@@ -60,9 +60,11 @@ run_ok timeout 60 "$DOCKER" -H "unix://$(node_sock n1)" service create --name jo
     --mode replicated-job --replicas 5 --max-concurrent 2 busybox sh -c 'echo done'
 expect_contains "$OUT" "job complete" "replicated job progress"
 expect_eq "$(dk n1 service ps --format '{{.CurrentState}}' job | grep -c '^Complete')" 5 "5 completions"
+expect_eq "$(dk n1 service ls --filter name=job --format '{{.Replicas}}')" "0/0 (5/5 completed)" "job replicas"
 run_ok timeout 60 "$DOCKER" -H "unix://$(node_sock n1)" service create --name gjob \
     --mode global-job busybox true
 expect_contains "$OUT" "job complete" "global job progress"
 expect_eq "$(dk n1 service ps --format '{{.CurrentState}}' gjob | grep -c '^Complete')" 4 "one completion per node"
+expect_eq "$(dk n1 service ls --filter name=gjob --format '{{.Replicas}}')" "0/0 (4/4 completed)" "global job replicas"
 run_ok dk n1 service rm job gjob
 log "ok"
