@@ -1,7 +1,8 @@
 # shoal: the only makefile. Module source lists live in mk/*.mk.
 # make            debug build of build/shoal
 # make SANITIZE=address,undefined   sanitizer build (objects in build-san/)
-# make test       install deps, build, run the whole suite
+# make test       install deps, build, run the whole suite (build-vg: the
+#                 plain build with the test routes, for valgrind: t9100)
 # make fuzz       libFuzzer targets (clang, build-fuzz/), FUZZ_SECONDS each
 # make demo / demo-down
 
@@ -93,6 +94,7 @@ deps:
 
 test: deps
 	$(MAKE) all
+	$(MAKE) BUILD=build-vg EXTRA_CFLAGS=-DSHOAL_TESTING all
 	$(MAKE) SANITIZE=address,undefined all unit
 	$(MAKE) FUZZ=1 fuzz-bin
 	./tests/run.sh

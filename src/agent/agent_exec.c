@@ -24,6 +24,7 @@ struct agent_task
     void *health;                 /* health watch, or NULL */
     bool unhealthy;               /* stopped for failing its healthcheck */
     struct agent_exec *x;
+    bool files;                   /* its secrets tmpfs is mounted */
     struct agent_task *next;
 };
 
@@ -36,6 +37,9 @@ struct agent_exec
     void *data;
     struct agent_task *tasks;
     json_t *pending;              /* owned: task id -> Status to send */
+    json_t *deps;                 /* owned: {"Secret": {ID: object},
+                                     "Config": {...}} as assigned, with
+                                     their data: in memory only */
     void *sub;                    /* engine event subscription, or NULL */
     unsigned n_ops;               /* engine operations in flight */
     bool dead;                    /* freed once n_ops is 0 */
@@ -276,6 +280,7 @@ static struct agent_task *agent_exec_op_done(struct agent_exec_op *op)
             t->busy = false;
     } else if (x->n_ops == 0) {
         json_decref(x->pending);
+        json_decref(x->deps);
         free(x);
     }
     free(op);
@@ -391,8 +396,152 @@ static void agent_exec_on_orphan_removed(void *data, int status,
     x->n_ops--;
     if (x->dead && x->n_ops == 0) {
         json_decref(x->pending);
+        json_decref(x->deps);
         free(x);
     }
+}
+
+/* --- secrets and configs ----------------------------------------------- */
+
+/* A File's UID or GID: Docker sends strings ("0"); numbers are taken. */
+static int agent_exec_file_id(const json_t *file, const char *key,
+                              json_int_t *out)
+{
+    json_t *v = json_object_get(file, key);
+    const char *sv = json_string_value(v);
+    char *end;
+    unsigned long n;
+
+    if (v == NULL || (sv != NULL && sv[0] == '\0')) {
+        *out = 0;
+        return 0;
+    }
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (sv == NULL || sv[0] < '0' || sv[0] > '9')
+        return -1;
+    n = strtoul(sv, &end, 10);
+    if (*end != '\0' || n > 0x7fffffffUL)
+        return -1;
+    *out = (json_int_t)n;
+    return 0;
+}
+
+/*
+ * Mount the task's secrets (/run/secrets/<File.Name>, or File.Name when
+ * absolute) and configs (File.Name when absolute, else /<File.Name>) on
+ * its tmpfs and add read-only binds of the files to body's
+ * HostConfig.Mounts. 0 (nothing to do, or done), or -code with err (a
+ * dependency the node was not sent, a bad reference, the mount).
+ */
+static int agent_exec_files(struct agent_exec *x, struct agent_task *t,
+                            json_t *body, struct err *err)
+{
+    static const char *const kinds[] = {"Secret", "Config"};
+    json_t *cs = json_object_get(json_object_get(t->task, "Spec"),
+                                 "ContainerSpec");
+    json_t *files = json_array();
+    json_t *binds = json_array();
+    json_t *host = json_object_get(body, "HostConfig");
+    json_t *mounts;
+    char *dir = NULL;
+    size_t k;
+    size_t i;
+    int rv = 0;
+
+    for (k = 0; k < 2 && rv == 0; k++) {
+        char field[16];
+        char idkey[16];
+        json_t *ref;
+
+        snprintf(field, sizeof(field), "%ss", kinds[k]);
+        snprintf(idkey, sizeof(idkey), "%sID", kinds[k]);
+        json_array_foreach(json_object_get(cs, field), i, ref) {
+            const char *id = agent_exec_str(ref, idkey);
+            json_t *file = json_object_get(ref, "File");
+            const char *fname = agent_exec_str(file, "Name");
+            json_t *obj = json_object_get(json_object_get(x->deps, kinds[k]),
+                                          id);
+            json_t *mode = json_object_get(file, "Mode");
+            json_int_t uid;
+            json_int_t gid;
+            char local[32];
+            char *target;
+
+            if (obj == NULL) {
+                rv = err_set(err, ERR_NOTFOUND, "%s %s not found on this "
+                             "node", k == 0 ? "secret" : "config", id);
+                break;
+            }
+            if (fname[0] == '\0' || strstr(fname, "..") != NULL ||
+                agent_exec_file_id(file, "UID", &uid) != 0 ||
+                agent_exec_file_id(file, "GID", &gid) != 0 ||
+                (mode != NULL && !json_is_integer(mode))) {
+                rv = err_set(err, ERR_INVALID, "invalid %s reference %s",
+                             k == 0 ? "secret" : "config", id);
+                break;
+            }
+            snprintf(local, sizeof(local), "%c%zu", k == 0 ? 's' : 'c', i);
+            json_array_append_new(
+                files,
+                json_pack("{s:s, s:O, s:I, s:I, s:I}", "Name", local, "Data",
+                          json_object_get(json_object_get(obj, "Spec"),
+                                          "Data"),
+                          "UID", uid, "GID", gid, "Mode",
+                          mode ? json_integer_value(mode) : 0444));
+            if (fname[0] == '/')
+                target = xstrdup(fname);
+            else if (k == 0)
+                target = xasprintf("/run/secrets/%s", fname);
+            else
+                target = xasprintf("/%s", fname);
+            json_array_append_new(binds, json_pack("{s:s, s:s}", "Local",
+                                                   local, "Target", target));
+            free(target);
+        }
+    }
+    if (rv != 0 || json_array_size(files) == 0)
+        goto out;
+    if (x->ops.files_mount == NULL) {
+        rv = err_set(err, ERR_NOTIMPLEMENTED, "secrets are not supported here");
+        goto out;
+    }
+    rv = x->ops.files_mount(x->ops_data, t->id, files, &dir, err);
+    if (rv != 0)
+        goto out;
+    t->files = true;
+    mounts = json_object_get(host, "Mounts");
+    if (!json_is_array(mounts)) {
+        mounts = json_array();
+        json_object_set_new(host, "Mounts", mounts);
+    } else {
+        mounts = json_deep_copy(mounts);
+        json_object_set_new(host, "Mounts", mounts);
+    }
+    json_array_foreach(binds, i, cs) {
+        char *src = xasprintf("%s/%s", dir, agent_exec_str(cs, "Local"));
+
+        json_array_append_new(
+            mounts, json_pack("{s:s, s:s, s:O, s:b}", "Type", "bind",
+                              "Source", src, "Target",
+                              json_object_get(cs, "Target"), "ReadOnly", 1));
+        free(src);
+    }
+    free(dir);
+out:
+    json_decref(files);
+    json_decref(binds);
+    return rv;
+}
+
+/* Drop the task's tmpfs, if it has one. */
+static void agent_exec_files_drop(struct agent_exec *x, struct agent_task *t)
+{
+    if (t->files && x->ops.files_unmount != NULL)
+        x->ops.files_unmount(x->ops_data, t->id);
+    t->files = false;
 }
 
 /* --- the state machine -------------------------------------------------- */
@@ -418,6 +567,13 @@ static void agent_exec_prepare(struct agent_exec *x, struct agent_task *t)
     }
     name = agent_exec_container_name(t->task);
     body = agent_exec_create_body(x, t->task, name);
+    if (agent_exec_files(x, t, body, &err) != 0) {
+        json_decref(body);
+        free(name);
+        agent_exec_report(x, t, STORE_TASK_REJECTED, "preparing", err.msg,
+                          -1, 0);
+        return;
+    }
     rv = x->ops.create(x->ops_data, name, body, &t->cid, &err);
     json_decref(body);
     free(name);
@@ -495,6 +651,7 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
             if (t->cid != NULL && agent_exec_remove(x, t))
                 return;
             log_info(LOG_CLUSTER, "agent: task %s removed", t->id);
+            agent_exec_files_drop(x, t);
             agent_exec_unlink(x, t);
             agent_exec_task_free(t);
             return;
@@ -584,6 +741,8 @@ static void agent_exec_reconcile(struct agent_exec *x)
         if (t == NULL) {
             log_info(LOG_CLUSTER, "agent: removing container %.12s of "
                      "unassigned task %s", cid, tid);
+            if (x->ops.files_unmount != NULL && ids_is_valid(tid))
+                x->ops.files_unmount(x->ops_data, tid);
             x->n_ops++;
             err_clear(&err);
             if (x->ops.remove(x->ops_data, cid, agent_exec_on_orphan_removed,
@@ -662,10 +821,25 @@ static int agent_exec_check(const json_t *msg, bool *out_complete,
     json_array_foreach(changes, i, ch) {
         const char *action = json_string_value(json_object_get(ch, "Action"));
         json_t *task = json_object_get(ch, "Task");
+        json_t *dep = json_object_get(ch, "Secret");
 
-        if (action == NULL || !json_is_object(task) ||
-            !ids_is_valid(agent_exec_str(task, "ID")) ||
+        if (dep == NULL)
+            dep = json_object_get(ch, "Config");
+        if (action == NULL ||
             (strcmp(action, "update") != 0 && strcmp(action, "remove") != 0))
+            return err_set(err, ERR_PROTO, "assignments: malformed change");
+        if (dep != NULL && task == NULL) {
+            /* A secret or config: an ID, and data when it comes. */
+            if (!json_is_object(dep) ||
+                !ids_is_valid(agent_exec_str(dep, "ID")) ||
+                (strcmp(action, "update") == 0 &&
+                 !json_is_string(json_object_get(
+                     json_object_get(dep, "Spec"), "Data"))))
+                return err_set(err, ERR_PROTO, "assignments: malformed "
+                               "secret or config");
+            continue;
+        }
+        if (!json_is_object(task) || !ids_is_valid(agent_exec_str(task, "ID")))
             return err_set(err, ERR_PROTO, "assignments: malformed change");
         if (strcmp(action, "update") == 0 &&
             (store_task_state(task) < 0 || store_task_desired(task) < 0))
@@ -673,6 +847,31 @@ static int agent_exec_check(const json_t *msg, bool *out_complete,
                            "states", agent_exec_str(task, "ID"));
     }
     return 0;
+}
+
+/* A secret or config change: kept in memory only. False if ch is none. */
+static bool agent_exec_dep_change(struct agent_exec *x, const json_t *ch)
+{
+    static const char *const kinds[] = {"Secret", "Config"};
+    bool update = strcmp(agent_exec_str(ch, "Action"), "update") == 0;
+    size_t k;
+
+    if (json_object_get(ch, "Task") != NULL)
+        return false;
+    for (k = 0; k < 2; k++) {
+        json_t *dep = json_object_get(ch, kinds[k]);
+        json_t *set = json_object_get(x->deps, kinds[k]);
+
+        if (dep == NULL)
+            continue;
+        if (update)
+            json_object_set_new(set, agent_exec_str(dep, "ID"),
+                                json_deep_copy(dep));
+        else
+            json_object_del(set, agent_exec_str(dep, "ID"));
+        return true;
+    }
+    return false;
 }
 
 int agent_exec_assign(struct agent_exec *x, const json_t *msg,
@@ -692,10 +891,14 @@ int agent_exec_assign(struct agent_exec *x, const json_t *msg,
     if (complete) {
         for (t = x->tasks; t != NULL; t = t->next)
             t->assigned = false;
+        json_object_clear(json_object_get(x->deps, "Secret"));
+        json_object_clear(json_object_get(x->deps, "Config"));
     }
     json_array_foreach(changes, i, ch) {
         json_t *task = json_object_get(ch, "Task");
 
+        if (agent_exec_dep_change(x, ch))
+            continue;
         if (strcmp(agent_exec_str(ch, "Action"), "update") == 0) {
             agent_exec_update(x, task);
         } else {
@@ -812,6 +1015,7 @@ struct agent_exec *agent_exec_new(const struct agent_exec_ops *ops,
     x->notify = notify;
     x->data = data;
     x->pending = json_object();
+    x->deps = json_pack("{s:{}, s:{}}", "Secret", "Config");
     if (ops->subscribe != NULL)
         x->sub = ops->subscribe(ops_data, agent_exec_on_event, x);
     return x;
@@ -833,6 +1037,7 @@ void agent_exec_free(struct agent_exec *x)
     x->dead = true;
     if (x->n_ops == 0) {
         json_decref(x->pending);
+        json_decref(x->deps);
         free(x);
     }
 }

@@ -65,6 +65,14 @@ struct agent_exec_ops
                           void (*fn)(void *fn_data, bool healthy),
                           void *fn_data);
     void (*health_stop)(void *data, void *watch);
+    /* Secrets and configs of a task: put files (an array of {"Name" (a
+     * plain file name), "Data" (base64), "UID", "GID", "Mode"}) on a
+     * fresh tmpfs of task_id's own (replacing one left from before) and
+     * give its directory (*out_dir malloc'd). Nothing touches a disk.
+     * files_unmount drops it (no-op when there is none). */
+    int (*files_mount)(void *data, const char *task_id, const json_t *files,
+                       char **out_dir, struct err *err);
+    void (*files_unmount)(void *data, const char *task_id);
 };
 
 struct agent_exec;

@@ -190,14 +190,22 @@ void api_containers_start(struct api_req *req)
 void api_containers_stop(struct api_req *req)
 {
     struct err err;
+    char *sig = NULL;
     long t;
+    int rv = -1;
 
     if (!api_containers_engine(req))
         return;
     err_clear(&err);
-    if (api_containers_int(req, "t", -1, &t, &err) == 0 &&
-        engine_container_stop(req->engine, req->params[0], (int)t,
-                              api_containers_on_done, req, &err) == 0)
+    /* ?signal= came with API 1.42 */
+    if (api_version_at_least(req, 1, 42))
+        sig = api_query_get(req, "signal");
+    if (api_containers_int(req, "t", -1, &t, &err) == 0)
+        rv = engine_container_stop_sig(req->engine, req->params[0], (int)t,
+                                       sig, api_containers_on_done, req,
+                                       &err);
+    free(sig);
+    if (rv == 0)
         return;
     if (err.code == ERR_NOTMODIFIED)
         api_reply_empty(req, 304);

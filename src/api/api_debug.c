@@ -160,10 +160,13 @@ static void api_debug_task_done(void *data, int status,
         api_reply_empty(req, 200);
 }
 
+#define API_DEBUG__MAX_TASKS 200u /* one entry: the store's cap */
+
 struct api_debug_task_op
 {
     struct api_req *req;
-    char id[IDS_LEN + 1];
+    json_t *ids;                  /* owned: the answer's [{"ID"}] */
+    bool batch;                   /* the body was an array */
 };
 
 static void api_debug_task_created(void *data, int status,
@@ -174,43 +177,44 @@ static void api_debug_task_created(void *data, int status,
     UNUSED(result);
     if (status != 0)
         api_reply_err(op->req, err);
+    else if (op->batch)
+        api_reply_json(op->req, 201, json_incref(op->ids));
     else
-        api_reply_json(op->req, 201, json_pack("{s:s}", "ID", op->id));
+        api_reply_json(op->req, 201,
+                       json_incref(json_array_get(op->ids, 0)));
+    json_decref(op->ids);
     free(op);
 }
 
-static void api_debug_task_propose(struct api_req *req, json_t *action,
-                                   cluster_done_cb cb, void *data)
+static void api_debug_task_op_free(void *data)
+{
+    struct api_debug_task_op *op = data;
+
+    json_decref(op->ids);
+    free(op);
+}
+
+static void api_debug_task_propose(struct api_req *req, json_t *actions,
+                                   cluster_done_cb cb, void *data,
+                                   void (*free_data)(void *data))
 {
     struct err err;
-    json_t *actions = json_array();
 
-    json_array_append_new(actions, action);
     err_clear(&err);
     if (cluster_propose(req->cluster, actions, cb, data, &err) != 0) {
         api_reply_err(req, &err);
-        if (data != req)
-            free(data);
+        if (free_data != NULL)
+            free_data(data);
     }
 }
 
-void api_debug_task_create(struct api_req *req)
+/* Fill in what a debug task may leave out; the store action for it (task
+ * is borrowed: the action holds a reference of its own). */
+static json_t *api_debug_task_action(json_t *task)
 {
-    struct err err;
-    const struct store *s = cluster_manager_store(req->cluster, &err);
-    json_t *task = NULL;
     char id[IDS_LEN + 1];
-    struct api_debug_task_op *op;
+    bool assigned = json_object_get(task, "NodeID") != NULL;
 
-    if (s == NULL || api_body_json(req, &task, &err) != 0) {
-        api_reply_err(req, &err);
-        return;
-    }
-    if (!json_is_object(task)) {
-        json_decref(task);
-        api_reply_error(req, ERR_INVALID, "a Task object is required");
-        return;
-    }
     if (json_string_value(json_object_get(task, "ID")) == NULL) {
         ids_new(id);
         json_object_set_new(task, "ID", json_string(id));
@@ -223,17 +227,63 @@ void api_debug_task_create(struct api_req *req)
         json_object_set_new(
             task, "Status",
             json_pack("{s:s, s:s}", "State",
-                      json_object_get(task, "NodeID") ? "assigned"
-                                                      : "pending",
-                      "Message", json_object_get(task, "NodeID")
-                                     ? "scheduler assigned task to node"
-                                     : "pending task scheduling"));
+                      assigned ? "assigned" : "pending", "Message",
+                      assigned ? "scheduler assigned task to node"
+                               : "pending task scheduling"));
+    return store_action_create(STORE_TASK, json_incref(task));
+}
+
+/* The body is one Task, or an array of up to API_DEBUG__MAX_TASKS created
+ * in one Raft entry (scale benchmarks): answers {"ID"} or [{"ID"}]. */
+void api_debug_task_create(struct api_req *req)
+{
+    struct err err;
+    const struct store *s = cluster_manager_store(req->cluster, &err);
+    json_t *body = NULL;
+    json_t *actions;
+    json_t *task;
+    struct api_debug_task_op *op;
+    bool batch;
+    size_t i;
+
+    if (s == NULL || api_body_json(req, &body, &err) != 0) {
+        api_reply_err(req, &err);
+        return;
+    }
+    batch = json_is_array(body);
+    if (json_is_object(body)) {
+        task = body;
+        body = json_array();
+        json_array_append_new(body, task);
+    }
+    if (json_array_size(body) == 0 ||
+        json_array_size(body) > API_DEBUG__MAX_TASKS) {
+        json_decref(body);
+        api_reply_error(req, ERR_INVALID,
+                        "a Task object or an array of 1 to %u is required",
+                        API_DEBUG__MAX_TASKS);
+        return;
+    }
+    json_array_foreach(body, i, task) {
+        if (!json_is_object(task)) {
+            json_decref(body);
+            api_reply_error(req, ERR_INVALID, "a Task object is required");
+            return;
+        }
+    }
     op = xcalloc(1, sizeof(*op));
     op->req = req;
-    snprintf(op->id, sizeof(op->id), "%s",
-             json_string_value(json_object_get(task, "ID")));
-    api_debug_task_propose(req, store_action_create(STORE_TASK, task),
-                           api_debug_task_created, op);
+    op->batch = batch;
+    op->ids = json_array();
+    actions = json_array();
+    json_array_foreach(body, i, task) {
+        json_array_append_new(actions, api_debug_task_action(task));
+        json_array_append_new(
+            op->ids, json_pack("{s:O}", "ID", json_object_get(task, "ID")));
+    }
+    json_decref(body);
+    api_debug_task_propose(req, actions, api_debug_task_created, op,
+                           api_debug_task_op_free);
 }
 
 void api_debug_task_update(struct api_req *req)
@@ -258,8 +308,10 @@ void api_debug_task_update(struct api_req *req)
     task = json_deep_copy(task);
     json_object_update(task, patch);
     json_decref(patch);
-    api_debug_task_propose(req, store_action_update(STORE_TASK, task, 0),
-                           api_debug_task_done, req);
+    api_debug_task_propose(req,
+                           json_pack("[o]", store_action_update(STORE_TASK,
+                                                                task, 0)),
+                           api_debug_task_done, req, NULL);
 }
 
 void api_debug_task_delete(struct api_req *req)
@@ -270,8 +322,8 @@ void api_debug_task_delete(struct api_req *req)
         api_reply_err(req, &err);
         return;
     }
-    api_debug_task_propose(req,
-                           store_action_delete(STORE_TASK, req->params[0]),
-                           api_debug_task_done, req);
+    api_debug_task_propose(
+        req, json_pack("[o]", store_action_delete(STORE_TASK, req->params[0])),
+        api_debug_task_done, req, NULL);
 }
 #endif

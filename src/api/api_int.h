@@ -165,6 +165,10 @@ bool api_filters_match_labels(const json_t *filters, const char *key,
 void api_system_ping(struct api_req *req);
 void api_system_version(struct api_req *req);
 void api_system_info(struct api_req *req);
+/* Read or make (durably) the engine ID that /info shows, so that no
+ * request pays its first write (a new node's first /info is the one
+ * `docker swarm join` makes). */
+void api_system_load_id(const struct cluster *c);
 void api_swarm_inspect(struct api_req *req);
 void api_swarm_init(struct api_req *req);
 void api_swarm_join(struct api_req *req);
@@ -185,6 +189,17 @@ void api_services_update(struct api_req *req);
 void api_services_delete(struct api_req *req);
 void api_services_logs(struct api_req *req);
 void api_tasks_list(struct api_req *req);
+/* /secrets and /configs (api_secrets.c). */
+void api_secrets_list_secrets(struct api_req *req);
+void api_secrets_list_configs(struct api_req *req);
+void api_secrets_inspect_secret(struct api_req *req);
+void api_secrets_inspect_config(struct api_req *req);
+void api_secrets_create_secret(struct api_req *req);
+void api_secrets_create_config(struct api_req *req);
+void api_secrets_update_secret(struct api_req *req);
+void api_secrets_update_config(struct api_req *req);
+void api_secrets_delete_secret(struct api_req *req);
+void api_secrets_delete_config(struct api_req *req);
 void api_tasks_inspect(struct api_req *req);
 /* Containers and exec (api_containers.c, api_exec.c), with their shared
  * helpers: the engine check (replies 503 when there is none), integer

@@ -1122,6 +1122,7 @@ struct api_server *api_server_start(uv_loop_t *loop, const char *host,
                 host);
         return NULL;
     }
+    api_system_load_id(cluster);
     srv = xcalloc(1, sizeof(*srv));
     srv->loop = loop;
     srv->cluster = cluster;

@@ -66,7 +66,7 @@ json_t *api_public_copy(const json_t *obj)
 }
 
 /* The daemon's engine ID: a UUID kept in <data-root>/engine-id. */
-static const char *api_engine_id(const struct api_req *req)
+static const char *api_engine_id(const struct cluster *c)
 {
     static char id[64];
     char path[4096];
@@ -74,8 +74,7 @@ static const char *api_engine_id(const struct api_req *req)
 
     if (id[0] != '\0')
         return id;
-    snprintf(path, sizeof(path), "%s/engine-id",
-             cluster_data_root(req->cluster));
+    snprintf(path, sizeof(path), "%s/engine-id", cluster_data_root(c));
     if (fsutil_read_all(path, sizeof(id) - 1, &text, NULL, NULL) == 0 &&
         strlen(text) == 36) {
         snprintf(id, sizeof(id), "%s", text);
@@ -94,6 +93,11 @@ static const char *api_engine_id(const struct api_req *req)
     }
     free(text);
     return id;
+}
+
+void api_system_load_id(const struct cluster *c)
+{
+    (void)api_engine_id(c);
 }
 
 /* The Swarm section of /info. */
@@ -159,7 +163,7 @@ void api_system_info(struct api_req *req)
     gethostname(host, sizeof(host) - 1);
     root = xstrdup(cluster_data_root(req->cluster));
     v = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:[]}", "ID",
-                  api_engine_id(req), "Containers", 0, "ContainersRunning", 0,
+                  api_engine_id(req->cluster), "Containers", 0, "ContainersRunning", 0,
                   "ContainersPaused", 0, "ContainersStopped", 0, "Images", 0,
                   "Driver", "overlayfs", "DriverStatus");
     json_object_update_missing_new(

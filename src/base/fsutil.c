@@ -4,30 +4,29 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/fsutil.h"
 #include "base/mem.h"
 
-static int fsutil_fsync_parent(const char *path, struct err *err)
-{
-    char dir[PATH_MAX];
-    char *slash;
-    int fd;
+#define FSUTIL__PATH 4096
 
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* Set once openat2 answered ENOSYS: every later call goes straight to the
+ * user space walk (the pool threads call fsutil_openat2 too). */
+static atomic_bool fsutil__no_openat2;
+
+int fsutil_fsync_dir(const char *dir, struct err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
     if (fd == -1)
         return err_sys(err, ERR_IO, errno, "open %s", dir);
     if (fsync(fd) == -1) {
@@ -40,8 +39,30 @@ static int fsutil_fsync_parent(const char *path, struct err *err)
     return 0;
 }
 
+static int fsutil_fsync_parent(const char *path, struct err *err)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    return fsutil_fsync_dir(dir, err);
+}
+
 int fsutil_write_atomic(const char *path, const void *data, size_t len,
                         mode_t mode, struct err *err)
+{
+    return fsutil_write_atomic_ex(path, data, len, mode, 0, err);
+}
+
+int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
+                           mode_t mode, unsigned flags, struct err *err)
 {
     char tmp[PATH_MAX];
     const char *p = data;
@@ -66,7 +87,7 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
         p += n;
         len -= (size_t)n;
     }
-    if (fsync(fd) == -1)
+    if (!(flags & FSUTIL_NO_SYNC) && fsync(fd) == -1)
         goto err_after_open;
     if (close(fd) == -1) {
         e = errno;
@@ -78,6 +99,8 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
         unlink(tmp);
         return err_sys(err, ERR_IO, e, "rename %s", path);
     }
+    if (flags & (FSUTIL_NO_SYNC | FSUTIL_NO_DIR_SYNC))
+        return 0;
     return fsutil_fsync_parent(path, err);
 
 err_after_open:
@@ -217,3 +240,177 @@ bool fsutil_exists(const char *path)
 
     return stat(path, &st) == 0;
 }
+
+/* One component, never a symlink, never "..": all that RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS lets a single component be. */
+static int fsutil__open_one(int dirfd, const char *comp, int flags,
+                            mode_t mode)
+{
+    if (comp[0] == '\0' || strchr(comp, '/') != NULL ||
+        strcmp(comp, "..") == 0) {
+        errno = EXDEV;
+        return -1;
+    }
+    return openat(dirfd, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+/* Take the first component of *rest into comp (at most size bytes);
+ * advances *rest past it and its slashes. -1 when it is too long. */
+static int fsutil__next_comp(const char **rest, char *comp, size_t size)
+{
+    const char *p = *rest;
+    size_t seg;
+
+    while (*p == '/')
+        p++;
+    seg = strcspn(p, "/");
+    if (seg >= size)
+        return -1;
+    memcpy(comp, p, seg);
+    comp[seg] = '\0';
+    p += seg;
+    while (*p == '/')
+        p++;
+    *rest = p;
+    return 0;
+}
+
+/* RESOLVE_IN_ROOT in user space: resolve path lexically under rootfd
+ * (".." stops at the root, a symlink's target is read and resolved under
+ * the root too, 40 at most), then open the result one component at a time
+ * refusing symlinks, so a tree changed in between fails, never escapes. */
+static int fsutil__open_in_root(int rootfd, const char *path, int flags)
+{
+    char cur[FSUTIL__PATH] = "";
+    char todo[FSUTIL__PATH];
+    char link[FSUTIL__PATH];
+    char comp[FSUTIL__PATH];
+    char cand[FSUTIL__PATH];
+    const char *rest;
+    struct stat st;
+    bool want_dir;
+    int links = 0;
+    int fd;
+    int next;
+
+    if (path[0] == '\0') {
+        errno = ENOENT;
+        return -1;
+    }
+    if (snprintf(todo, sizeof(todo), "%s", path) >= (int)sizeof(todo))
+        goto too_long;
+    /* A trailing slash: the result must be a directory. */
+    want_dir = path[strlen(path) - 1] == '/';
+    rest = todo;
+    while (*rest != '\0') {
+        if (fsutil__next_comp(&rest, comp, sizeof(comp)) != 0)
+            goto too_long;
+        if (comp[0] == '\0' || strcmp(comp, ".") == 0)
+            continue;
+        if (strcmp(comp, "..") == 0) {
+            char *slash = strrchr(cur, '/');
+
+            if (slash != NULL)
+                *slash = '\0';
+            else
+                cur[0] = '\0';
+            continue;
+        }
+        if (snprintf(cand, sizeof(cand), "%s%s%s", cur,
+                     cur[0] != '\0' ? "/" : "", comp) >= (int)sizeof(cand))
+            goto too_long;
+        if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(st.st_mode)) {
+            ssize_t n;
+
+            if (++links > 40) {
+                errno = ELOOP;
+                return -1;
+            }
+            n = readlinkat(rootfd, cand, link, sizeof(link) - 1);
+            if (n == -1)
+                return -1;
+            link[n] = '\0';
+            if (link[0] == '/')
+                cur[0] = '\0';
+            /* The target, then what was left after the link. */
+            if (*rest == '\0' && n > 0 && link[n - 1] == '/')
+                want_dir = true;
+            if (snprintf(cand, sizeof(cand), "%s%s%s", link,
+                         *rest != '\0' ? "/" : "", rest) >= (int)sizeof(cand))
+                goto too_long;
+            memcpy(todo, cand, sizeof(todo));
+            rest = todo;
+            continue;
+        }
+        memcpy(cur, cand, sizeof(cur));
+    }
+    fd = dup(rootfd);
+    if (fd == -1)
+        return -1;
+    rest = cur;
+    while (*rest != '\0') {
+        int e;
+
+        if (fsutil__next_comp(&rest, comp, sizeof(comp)) != 0)
+            goto too_long_fd;
+        if (*rest != '\0')
+            next = fsutil__open_one(fd, comp, O_RDONLY | O_DIRECTORY, 0);
+        else
+            next = fsutil__open_one(fd, comp,
+                                    flags | (want_dir ? O_DIRECTORY : 0), 0);
+        e = errno;
+        close(fd);
+        errno = e;
+        if (next == -1)
+            return -1;
+        fd = next;
+    }
+    if (cur[0] == '\0') {
+        /* The root itself. */
+        next = openat(fd, ".", flags | O_CLOEXEC);
+        close(fd);
+        return next;
+    }
+    return fd;
+
+too_long_fd:
+    close(fd);
+too_long:
+    errno = ENAMETOOLONG;
+    return -1;
+}
+
+int fsutil_openat2(int dirfd, const char *path, int flags, mode_t mode,
+                   uint64_t resolve)
+{
+    const uint64_t in_root = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+                             RESOLVE_NO_XDEV;
+    struct open_how how;
+    int fd;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)flags | O_CLOEXEC;
+    how.mode = mode;
+    how.resolve = resolve;
+    if (!atomic_load(&fsutil__no_openat2)) {
+        fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+        if (fd != -1 || errno != ENOSYS)
+            return fd;
+        atomic_store(&fsutil__no_openat2, true);
+    }
+    if (resolve == (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS))
+        return fsutil__open_one(dirfd, path, flags, mode);
+    if ((resolve & RESOLVE_IN_ROOT) != 0 && (resolve & ~in_root) == 0 &&
+        (flags & O_CREAT) == 0)
+        return fsutil__open_in_root(dirfd, path, flags);
+    errno = ENOSYS;
+    return -1;
+}
+
+#ifdef SHOAL_TESTING
+void fsutil_testing_no_openat2(bool on)
+{
+    atomic_store(&fsutil__no_openat2, on);
+}
+#endif

@@ -206,6 +206,10 @@ void rpc_conn_close(struct rpc_conn *conn);
 
 /* The peer identity the transport gave (copied from the stream). */
 const struct stream_peer *rpc_conn_peer(const struct rpc_conn *conn);
+/* The stream conn reads and writes, borrowed: NULL once the conn is
+ * closing. For checks on the transport (tls_stream_verify_peer); never
+ * read, write or close it. */
+struct stream *rpc_conn_stream(const struct rpc_conn *conn);
 /* Calls this side has in flight on conn. */
 size_t rpc_conn_n_calls(const struct rpc_conn *conn);
 
@@ -281,8 +285,15 @@ int rpc_server_check_role(enum rpc_role role, const struct stream_peer *peer,
  * dead conn drops the answer, an oversize body becomes ERR_TOOBIG.
  */
 void rpc_server_reply(struct rpc_req *req, json_t *body);
-/* Answer req with err (code and message). Consumes req as above. */
+/* Answer req with err (code and message). Consumes req as above. A
+ * permission refusal (ERR_FORBIDDEN, ERR_UNAUTHORIZED) is logged as
+ * rpc_server_warn does. */
 void rpc_server_fail(struct rpc_req *req, const struct err *err);
+/* Log that req is refused for err: a warning with the peer's address and
+ * certificate, once per connection (later refusals at debug). For refusals
+ * that are not permission errors, e.g. a bad join token; call before
+ * answering. */
+void rpc_server_warn(const struct rpc_req *req, const struct err *err);
 
 /*
  * Send one STREAM message (body borrowed) on a stream request.

@@ -520,6 +520,11 @@ const struct stream_peer *rpc_conn_peer(const struct rpc_conn *conn)
     return &conn->peer;
 }
 
+struct stream *rpc_conn_stream(const struct rpc_conn *conn)
+{
+    return conn->failed ? NULL : conn->stream;
+}
+
 size_t rpc_conn_n_calls(const struct rpc_conn *conn)
 {
     return conn->n_calls;

@@ -36,6 +36,7 @@ struct rpc_conn
     bool stream_closing;             /* stream_close was called */
     unsigned n_handles;              /* stream + timer not yet closed */
     bool closed_fired;               /* closed_cb has run */
+    bool warned;                     /* a refusal was logged as a warning */
     uint32_t next_id;                /* last call id used */
     struct rpc_call *calls;          /* pending, in send order */
     struct rpc_call *calls_tail;
@@ -64,6 +65,10 @@ void rpc_conn_req_done(struct rpc_conn *conn, struct rpc_req *req);
 /* {"status": -code, "message": msg} (+ body when non-NULL, borrowed). */
 json_t *rpc_conn_status_payload(int status, const char *msg, json_t *body);
 
+/* Log a refused request: a warning naming the peer, the method and why,
+ * the first time on conn, debug lines after that. */
+void rpc_server_log_refusal(struct rpc_conn *conn, const char *method,
+                            const struct err *why);
 /* Run a REQUEST frame from the peer (payload taken). */
 void rpc_server_dispatch(struct rpc_conn *conn, uint32_t id, uint8_t flags,
                          json_t *payload);

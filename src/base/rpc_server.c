@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Serving RPC: the method table, role checks against the peer's
  * certificate, and the answer (once) and stream messages of a request. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,33 @@ int rpc_server_check_role(enum rpc_role role, const struct stream_peer *peer,
                        method);
     }
     return err_set(err, ERR_FORBIDDEN, "permission denied: %s", method);
+}
+
+void rpc_server_log_refusal(struct rpc_conn *conn, const char *method,
+                            const struct err *why)
+{
+    const struct stream_peer *peer = &conn->peer;
+    const char *addr = peer->addr[0] != '\0' ? peer->addr : conn->name;
+    char who[STREAM_ID_MAX + 48];
+
+    if (peer->verified)
+        snprintf(who, sizeof(who), "node %s, %s", peer->node_id,
+                 peer->role);
+    else
+        snprintf(who, sizeof(who), "no certificate");
+    if (conn->warned) {
+        log_debug(LOG_RPC, "rpc %s from %s (%s) refused: %s", method, addr,
+                  who, why->msg);
+        return;
+    }
+    conn->warned = true;
+    log_warn(LOG_RPC, "rpc %s from %s (%s) refused: %s", method, addr, who,
+             why->msg);
+}
+
+void rpc_server_warn(const struct rpc_req *req, const struct err *err)
+{
+    rpc_server_log_refusal(req->conn, req->method, err);
 }
 
 static const struct rpc_method *rpc_server_find(const struct rpc_server *srv,
@@ -95,12 +123,12 @@ void rpc_server_dispatch(struct rpc_conn *conn, uint32_t id, uint8_t flags,
     m = rpc_server_find(conn->server, name);
     if (m == NULL) {
         err_set(&err, ERR_NOTFOUND, "unknown rpc method %s", name);
+        rpc_server_log_refusal(conn, name != NULL ? name : "(none)", &err);
         rpc_server_refuse(conn, id, flags, &err);
         goto out_payload;
     }
     if (rpc_server_check_role(m->role, &conn->peer, m->name, &err) != 0) {
-        log_debug(LOG_RPC, "rpc %s from %s refused: %s", m->name, conn->name,
-                 err.msg);
+        rpc_server_log_refusal(conn, m->name, &err);
         rpc_server_refuse(conn, id, flags, &err);
         goto out_payload;
     }
@@ -182,6 +210,8 @@ void rpc_server_fail(struct rpc_req *req, const struct err *err)
     int code = err->code > ERR_OK && err->code < ERR__COUNT ? err->code
                                                             : ERR_INTERNAL;
 
+    if (code == ERR_FORBIDDEN || code == ERR_UNAUTHORIZED)
+        rpc_server_log_refusal(req->conn, req->method, err);
     rpc_server_answer(req, -code, err->msg, NULL);
 }
 

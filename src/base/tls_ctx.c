@@ -41,10 +41,9 @@ static int tls_ctx_no_password(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-static int tls_ctx_load_roots(SSL_CTX *sc, const char *root_pem,
-                              struct err *err)
+int tls_ctx_load_store(X509_STORE *store, const char *root_pem,
+                       struct err *err)
 {
-    X509_STORE *store = SSL_CTX_get_cert_store(sc);
     X509 *x = NULL;
     BIO *bio;
     int n = 0;
@@ -183,7 +182,8 @@ static int tls_ctx_build(struct tls_ctx *ctx, const char *root_pem,
     }
     SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
     if (!(ctx->insecure && !ctx->is_server)) {
-        rv = tls_ctx_load_roots(sc, root_pem, err);
+        rv = tls_ctx_load_store(SSL_CTX_get_cert_store(sc), root_pem,
+                                err);
         if (rv != 0)
             goto err_after_new;
     }
@@ -257,6 +257,22 @@ static int tls_ctx_set_alpn(struct tls_ctx *ctx, const char *const *alpn,
     }
     ctx->alpn_len = total;
     return 0;
+}
+
+void tls_ctx_preload(void)
+{
+    SSL_CTX *sc;
+
+    /* The configuration and default provider... */
+    if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1) {
+        ERR_clear_error();
+        return;
+    }
+    /* ...and the algorithms a context fetches (ciphers, groups, signature
+     * schemes), which OpenSSL then keeps cached for every later one. */
+    sc = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_free(sc);
+    ERR_clear_error();
 }
 
 int tls_ctx_new(const struct tls_ctx_config *cfg, struct tls_ctx **out,

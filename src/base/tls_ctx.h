@@ -56,6 +56,15 @@ struct tls_ctx_config
 struct tls_ctx;
 
 /*
+ * Do OpenSSL's one-time work now (its configuration, providers and the
+ * algorithms every context fetches: a few ms on first use), so that the
+ * first handshake of a join does not pay it. Optional, idempotent, never
+ * fails (a failure here shows again, with its reason, at tls_ctx_new).
+ * The daemon calls it at start.
+ */
+void tls_ctx_preload(void);
+
+/*
  * Build a context. Returns 0 with *out owned by the caller (release with
  * tls_ctx_free), or -ERR_INVALID naming what is wrong with the input (no
  * certificate in root_pem, a key that is not the certificate's, a missing
@@ -187,6 +196,23 @@ int tls_stream_dial(uv_loop_t *loop, struct tls_ctx *ctx, const char *addr,
                     const char *alpn, uint64_t timeout_ms,
                     struct tls_stream_dial_req *req, tls_stream_dial_cb cb,
                     struct err *err);
+
+/*
+ * Verify, after the fact, the server of an open stream dialled with an
+ * insecure context (its root was not known yet: see cluster_join.c). The
+ * certificate chain it presented in the handshake, whose leaf key it
+ * proved to hold, must chain to root_pem (the only trust anchor) as a
+ * verified dial's would, the leaf must carry the DNS SAN verify_name and
+ * the OU role (each when not NULL). s->peer is left as it is. Returns 0;
+ * -ERR_UNAUTHORIZED with a verified dial's texts ("TLS handshake with
+ * ADDR: certificate signed by unknown authority", "...: remote
+ * certificate is not valid for swarm-ca", ...); -ERR_INVALID for a
+ * stream that is not such a stream (or NULL), or a root_pem without
+ * certificates; -ERR_INTERNAL if OpenSSL fails.
+ */
+int tls_stream_verify_peer(struct stream *s, const char *root_pem,
+                           const char *verify_name, const char *role,
+                           struct err *err);
 
 /* Abort a dial in flight: cb fires (later, from the loop) with
  * -ERR_CANCELED, unless it already fired, in which case nothing happens.

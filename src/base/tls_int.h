@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "base/tls_ctx.h"
 
@@ -23,6 +24,12 @@ struct tls_ctx
     unsigned char *alpn;    /* owned, ALPN wire format (server), or NULL */
     size_t alpn_len;
 };
+
+/* Add every certificate of the PEM bundle root_pem to store as a trust
+ * anchor. 0, or -ERR_INVALID when it holds none (-ERR_INTERNAL if OpenSSL
+ * fails). */
+int tls_ctx_load_store(X509_STORE *store, const char *root_pem,
+                       struct err *err);
 
 /* Client SSL_CTX new-session callback (tls_stream.c): the server sent a
  * ticket, so it accepted our certificate. Keeps no reference; returns 0. */

@@ -27,6 +27,7 @@
 #define TLS_STREAM__READ_CHUNK 16384
 #define TLS_STREAM__WRITE_CHUNK (1024 * 1024)
 #define TLS_STREAM__ADDR_LEN (INET6_ADDRSTRLEN + 9)
+#define TLS_STREAM__QUIET_MS 1000 /* between warnings for non-TLS peers */
 
 enum tls_stream_state {
     TLS_STREAM_CONNECTING, /* dial: TCP connect in progress */
@@ -84,6 +85,9 @@ struct tls_stream_listener
     void *data;                 /* user's */
     struct tls_stream *pending; /* handshakes in progress, owned */
     int port;
+    bool proto_warned;          /* a protocol refusal was logged as such */
+    uint64_t proto_warned_at;   /* uv_now of that line */
+    unsigned proto_quiet;       /* refusals logged at debug since */
 };
 
 static void tls_stream_flush_final(struct tls_stream *s);
@@ -207,6 +211,30 @@ static void tls_stream_close_handles(struct tls_stream *s)
     uv_close((uv_handle_t *)&s->tcp, tls_stream_on_handle_closed);
 }
 
+/* A client that does not speak our TLS (plain TCP, TLS 1.2, no ALPN) is
+ * worth a warning too, but anyone can open connections for free: at most
+ * one such line per TLS_STREAM__QUIET_MS and listener, the others at debug
+ * and counted in the next warning. */
+static void tls_stream_warn_proto(struct tls_stream_listener *l,
+                                  const char *msg)
+{
+    uint64_t now = uv_now(l->tcp.loop);
+
+    if (l->proto_warned && now - l->proto_warned_at < TLS_STREAM__QUIET_MS) {
+        l->proto_quiet++;
+        log_debug(LOG_TLS, "connection refused: %s", msg);
+        return;
+    }
+    if (l->proto_quiet > 0)
+        log_warn(LOG_TLS, "connection refused: %s (and %u more such "
+                 "connections since the last warning)", msg, l->proto_quiet);
+    else
+        log_warn(LOG_TLS, "connection refused: %s", msg);
+    l->proto_warned = true;
+    l->proto_warned_at = now;
+    l->proto_quiet = 0;
+}
+
 /* Abort a connection that was never handed to the user. For a dial the
  * message goes to req->err and the dial callback fires once closed. */
 static void tls_stream_fail(struct tls_stream *s, int code, const char *fmt,
@@ -228,6 +256,8 @@ static void tls_stream_fail(struct tls_stream *s, int code, const char *fmt,
         /* A refused certificate (another swarm's, expired, forged) is
          * worth an operator's attention; plain drops are not. */
         log_warn(LOG_TLS, "connection refused: %s", msg);
+    else if (code == ERR_PROTO && s->listener != NULL)
+        tls_stream_warn_proto(s->listener, msg);
     else
         log_debug(LOG_TLS, "connection dropped: %s", msg);
     tls_stream_close_handles(s);
@@ -400,6 +430,29 @@ static bool tls_stream_is_unknown_authority(long vr)
            vr == X509_V_ERR_CERT_SIGNATURE_FAILURE;
 }
 
+/* A failed chain verification (vr) in words; host is the DNS name that
+ * was required (or NULL), who "remote" or "client". */
+static void tls_stream_verify_why(long vr, const char *host, const char *who,
+                                  char *buf, size_t len)
+{
+    if (tls_stream_is_unknown_authority(vr)) {
+        snprintf(buf, len, "certificate signed by unknown authority");
+    } else if (vr == X509_V_ERR_CERT_HAS_EXPIRED ||
+               vr == X509_V_ERR_CERT_NOT_YET_VALID) {
+        snprintf(buf, len, "%s certificate has expired or is not yet valid",
+                 who);
+    } else if (vr == X509_V_ERR_HOSTNAME_MISMATCH) {
+        if (host != NULL && strcmp(host, "swarm-manager") == 0)
+            snprintf(buf, len, "remote certificate is not a manager");
+        else
+            snprintf(buf, len, "remote certificate is not valid for %s",
+                     host != NULL ? host : "?");
+    } else {
+        snprintf(buf, len, "%s certificate refused: %s", who,
+                 X509_verify_cert_error_string(vr));
+    }
+}
+
 /* Why the handshake failed, in words; *code gets the err class. Reads and
  * clears the OpenSSL error queue. The peer's certificate as we judged it
  * comes first, then an alert the peer sent us. */
@@ -414,25 +467,9 @@ static void tls_stream_why(struct tls_stream *s, int ssl_err, char *buf,
     *code = ERR_UNAUTHORIZED;
     if (e != 0 && reason == SSL_R_CERTIFICATE_VERIFY_FAILED &&
         vr != X509_V_OK) {
-        if (tls_stream_is_unknown_authority(vr)) {
-            snprintf(buf, len, "certificate signed by unknown authority");
-        } else if (vr == X509_V_ERR_CERT_HAS_EXPIRED ||
-                   vr == X509_V_ERR_CERT_NOT_YET_VALID) {
-            snprintf(buf, len, "%s certificate has expired or is not yet "
-                     "valid", who);
-        } else if (vr == X509_V_ERR_HOSTNAME_MISMATCH) {
-            X509_VERIFY_PARAM *vp = SSL_get0_param(s->ssl);
-            const char *host = X509_VERIFY_PARAM_get0_host(vp, 0);
-
-            if (host != NULL && strcmp(host, "swarm-manager") == 0)
-                snprintf(buf, len, "remote certificate is not a manager");
-            else
-                snprintf(buf, len, "remote certificate is not valid for "
-                         "%s", host != NULL ? host : "?");
-        } else {
-            snprintf(buf, len, "%s certificate refused: %s", who,
-                     X509_verify_cert_error_string(vr));
-        }
+        tls_stream_verify_why(vr, X509_VERIFY_PARAM_get0_host(
+                                      SSL_get0_param(s->ssl), 0),
+                              who, buf, len);
     } else if (reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA) {
         snprintf(buf, len, "server refused our certificate: certificate "
                  "signed by unknown authority");
@@ -1013,6 +1050,83 @@ err_after_alloc:
     s->state = TLS_STREAM_CLOSING;
     uv_close((uv_handle_t *)&s->timer, tls_stream_on_handle_closed);
     uv_close((uv_handle_t *)&s->tcp, tls_stream_on_handle_closed);
+    return rv;
+}
+
+int tls_stream_verify_peer(struct stream *base, const char *root_pem,
+                           const char *verify_name, const char *role,
+                           struct err *err)
+{
+    struct tls_stream *s = (struct tls_stream *)base;
+    X509_STORE_CTX *xctx = NULL;
+    X509_VERIFY_PARAM *vp;
+    X509_STORE *store = NULL;
+    X509 *leaf;
+    char why[256];
+    char ou[32];
+    long vr;
+    int rv;
+
+    if (base == NULL || base->ops != &tls_stream_ops || !s->insecure ||
+        s->state != TLS_STREAM_OPEN)
+        return err_set(err, ERR_INVALID,
+                       "verify peer: not an open insecure TLS client "
+                       "stream");
+    leaf = SSL_get0_peer_certificate(s->ssl);
+    if (leaf == NULL)
+        return err_set(err, ERR_UNAUTHORIZED,
+                       "TLS handshake with %s: remote sent no certificate",
+                       s->addr);
+    ERR_clear_error();
+    store = X509_STORE_new();
+    xctx = X509_STORE_CTX_new();
+    if (store == NULL || xctx == NULL) {
+        rv = err_set(err, ERR_INTERNAL, "out of memory in OpenSSL");
+        goto out;
+    }
+    rv = tls_ctx_load_store(store, root_pem, err);
+    if (rv != 0)
+        goto out;
+    /* The chain as the server sent it (on a client: leaf first); the
+     * handshake proved it holds the leaf's key. */
+    if (X509_STORE_CTX_init(xctx, store, leaf,
+                            SSL_get_peer_cert_chain(s->ssl)) != 1 ||
+        X509_STORE_CTX_set_default(xctx, "ssl_server") != 1) {
+        rv = err_set(err, ERR_INTERNAL, "cannot set up the verification");
+        goto out;
+    }
+    vp = X509_STORE_CTX_get0_param(xctx);
+    X509_VERIFY_PARAM_set_hostflags(vp,
+                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (verify_name != NULL &&
+        X509_VERIFY_PARAM_set1_host(vp, verify_name, 0) != 1) {
+        rv = err_set(err, ERR_INTERNAL, "cannot set up the verification");
+        goto out;
+    }
+    if (X509_verify_cert(xctx) != 1) {
+        vr = X509_STORE_CTX_get_error(xctx);
+        if (vr == X509_V_OK)
+            vr = X509_V_ERR_UNSPECIFIED;
+        tls_stream_verify_why(vr, verify_name, "remote", why, sizeof(why));
+        rv = err_set(err, ERR_UNAUTHORIZED, "TLS handshake with %s: %s",
+                     s->addr, why);
+        goto out;
+    }
+    if (role != NULL &&
+        (!tls_stream_name_field(X509_get_subject_name(leaf),
+                                NID_organizationalUnitName, ou,
+                                sizeof(ou)) ||
+         strcmp(ou, role) != 0)) {
+        rv = err_set(err, ERR_UNAUTHORIZED,
+                     "TLS handshake with %s: remote certificate is not "
+                     "a %s certificate", s->addr, role);
+        goto out;
+    }
+    rv = 0;
+out:
+    ERR_clear_error();
+    X509_STORE_CTX_free(xctx);
+    X509_STORE_free(store);
     return rv;
 }
 

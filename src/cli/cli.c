@@ -167,6 +167,24 @@ static const struct cli_flag cli_flags_node_rm[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_secret_create[] = {
+    {"label", 'l', CLI_FLAG_LIST, NULL, NULL, "Labels"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_secret_ls[] = {
+    {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
+     "Filter output based on conditions provided"},
+    {"format", 0, CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_LIST},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, NULL, "Only display IDs"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_secret_inspect[] = {
+    {"format", 'f', CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_ONE},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static const struct cli_flag cli_flags_service_create[] = {
     {"constraint", 0, CLI_FLAG_LIST, NULL, NULL, "Placement constraints"},
     {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
@@ -258,6 +276,21 @@ static const struct cli_flag cli_flags_format_only[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_bench_agents[] = {
+    {"data", 0, CLI_FLAG_STRING, NULL, "/tmp/shoal-fleet",
+     "Directory of the simulated nodes' keys and certificates (reused by "
+     "the next run)"},
+    {"hostname-prefix", 0, CLI_FLAG_STRING, NULL, "sim-",
+     "Node i reports the hostname <prefix><i>"},
+    {"listen-addr", 0, CLI_FLAG_STRING, "node-addr", NULL,
+     "Listen address the nodes join with (default 127.0.0.1 and a free "
+     "port)"},
+    {"manager", 0, CLI_FLAG_STRING, "host:port", NULL,
+     "Address of a manager to join through"},
+    {"token", 0, CLI_FLAG_STRING, NULL, NULL, "Token for entry into the swarm"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static int cli_daemon_misplaced(struct cli *c, struct cli_args *a,
                                 struct err *err)
 {
@@ -310,6 +343,34 @@ static const struct cli_cmd cli_node_cmds[] = {
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
+static const struct cli_cmd cli_secret_cmds[] = {
+    {"create", NULL, "[OPTIONS] SECRET [file|-]",
+     "Create a secret from a file or STDIN as content", CLI_ARGS_MIN, 1,
+     cli_flags_secret_create, cli_secret_create, NULL},
+    {"inspect", NULL, "[OPTIONS] SECRET [SECRET...]",
+     "Display detailed information on one or more secrets", CLI_ARGS_MIN, 1,
+     cli_flags_secret_inspect, cli_secret_inspect, NULL},
+    {"ls", "list", "[OPTIONS]", "List secrets", CLI_ARGS_NONE, 0,
+     cli_flags_secret_ls, cli_secret_ls, NULL},
+    {"rm", "remove", "SECRET [SECRET...]", "Remove one or more secrets",
+     CLI_ARGS_MIN, 1, NULL, cli_secret_rm, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
+static const struct cli_cmd cli_config_cmds[] = {
+    {"create", NULL, "[OPTIONS] CONFIG file|-",
+     "Create a config from a file or STDIN", CLI_ARGS_MIN, 2,
+     cli_flags_secret_create, cli_secret_create, NULL},
+    {"inspect", NULL, "[OPTIONS] CONFIG [CONFIG...]",
+     "Display detailed information on one or more configs", CLI_ARGS_MIN, 1,
+     cli_flags_secret_inspect, cli_secret_inspect, NULL},
+    {"ls", "list", "[OPTIONS]", "List configs", CLI_ARGS_NONE, 0,
+     cli_flags_secret_ls, cli_secret_ls, NULL},
+    {"rm", "remove", "CONFIG [CONFIG...]", "Remove one or more configs",
+     CLI_ARGS_MIN, 1, NULL, cli_secret_rm, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
 static const struct cli_cmd cli_service_cmds[] = {
     {"create", NULL, "[OPTIONS] IMAGE [COMMAND] [ARG...]",
      "Create a new service", CLI_ARGS_MIN, 1, cli_flags_service_create,
@@ -354,6 +415,13 @@ static const struct cli_cmd cli_system_cmds[] = {
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
+static const struct cli_cmd cli_bench_cmds[] = {
+    {"agents", NULL, "[OPTIONS] N",
+     "Run N simulated worker nodes against a swarm (scale benchmarks)",
+     CLI_ARGS_EXACT, 1, cli_flags_bench_agents, cli_bench_agents, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
 /* Root rows; the help groups them by their position in this table. */
 static const struct cli_cmd cli_root_cmds[] = {
     {"daemon", NULL, "[OPTIONS]", "Run the shoal daemon (a swarm node)",
@@ -366,12 +434,18 @@ static const struct cli_cmd cli_root_cmds[] = {
      NULL, cli_network_cmds},
     {"system", NULL, "COMMAND", "Manage shoal", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_system_cmds},
+    {"config", NULL, "COMMAND", "Manage Swarm configs", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_config_cmds},
     {"node", NULL, "COMMAND", "Manage Swarm nodes", CLI_ARGS_ANY, 0, NULL,
      NULL, cli_node_cmds},
+    {"secret", NULL, "COMMAND", "Manage Swarm secrets", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_secret_cmds},
     {"service", NULL, "COMMAND", "Manage Swarm services", CLI_ARGS_ANY, 0,
      NULL, NULL, cli_service_cmds},
     {"swarm", NULL, "COMMAND", "Manage Swarm", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_swarm_cmds},
+    {"bench", NULL, "COMMAND", "Benchmark tools", CLI_ARGS_ANY, 0, NULL,
+     NULL, cli_bench_cmds},
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
@@ -384,7 +458,7 @@ static const struct
 } cli_root_sections[] = {
     {"Commands", 0, 3},
     {"Management Commands", 3, 5},
-    {"Swarm Commands", 5, 8},
+    {"Swarm Commands", 5, 10},
 };
 
 /* Indexes into cli_global_flags. */

@@ -307,6 +307,11 @@ int cli_swarm_unlock(struct cli *c, struct cli_args *a, struct err *err);
 int cli_swarm_unlock_key(struct cli *c, struct cli_args *a, struct err *err);
 int cli_swarm_ca(struct cli *c, struct cli_args *a, struct err *err);
 
+int cli_secret_create(struct cli *c, struct cli_args *a, struct err *err);
+int cli_secret_ls(struct cli *c, struct cli_args *a, struct err *err);
+int cli_secret_inspect(struct cli *c, struct cli_args *a, struct err *err);
+int cli_secret_rm(struct cli *c, struct cli_args *a, struct err *err);
+
 int cli_node_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_node_inspect(struct cli *c, struct cli_args *a, struct err *err);
 int cli_node_update(struct cli *c, struct cli_args *a, struct err *err);
@@ -328,6 +333,9 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 
 int cli_system_info(struct cli *c, struct cli_args *a, struct err *err);
+
+/* ---- cli_bench.c ---- */
+int cli_bench_agents(struct cli *c, struct cli_args *a, struct err *err);
 int cli_system_version(struct cli *c, struct cli_args *a, struct err *err);
 
 #endif

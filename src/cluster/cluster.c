@@ -198,7 +198,8 @@ json_t *cluster_remote_managers(const struct cluster *c)
     return c->remote_managers;
 }
 
-json_t *cluster_node_description(const char *root_pem)
+json_t *cluster_node_description(const struct cluster *c,
+                                 const char *root_pem)
 {
     char host[256] = "";
     struct utsname u;
@@ -209,7 +210,10 @@ json_t *cluster_node_description(const char *root_pem)
     char *pub = NULL;
     json_t *d;
 
-    gethostname(host, sizeof(host) - 1);
+    if (c->hostname[0] != '\0')
+        snprintf(host, sizeof(host), "%s", c->hostname);
+    else
+        gethostname(host, sizeof(host) - 1);
     if (uname(&u) == -1)
         snprintf(u.machine, sizeof(u.machine), "unknown");
     if (ca_tls_info(root_pem, &subj, &pub, NULL) != 0) {
@@ -785,6 +789,11 @@ void cluster_set_task_engine(struct cluster *c,
 void cluster_set_engine(struct cluster *c, struct engine *e)
 {
     c->engine = e;
+}
+
+void cluster_set_hostname(struct cluster *c, const char *name)
+{
+    snprintf(c->hostname, sizeof(c->hostname), "%s", name ? name : "");
 }
 
 struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,

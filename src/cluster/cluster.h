@@ -46,6 +46,9 @@ void cluster_set_task_engine(struct cluster *c,
  * "agent.logs" reads its containers' logs for a manager. */
 struct engine;
 void cluster_set_engine(struct cluster *c, struct engine *e);
+/* The Hostname this node reports when it joins or inits (copied; NULL or
+ * "" = the machine's): simulated nodes (fleet/) sharing one machine. */
+void cluster_set_hostname(struct cluster *c, const char *name);
 /* Stop the manager; cb fires once everything is closed and c is freed.
  * Pending operations complete with ERR_CANCELED first. */
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data);

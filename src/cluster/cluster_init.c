@@ -284,7 +284,7 @@ int cluster_init(struct cluster *c, const json_t *req, cluster_done_cb cb,
 
     ca_token_new(root_cert, worker);
     ca_token_new(root_cert, manager);
-    desc = cluster_node_description(root_cert);
+    desc = cluster_node_description(c, root_cert);
     memset(&in, 0, sizeof(in));
     in.cluster_id = c->cluster_id;
     in.node_id = c->node_id;

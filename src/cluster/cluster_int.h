@@ -62,6 +62,8 @@ struct cluster
                                      the key file follows (kek-version) */
     uint8_t dek[CA_DEK_LEN];      /* raft data at rest, when has_dek */
     bool has_dek;
+    char hostname[256];           /* Description.Hostname; "" = the
+                                     machine's (cluster_set_hostname) */
     void (*close_cb)(void *data);
     void *close_data;
 };
@@ -88,7 +90,9 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
                           void *data);
 int cluster_save_state(struct cluster *c, const json_t *extra,
                        struct err *err);
-json_t *cluster_node_description(const char *root_pem);
+/* This node's Engine-API Description (c->hostname, else the machine's). */
+json_t *cluster_node_description(const struct cluster *c,
+                                 const char *root_pem);
 
 /* Restore the swarm found under swarm/ (at start, and after an unlock). */
 void cluster_restore(struct cluster *c);

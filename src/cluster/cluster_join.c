@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * swarm join, on the joining node (docs/internals/wire.md): fetch the root
- * CA over an unverified connection and pin it to the digest in the join
- * token, have a manager admit this node (ca.join: node ID, role and a
- * certificate for our CSR) over a connection verified against that root,
- * then run as a worker, or as a Raft member without a log that the leader
- * adds and catches up. docker-state.json is written last.
+ * CA over a connection not verified yet and pin it to the digest in the
+ * join token, verify that connection's server certificate chain against
+ * the pinned root, then have the manager admit this node on it (ca.join:
+ * node ID, role and a certificate for our CSR; the token goes only to a
+ * server proven to hold a certificate of that root), then run as a
+ * worker, or as a Raft member without a log that the leader adds and
+ * catches up. docker-state.json is written last.
  *
  * Every step is asynchronous on c->loop and bounded: dials and calls have
  * deadlines inside Docker's 20 s, and a manager that has not received the
@@ -52,8 +54,8 @@ static const char cluster_join_msg_timeout[] =
 
 enum cluster_join_phase {
     CLUSTER_JOIN_RESOLVE,    /* resolving a host name */
-    CLUSTER_JOIN_ROOT,       /* insecure dial + ca.root */
-    CLUSTER_JOIN_ADMIT,      /* verified dial + ca.join */
+    CLUSTER_JOIN_ROOT,       /* dial + ca.root */
+    CLUSTER_JOIN_ADMIT,      /* server verified, ca.join on the same conn */
     CLUSTER_JOIN_WAIT,       /* manager: waiting for the swarm's state */
     CLUSTER_JOIN_BACKGROUND, /* manager: answered the timeout, still waiting */
 };
@@ -76,7 +78,7 @@ struct cluster_join_op
     uv_timer_t timer;               /* the readiness poll */
     uv_getaddrinfo_t gai;
     struct tls_stream_dial_req dial;
-    struct rpc_conn *conn;          /* the current connection, or NULL */
+    struct rpc_conn *conn;          /* the connection, or NULL */
     struct rpc_call call;
     char *root_pem;                 /* owned */
     char *key_pem;                  /* owned */
@@ -89,6 +91,17 @@ struct cluster_join_op
     bool finishing;                 /* result decided, closing handles */
     bool detached;                  /* leave or shutdown owns the teardown */
     bool manager_started;
+    bool key_written;               /* swarm-node.key, as a worker's */
+    /* Root CA and key, written on a worker thread during ca.join. */
+    uv_work_t files;
+    bool files_busy;
+    int files_status;
+    struct err files_err;
+    char certs_dir[PATH_MAX];
+    char root_path[PATH_MAX];
+    char key_path[PATH_MAX];
+    char *key_text;                 /* owned: swarm-node.key's content */
+    json_t *answer;                 /* owned: ca.join's, while files_busy */
     int status;
     struct err err;
     void (*abort_cb)(void *data);
@@ -101,6 +114,7 @@ static struct cluster_join_op *cluster_join_ops;
 static void cluster_join_finish(struct cluster_join_op *op, int status,
                                 const struct err *err);
 static void cluster_join_dial(struct cluster_join_op *op);
+static bool cluster_join_call(struct cluster_join_op *op);
 
 static struct cluster_join_op *cluster_join_find(const struct cluster *c)
 {
@@ -228,6 +242,8 @@ static void cluster_join_free(struct cluster_join_op *op)
     free(op->root_pem);
     free(op->key_pem);
     free(op->csr_pem);
+    free(op->key_text);
+    json_decref(op->answer);
     free(op);
     if (abort_cb != NULL)
         abort_cb(abort_data);
@@ -284,7 +300,7 @@ static void cluster_join_complete(struct cluster_join_op *op)
 static void cluster_join_try_complete(struct cluster_join_op *op)
 {
     if (!op->finishing || op->timer_open || op->gai_busy || op->dialing ||
-        op->n_conns > 0 || op->n_streams > 0)
+        op->n_conns > 0 || op->n_streams > 0 || op->files_busy)
         return;
     cluster_join_complete(op);
 }
@@ -460,10 +476,13 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         err_set(&err, ERR_INVALID, "it is not for the key this node sent");
         goto bad_cert;
     }
+    /* A worker's key file was written while ca.join was in flight; a
+     * manager's carries its new Raft DEK too. */
     c->has_kek = false;
     c->has_dek = false;
     c->kek_version = 0;
-    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
+    if ((manager || !op->key_written) &&
+        cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0 ||
@@ -515,12 +534,62 @@ fail:
 
 /* --- the root CA -------------------------------------------------------- */
 
+/* On a worker thread: only op's file fields, set before and read after. */
+static void cluster_join_files_work(uv_work_t *w)
+{
+    struct cluster_join_op *op = w->data;
+
+    err_clear(&op->files_err);
+    op->files_status = 0;
+    if (fsutil_mkdir_p(op->certs_dir, 0700, &op->files_err) != 0 ||
+        fsutil_write_atomic(op->root_path, op->root_pem,
+                            strlen(op->root_pem), 0644,
+                            &op->files_err) != 0 ||
+        fsutil_write_atomic(op->key_path, op->key_text,
+                            strlen(op->key_text), 0600,
+                            &op->files_err) != 0)
+        op->files_status = -op->files_err.code;
+}
+
+/* Root and key are written: go on with an answer that came meanwhile. */
+static void cluster_join_files_done(uv_work_t *w, int status)
+{
+    struct cluster_join_op *op = w->data;
+    json_t *answer = op->answer;
+
+    op->files_busy = false;
+    op->answer = NULL;
+    if (status != 0 && op->files_status == 0) {
+        err_set(&op->files_err, ERR_INTERNAL,
+                "certificate writes: %s", uv_strerror(status));
+        op->files_status = -ERR_INTERNAL;
+    }
+    if (op->finishing) {
+        json_decref(answer);
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op)) {
+        json_decref(answer);
+        return;
+    }
+    if (op->files_status != 0) {
+        json_decref(answer);
+        cluster_join_finish(op, op->files_status, &op->files_err);
+        return;
+    }
+    op->key_written = true;
+    if (answer != NULL) {
+        cluster_join_admitted(op, answer);
+        json_decref(answer);
+    }
+}
+
 static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
 {
     struct cluster *c = op->c;
     const char *pem = json_string_value(json_object_get(body, "CACert"));
     char digest[CA_DIGEST_HEX_LEN + 1];
-    char path[PATH_MAX];
     struct err err;
 
     err_clear(&err);
@@ -542,18 +611,45 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
                  op->remote);
         goto fail;
     }
+    /* The token's secret goes only to a server that proved it holds a
+     * manager certificate of the pinned root (the handshake proved the
+     * key; this proves the chain, SAN swarm-ca and OU as a verified dial
+     * would have). */
+    if (tls_stream_verify_peer(rpc_conn_stream(op->conn), pem, CA_ROOT_CN,
+                               CA_ROLE_MANAGER, &err) != 0) {
+        if (err.code != ERR_UNAUTHORIZED)
+            goto fail;
+        cluster_join_fail_unreachable(op, &err);
+        return;
+    }
     op->root_pem = xstrdup(pem);
-    if (cluster_paths(c, "certificates", path, sizeof(path)) != 0 ||
-        fsutil_mkdir_p(path, 0700, &err) != 0)
-        goto fail_io;
-    if (cluster_paths(c, "certificates/swarm-root-ca.crt", path,
-                      sizeof(path)) != 0 ||
-        fsutil_write_atomic(path, pem, strlen(pem), 0644, &err) != 0)
-        goto fail_io;
     if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
         goto fail;
     op->phase = CLUSTER_JOIN_ADMIT;
-    cluster_join_dial(op);
+    if (!cluster_join_call(op))
+        return;
+    /* Durable while the manager admits us, off the loop: the root and
+     * the node's key (as a worker's: the role is known only from the
+     * answer), before the certificate and docker-state.json (last). A
+     * failed join, or a restart without docker-state.json, empties
+     * swarm/. */
+    op->key_text = ca_kek_write(op->key_pem, NULL, NULL, 0, &err);
+    if (op->key_text == NULL)
+        goto fail;
+    if (cluster_paths(c, "certificates", op->certs_dir,
+                      sizeof(op->certs_dir)) != 0 ||
+        cluster_paths(c, "certificates/swarm-root-ca.crt", op->root_path,
+                      sizeof(op->root_path)) != 0 ||
+        cluster_paths(c, "certificates/swarm-node.key", op->key_path,
+                      sizeof(op->key_path)) != 0)
+        goto fail_io;
+    op->files.data = op;
+    if (uv_queue_work(c->loop, &op->files, cluster_join_files_work,
+                      cluster_join_files_done) != 0) {
+        err_set(&err, ERR_INTERNAL, "cannot queue the certificate writes");
+        goto fail;
+    }
+    op->files_busy = true;
     return;
 
 fail_io:
@@ -579,13 +675,17 @@ static void cluster_join_on_call(struct rpc_call *call, int status,
         cluster_join_fail_call(op, status, &call->err, method);
         return;
     }
-    /* One call per connection: the next step dials anew. */
+    if (op->phase == CLUSTER_JOIN_ROOT) {
+        cluster_join_on_root(op, body); /* ca.join follows on conn */
+        return;
+    }
     op->conn = NULL;
     rpc_conn_close(conn);
-    if (op->phase == CLUSTER_JOIN_ROOT)
-        cluster_join_on_root(op, body);
-    else
-        cluster_join_admitted(op, body);
+    if (op->files_busy) {
+        op->answer = json_incref(body); /* cluster_join_files_done goes on */
+        return;
+    }
+    cluster_join_admitted(op, body);
 }
 
 static void cluster_join_on_conn_closed(struct rpc_conn *conn,
@@ -616,7 +716,9 @@ static void cluster_join_close_stray(struct cluster_join_op *op,
     stream_close(s, cluster_join_on_stray_closed, op);
 }
 
-static void cluster_join_call(struct cluster_join_op *op)
+/* Send the call of op->phase on op->conn. True when it is in flight;
+ * false when it failed (the join is finishing). */
+static bool cluster_join_call(struct cluster_join_op *op)
 {
     struct cluster *c = op->c;
     char raft_id[32];
@@ -634,7 +736,7 @@ static void cluster_join_call(struct cluster_join_op *op)
                          op->token, "CSR", op->csr_pem, "Availability",
                          op->avail, "RaftID", raft_id, "AdvertiseAddr",
                          c->advertise_addr, "Description",
-                         cluster_node_description(op->root_pem));
+                         cluster_node_description(c, op->root_pem));
     } else {
         timeout = cluster_join_min(timeout, CLUSTER_JOIN__ROOT_MS);
     }
@@ -642,15 +744,18 @@ static void cluster_join_call(struct cluster_join_op *op)
         json_decref(body);
         err_set(&err, ERR_UNAVAILABLE, "%s: deadline exceeded", method);
         cluster_join_fail_unreachable(op, &err);
-        return;
+        return false;
     }
     memset(&op->call, 0, sizeof(op->call));
     op->call.data = op;
     op->call.cb = cluster_join_on_call;
     rv = rpc_conn_call(op->conn, &op->call, method, body, timeout, &err);
     json_decref(body);
-    if (rv != 0)
+    if (rv != 0) {
         cluster_join_fail_call(op, rv, &err, method);
+        return false;
+    }
+    return true;
 }
 
 static void cluster_join_on_dialed(struct tls_stream_dial_req *req,
@@ -684,11 +789,11 @@ static void cluster_join_on_dialed(struct tls_stream_dial_req *req,
         return;
     }
     op->n_conns++;
-    cluster_join_call(op);
+    (void)cluster_join_call(op);
 }
 
-/* Dial the manager: insecure for ca.root, verified against the pinned
- * root (name "swarm-ca", no client certificate) for ca.join. */
+/* Dial the manager without verifying it (its root is not known yet; see
+ * cluster_join_on_root) and without a client certificate. */
 static void cluster_join_dial(struct cluster_join_op *op)
 {
     struct tls_ctx_config cfg;
@@ -707,12 +812,7 @@ static void cluster_join_dial(struct cluster_join_op *op)
         return;
     }
     memset(&cfg, 0, sizeof(cfg));
-    if (op->phase == CLUSTER_JOIN_ROOT) {
-        cfg.insecure = true;
-    } else {
-        cfg.root_pem = op->root_pem;
-        cfg.verify_name = CA_ROOT_CN;
-    }
+    cfg.insecure = true;
     rv = tls_ctx_new(&cfg, &ctx, &err);
     if (rv == 0) {
         memset(&op->dial, 0, sizeof(op->dial));

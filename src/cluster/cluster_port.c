@@ -355,6 +355,9 @@ static void cluster_port_on_relayed(struct rpc_call *call, int status,
                 "the request: node lost leader status");
 
     if (r->req != NULL) {
+        /* the leader saw this relay, not the joining node: say who */
+        if (status == -ERR_INVALID && strcmp(r->req->method, "ca.join") == 0)
+            rpc_server_warn(r->req, &call->err);
         if (status == 0)
             rpc_server_reply(r->req, body);
         else
@@ -754,6 +757,8 @@ static void cluster_port_ca_join(struct rpc_req *req, void *data)
              in.advertise_addr ? in.advertise_addr : "");
     action = ctl_join(s, &in, &j->out, &err);
     if (action == NULL) {
+        if (err.code == ERR_INVALID) /* a bad token or CSR */
+            rpc_server_warn(req, &err);
         free(j);
         rpc_server_fail(req, &err);
         return;
@@ -1540,8 +1545,12 @@ static void cluster_port_on_accept(struct tls_stream_listener *l,
     }
     if (strcmp(alpn, cluster_port_alpn_raft) == 0) {
         if (cluster_port_accept_raft(p, s, &err) != 0) {
-            log_info(LOG_CLUSTER, "raft connection from %s refused: %s",
-                     s->peer.addr, err.msg);
+            if (err.code == ERR_FORBIDDEN) /* not a manager of ours */
+                log_warn(LOG_CLUSTER, "raft connection from %s refused: %s",
+                         s->peer.addr, err.msg);
+            else
+                log_info(LOG_CLUSTER, "raft connection from %s refused: %s",
+                         s->peer.addr, err.msg);
             stream_close(s, NULL, NULL);
         }
         return;

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "base/tls_ctx.h"
 #include "cluster/cluster.h"
 #include "daemon/daemon.h"
 #include "agent/agent_engine.h"
@@ -222,6 +223,9 @@ int daemon_main(int argc, char **argv)
                 goto fail;
         }
     }
+    /* Off every request's path: a join's first handshake, an init's
+     * cluster port. */
+    tls_ctx_preload();
     uv_loop_init(&d.loop);
     d.cluster = cluster_new(&d.loop, root, &err);
     if (d.cluster == NULL)

@@ -62,6 +62,8 @@ static void engine_load(struct engine *e)
         next = c->next; /* recovery may remove c (AutoRemove) */
         engine_container_recover(e, c);
     }
+    for (c = e->ctrs; c != NULL; c = c->next)
+        engine_container_boot(e, c);
 }
 
 uv_loop_t *engine_loop(const struct engine *e)
@@ -97,6 +99,11 @@ err_after_alloc:
     free(e->root);
     free(e);
     return NULL;
+}
+
+const char *engine_root(const struct engine *e)
+{
+    return e->root;
 }
 
 struct image_store *engine_images(struct engine *e)
@@ -147,10 +154,12 @@ void engine_close(struct engine *e, void (*cb)(void *data), void *data)
         struct engine_waiter *w;
         struct err err;
 
+        engine_container_cancel_restart(c);
         if (c->kill_timer != NULL) {
             uv_close((uv_handle_t *)c->kill_timer, engine_on_timer_closed);
             c->kill_timer = NULL;
         }
+        engine_container_shutdown(c);
         err_clear(&err);
         err_set(&err, ERR_CANCELED, "the daemon is shutting down");
         while ((w = c->waiters) != NULL) {

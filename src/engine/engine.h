@@ -30,6 +30,8 @@ uv_loop_t *engine_loop(const struct engine *e);
 void engine_close(struct engine *e, void (*cb)(void *data), void *data);
 
 struct image_store *engine_images(struct engine *e);
+/* The data root (borrowed, valid while e lives). */
+const char *engine_root(const struct engine *e);
 
 typedef void (*engine_done_cb)(void *data, int status, const struct err *err);
 
@@ -46,6 +48,12 @@ int engine_container_start(struct engine *e, const char *ref,
  * (negative: the container's StopTimeout, default 10). */
 int engine_container_stop(struct engine *e, const char *ref, int timeout_s,
                           engine_done_cb cb, void *data, struct err *err);
+/* Stop with sig (a name or number as for kill) instead of StopSignal
+ * (NULL or "": StopSignal). */
+int engine_container_stop_sig(struct engine *e, const char *ref,
+                              int timeout_s, const char *sig,
+                              engine_done_cb cb, void *data,
+                              struct err *err);
 int engine_container_remove(struct engine *e, const char *ref, bool force,
                             engine_done_cb cb, void *data, struct err *err);
 /* GET /containers/{id}/json shape; new reference. */

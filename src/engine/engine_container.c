@@ -19,6 +19,11 @@
 #include "engine/runtime.h"
 
 #define ENGINE_CONTAINER__DEFAULT_STOP 10
+/* Docker's restart back-off: 100 ms doubling up to 1 min, back to the
+ * start once a run lasted 10 s. */
+#define ENGINE_CONTAINER__BACKOFF_MIN 100
+#define ENGINE_CONTAINER__BACKOFF_MAX 60000
+#define ENGINE_CONTAINER__BACKOFF_RESET 10.0
 
 /* --- helpers ------------------------------------------------------------ */
 
@@ -63,6 +68,11 @@ static void engine_container_wake(struct engine_ctr *c, int kind, int status,
         w->cb(w->data, w->kind == ENGINE_WAIT_STOP ? 0 : status, err);
         free(w);
     }
+}
+
+static void engine_container_on_timer_closed(uv_handle_t *h)
+{
+    free(h);
 }
 
 static char *engine_container_cdir(const struct engine_ctr *c)
@@ -284,28 +294,24 @@ int engine_container_create(struct engine *e, const char *name,
     if (rv != 0)
         goto err_after_alloc;
     /* The OCI spec's own checks now (on the mounted root: users are
-     * looked up in it), so that create refuses what start would. */
+     * looked up in it), so that create refuses what start would. The
+     * root stays mounted for the start (remove, a failed start, the exit
+     * and the daemon's stop or recovery unmount it). */
     rootfs = xasprintf("%s/rootfs", cdir);
     upper = xasprintf("%s/fs", cdir);
     rv = rootfs_mount(cdir, layers, upper, err);
     if (rv != 0)
         goto err_after_dir;
+    c->mounted = true;
     input = engine_view_spec_input(c);
     spec = oci_spec_build(input, image_config, rootfs, cdir, err);
-    {
-        struct err uerr;
-
-        err_clear(&uerr);
-        if (rootfs_unmount(cdir, &uerr) != 0)
-            log_error(LOG_MAIN, "container %s: %s", c->id, uerr.msg);
-    }
     if (spec == NULL) {
         rv = -err->code;
-        goto err_after_dir;
+        goto err_after_mount;
     }
     rv = engine_state_save(c, e->cdir_root, err);
     if (rv != 0)
-        goto err_after_dir;
+        goto err_after_mount;
     c->next = e->ctrs;
     e->ctrs = c;
     *id_out = xstrdup(c->id);
@@ -319,6 +325,8 @@ int engine_container_create(struct engine *e, const char *name,
     free(cdir);
     return 0;
 
+err_after_mount:
+    engine_container_unmount(c);
 err_after_dir:
     {
         struct err ignored;
@@ -394,7 +402,17 @@ static void engine_container_on_started(void *data, int status,
     free(c->error);
     c->error = xstrdup("");
     engine_view_now(c->started_at);
-    engine_container_save(c);
+    {
+        struct err serr;
+
+        /* Not synced: the process it records dies in the crash that could
+         * lose it; the monitor's own files find it after a daemon
+         * restart. */
+        err_clear(&serr);
+        if (engine_state_save_started(c, c->e->cdir_root, &serr) != 0)
+            log_error(LOG_MAIN, "container %s: saving state: %s", c->id,
+                      serr.msg);
+    }
     engine_container_flush_attaches(c->e, c->id);
     engine_emit(c->e, "start", c, NULL, NULL);
     r->cb(r->data, 0, NULL);
@@ -442,7 +460,9 @@ static int engine_container_do_start(struct engine_ctr *c, engine_done_cb cb,
     }
     text = json_dumps(spec, JSON_COMPACT);
     cfgp = xasprintf("%s/config.json", cdir);
-    rv = fsutil_write_atomic(cfgp, text, strlen(text), 0600, err);
+    /* Not synced: the bundle is regenerated at every start. */
+    rv = fsutil_write_atomic_ex(cfgp, text, strlen(text), 0600,
+                                FSUTIL_NO_SYNC, err);
     if (rv != 0)
         goto err_after_mount;
     memset(&o, 0, sizeof(o));
@@ -486,22 +506,149 @@ int engine_container_start(struct engine *e, const char *ref,
 
     if (c == NULL)
         return -err->code;
-    if (c->status == ENGINE_RUNNING || c->starting)
+    if (c->status == ENGINE_RUNNING || c->starting || c->restarting)
         return err_set(err, ERR_NOTMODIFIED, "container already started");
     if (c->status == ENGINE_REMOVING || c->status == ENGINE_DEAD)
         return err_set(err, ERR_CONFLICT,
                        "cannot start a container that has been removed");
+    /* Docker: a start by the user resets the restart policy's count */
+    c->restart_count = 0;
+    c->restart_delay = 0;
     return engine_container_do_start(c, cb, data, err);
+}
+
+/* --- restart policies --------------------------------------------------- */
+
+/* HostConfig.RestartPolicy's name ("no" when unset) and *max its
+ * MaximumRetryCount. */
+static const char *engine_container_policy(const struct engine_ctr *c,
+                                           int *max)
+{
+    json_t *rp = json_object_get(c->host, "RestartPolicy");
+    const char *n = json_string_value(json_object_get(rp, "Name"));
+
+    *max = (int)json_integer_value(json_object_get(rp,
+                                                   "MaximumRetryCount"));
+    return n != NULL && n[0] != '\0' ? n : "no";
+}
+
+/* Whether c, exited with code, starts again per its policy. at_boot: the
+ * daemon starts (Docker starts `always` containers then even if the user
+ * stopped them). */
+static bool engine_container_should_restart(const struct engine_ctr *c,
+                                            int code, bool at_boot)
+{
+    const char *n;
+    int max;
+
+    if (c->e->closing || c->status != ENGINE_EXITED || c->remove_on_exit ||
+        json_is_true(json_object_get(c->host, "AutoRemove")))
+        return false;
+    n = engine_container_policy(c, &max);
+    if (strcmp(n, "always") == 0)
+        return at_boot || !c->manual_stop;
+    if (c->manual_stop)
+        return false;
+    if (strcmp(n, "unless-stopped") == 0)
+        return true;
+    if (strcmp(n, "on-failure") == 0)
+        return code != 0 && (max <= 0 || c->restart_count < max);
+    return false;
+}
+
+void engine_container_cancel_restart(struct engine_ctr *c)
+{
+    c->restarting = false;
+    if (c->restart_timer == NULL)
+        return;
+    uv_close((uv_handle_t *)c->restart_timer,
+             engine_container_on_timer_closed);
+    c->restart_timer = NULL;
+}
+
+static void engine_container_pending_stop(struct engine_ctr *c);
+
+static void engine_container_on_restarted(void *data, int status,
+                                          const struct err *err)
+{
+    struct engine_ctr *c = data;
+
+    c->restarting = false;
+    if (status < 0)
+        log_warn(LOG_MAIN, "container %s: restart failed: %s", c->id,
+                 err ? err->msg : "start failed");
+    engine_container_save(c);
+    engine_container_pending_stop(c);
+}
+
+static void engine_container_on_restart_timer(uv_timer_t *t)
+{
+    struct engine_ctr *c = t->data;
+    struct err err;
+
+    uv_close((uv_handle_t *)t, engine_container_on_timer_closed);
+    c->restart_timer = NULL;
+    err_clear(&err);
+    if (engine_container_do_start(c, engine_container_on_restarted, c,
+                                  &err) != 0) {
+        log_warn(LOG_MAIN, "container %s: restart failed: %s", c->id,
+                 err.msg);
+        c->restarting = false;
+        engine_container_save(c);
+    }
+}
+
+/* Start c again after delay_ms (State.Restarting meanwhile). */
+static void engine_container_schedule_restart(struct engine_ctr *c,
+                                              uint64_t delay_ms)
+{
+    c->restarting = true;
+    if (c->restart_timer == NULL) {
+        c->restart_timer = xmalloc(sizeof(*c->restart_timer));
+        uv_timer_init(c->e->loop, c->restart_timer);
+        c->restart_timer->data = c;
+    }
+    log_info(LOG_MAIN, "container %s restarts in %llu ms (restart %d)",
+             c->id, (unsigned long long)delay_ms, c->restart_count);
+    uv_timer_start(c->restart_timer, engine_container_on_restart_timer,
+                   delay_ms, 0);
+}
+
+/* After an exit: the policy's restart with Docker's back-off. */
+static void engine_container_policy_exit(struct engine_ctr *c, int code)
+{
+    double ran = engine_view_parse_time(c->finished_at) -
+                 engine_view_parse_time(c->started_at);
+
+    if (!engine_container_should_restart(c, code, false))
+        return;
+    if (ran >= ENGINE_CONTAINER__BACKOFF_RESET)
+        c->restart_delay = 0;
+    c->restart_delay = c->restart_delay == 0
+                           ? ENGINE_CONTAINER__BACKOFF_MIN
+                           : c->restart_delay * 2;
+    if (c->restart_delay > ENGINE_CONTAINER__BACKOFF_MAX)
+        c->restart_delay = ENGINE_CONTAINER__BACKOFF_MAX;
+    c->restart_count++;
+    engine_container_schedule_restart(c, c->restart_delay);
+}
+
+void engine_container_boot(struct engine *e, struct engine_ctr *c)
+{
+    if (e->closing || c->restart_timer != NULL)
+        return;
+    if (c->status != ENGINE_EXITED) {
+        c->restarting = false;
+        return;
+    }
+    if (c->restarting ||
+        engine_container_should_restart(c, c->exit_code, true))
+        engine_container_schedule_restart(c, 0);
 }
 
 /* --- exit --------------------------------------------------------------- */
 
 static void engine_container_do_remove(struct engine_ctr *c);
-
-static void engine_container_on_timer_closed(uv_handle_t *h)
-{
-    free(h);
-}
 
 static void engine_container_stop_timer(struct engine_ctr *c)
 {
@@ -541,8 +688,13 @@ static void engine_container_exited(struct engine_ctr *c, int code,
     engine_container_wake(c, ENGINE_WAIT_EXIT, code, NULL);
     engine_container_wake(c, ENGINE_WAIT_STOP, 0, NULL);
     if (c->remove_on_exit ||
-        json_is_true(json_object_get(c->host, "AutoRemove")))
+        json_is_true(json_object_get(c->host, "AutoRemove"))) {
         engine_container_do_remove(c);
+        return;
+    }
+    engine_container_policy_exit(c, code);
+    if (c->restarting)
+        engine_container_save(c);
 }
 
 void engine_container_on_exit(void *data, const char *id,
@@ -610,6 +762,12 @@ void engine_container_recover(struct engine *e, struct engine_ctr *c)
                             ex.error);
 }
 
+void engine_container_shutdown(struct engine_ctr *c)
+{
+    if (c->status != ENGINE_RUNNING && !c->starting)
+        engine_container_unmount(c);
+}
+
 /* --- stop, kill, restart ------------------------------------------------ */
 
 static int engine_container_stop_signal(const struct engine_ctr *c)
@@ -632,34 +790,123 @@ static void engine_container_on_kill_timer(uv_timer_t *t)
         log_warn(LOG_MAIN, "container %s: %s", c->id, err.msg);
 }
 
+/* A stop or kill by the user while c waits to restart: no restart. */
+static void engine_container_stop_restarting(struct engine_ctr *c)
+{
+    engine_container_cancel_restart(c);
+    c->manual_stop = true;
+    engine_container_save(c);
+}
+
+/* Signal c to stop by the user (no restart), SIGKILL after timeout_s
+ * (< 0: never). */
+static int engine_container_signal_stop(struct engine_ctr *c, int sig,
+                                        int timeout_s, struct err *err)
+{
+    int rv;
+
+    c->manual_stop = true;
+    engine_container_save(c);
+    rv = runtime_signal(c->e->rt, c->id, sig, err);
+    if (rv != 0)
+        return rv;
+    if (c->kill_timer == NULL && timeout_s >= 0) {
+        c->kill_timer = xmalloc(sizeof(*c->kill_timer));
+        uv_timer_init(c->e->loop, c->kill_timer);
+        c->kill_timer->data = c;
+        uv_timer_start(c->kill_timer, engine_container_on_kill_timer,
+                       (uint64_t)timeout_s * 1000, 0);
+    }
+    return 0;
+}
+
+static void engine_container_on_remove_timer(uv_timer_t *t)
+{
+    struct engine_ctr *c = t->data;
+
+    uv_close((uv_handle_t *)t, engine_container_on_timer_closed);
+    c->restart_timer = NULL;
+    engine_container_do_remove(c);
+}
+
+/* A policy restart's start completed: a stop, kill or rm -f asked
+ * meanwhile. */
+static void engine_container_pending_stop(struct engine_ctr *c)
+{
+    struct err err;
+
+    if (!c->stop_pending)
+        return;
+    c->stop_pending = false;
+    err_clear(&err);
+    if (c->status != ENGINE_RUNNING && c->remove_on_exit) {
+        /* the start failed: remove once its caller is done with c */
+        c->restart_timer = xmalloc(sizeof(*c->restart_timer));
+        uv_timer_init(c->e->loop, c->restart_timer);
+        c->restart_timer->data = c;
+        uv_timer_start(c->restart_timer, engine_container_on_remove_timer,
+                       0, 0);
+        return;
+    }
+    if (c->status != ENGINE_RUNNING) {
+        engine_container_wake(c, ENGINE_WAIT_STOP, 0, NULL);
+        return;
+    }
+    if (engine_container_signal_stop(c, c->pending_sig, c->pending_timeout,
+                                     &err) != 0)
+        log_warn(LOG_MAIN, "container %s: %s", c->id, err.msg);
+}
+
 int engine_container_stop(struct engine *e, const char *ref, int timeout_s,
                           engine_done_cb cb, void *data, struct err *err)
 {
+    return engine_container_stop_sig(e, ref, timeout_s, NULL, cb, data,
+                                     err);
+}
+
+int engine_container_stop_sig(struct engine *e, const char *ref,
+                              int timeout_s, const char *sig,
+                              engine_done_cb cb, void *data,
+                              struct err *err)
+{
     struct engine_ctr *c = engine_view_lookup(e, ref, err);
     json_t *st;
+    int n = -1;
     int rv;
 
     if (c == NULL)
         return -err->code;
-    if (c->status != ENGINE_RUNNING)
+    if (sig != NULL && sig[0] != '\0') {
+        n = engine_validate_signal(sig);
+        if (n < 0)
+            return err_set(err, ERR_INVALID, "Invalid signal: %s", sig);
+    }
+    if (c->restarting && !c->starting) {
+        engine_container_stop_restarting(c);
+        cb(data, 0, NULL);
+        return 0;
+    }
+    if (c->status != ENGINE_RUNNING && !(c->restarting && c->starting))
         return err_set(err, ERR_NOTMODIFIED, "container already stopped");
     if (timeout_s < 0) {
         st = json_object_get(c->config, "StopTimeout");
         timeout_s = json_is_integer(st) ? (int)json_integer_value(st)
                                         : ENGINE_CONTAINER__DEFAULT_STOP;
     }
-    c->manual_stop = true;
-    rv = runtime_signal(e->rt, c->id, engine_container_stop_signal(c), err);
+    if (n < 0)
+        n = engine_container_stop_signal(c);
+    if (c->status != ENGINE_RUNNING) {
+        /* a policy restart is starting: stop it once it runs */
+        c->stop_pending = true;
+        c->pending_sig = n;
+        c->pending_timeout = timeout_s;
+        engine_container_add_waiter(c, ENGINE_WAIT_STOP, cb, data);
+        return 0;
+    }
+    rv = engine_container_signal_stop(c, n, timeout_s, err);
     if (rv != 0)
         return rv;
     engine_container_add_waiter(c, ENGINE_WAIT_STOP, cb, data);
-    if (c->kill_timer == NULL && timeout_s >= 0) {
-        c->kill_timer = xmalloc(sizeof(*c->kill_timer));
-        uv_timer_init(e->loop, c->kill_timer);
-        c->kill_timer->data = c;
-        uv_timer_start(c->kill_timer, engine_container_on_kill_timer,
-                       (uint64_t)timeout_s * 1000, 0);
-    }
     return 0;
 }
 
@@ -676,13 +923,30 @@ int engine_container_kill(struct engine *e, const char *ref, const char *sig,
         if (n < 0)
             return err_set(err, ERR_INVALID, "Invalid signal: %s", sig);
     }
+    if (c->restarting && !c->starting) {
+        engine_container_stop_restarting(c);
+        return 0;
+    }
+    if (c->restarting && c->starting && c->status != ENGINE_RUNNING) {
+        if (!c->stop_pending) {
+            c->stop_pending = true;
+            c->pending_sig = n;
+            c->pending_timeout = -1;
+        }
+        return 0;
+    }
     if (c->status != ENGINE_RUNNING)
         return err_set(err, ERR_CONFLICT,
                        "cannot kill container: %s: container %s is not "
                        "running",
                        ref, c->id);
-    if (n == SIGKILL || n == engine_container_stop_signal(c))
+    /* Docker: SIGKILL, the stop signal, or any signal when the container
+     * has no StopSignal, ends the restart policy until the next start. */
+    if (n == SIGKILL || n == engine_container_stop_signal(c) ||
+        json_string_length(json_object_get(c->config, "StopSignal")) == 0) {
         c->manual_stop = true;
+        engine_container_save(c);
+    }
     return runtime_signal(e->rt, c->id, n, err);
 }
 
@@ -723,6 +987,8 @@ int engine_container_restart(struct engine *e, const char *ref,
 
     if (c == NULL)
         return -err->code;
+    if (c->restarting && !c->starting)
+        engine_container_cancel_restart(c);
     if (c->status != ENGINE_RUNNING)
         return engine_container_start(e, c->id, cb, data, err);
     r = xcalloc(1, sizeof(*r));
@@ -748,6 +1014,7 @@ static void engine_container_do_remove(struct engine_ctr *c)
 
     c->status = ENGINE_REMOVING;
     engine_container_stop_timer(c);
+    engine_container_cancel_restart(c);
     engine_container_unmount(c);
     err_clear(&err);
     runtime_delete(e->rt, c->id, &err);
@@ -781,6 +1048,21 @@ int engine_container_remove(struct engine *e, const char *ref, bool force,
         return err_set(err, ERR_CONFLICT,
                        "removal of container %s is already in progress",
                        c->name + 1);
+    if (c->restarting && !force)
+        return err_set(err, ERR_CONFLICT,
+                       "cannot remove container \"%s\": container is "
+                       "restarting: stop the container before removing or "
+                       "force remove",
+                       c->name);
+    if (c->starting && c->restarting) {
+        /* a policy restart is starting: killed and removed once it runs */
+        c->stop_pending = true;
+        c->pending_sig = SIGKILL;
+        c->pending_timeout = -1;
+        c->remove_on_exit = true;
+        engine_container_add_waiter(c, ENGINE_WAIT_REMOVED, cb, data);
+        return 0;
+    }
     if (c->starting)
         return err_set(err, ERR_CONFLICT,
                        "cannot remove container \"%s\": container is "
@@ -818,7 +1100,8 @@ int engine_container_wait(struct engine *e, const char *ref,
         return -err->code;
     if (condition == NULL || condition[0] == '\0' ||
         strcmp(condition, "not-running") == 0) {
-        if (c->status != ENGINE_RUNNING && !c->starting) {
+        if (c->status != ENGINE_RUNNING && !c->starting &&
+            !c->restarting) {
             *out_code = c->exit_code;
             return 1;
         }
@@ -1047,7 +1330,7 @@ json_t *engine_container_list(struct engine *e, bool all,
     v = xcalloc(n + 1, sizeof(*v));
     n = 0;
     for (c = e->ctrs; c != NULL; c = c->next) {
-        if ((all || c->status == ENGINE_RUNNING) &&
+        if ((all || c->status == ENGINE_RUNNING || c->restarting) &&
             engine_view_matches(c, filters))
             v[n++] = c;
     }

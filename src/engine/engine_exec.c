@@ -75,6 +75,11 @@ int engine_exec_create(struct engine *e, const char *ref, const json_t *body,
     }
     if (json_array_size(cmd) == 0)
         return err_set(err, ERR_INVALID, "No exec command specified");
+    if (c->restarting)
+        return err_set(err, ERR_CONFLICT,
+                       "Container %s is restarting, wait until the "
+                       "container is running",
+                       c->id);
     if (c->status != ENGINE_RUNNING)
         return err_set(err, ERR_CONFLICT, "container %s is not running",
                        c->id);
@@ -194,6 +199,9 @@ json_t *engine_exec_inspect(struct engine *e, const char *exec_id,
 
     if (x == NULL)
         return NULL;
+    /* runc writes the pid file once the process runs: read it lazily */
+    if (x->running && x->pid <= 0 && x->rx != NULL)
+        x->pid = runtime_exec_pid(x->rx);
     cmd = json_object_get(x->config, "Cmd");
     args = json_array();
     for (i = 1; i < json_array_size(cmd); i++)
@@ -224,9 +232,22 @@ int engine_exec_resize(struct engine *e, const char *exec_id, unsigned rows,
 
     if (x == NULL)
         return -err->code;
+    if (!x->started)
+        return err_set(err, ERR_INVALID, "exec process is not started");
     if (x->rx == NULL)
         return err_set(err, ERR_CONFLICT, "exec %s is not running", x->id);
-    return runtime_exec_resize(x->rx, rows, cols);
+    switch (runtime_exec_resize(x->rx, rows, cols)) {
+    case 0:
+        return 0;
+    case -ERR_INVALID:
+        return err_set(err, ERR_INVALID, "invalid tty size %ux%u", rows,
+                       cols);
+    case -ERR_CONFLICT:
+        return err_set(err, ERR_CONFLICT,
+                       "cannot resize exec %s: it has no TTY", x->id);
+    default:
+        return err_set(err, ERR_CONFLICT, "exec %s is not running", x->id);
+    }
 }
 
 static void engine_exec_free(struct engine_exec *x)

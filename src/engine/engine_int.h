@@ -71,6 +71,15 @@ struct engine_ctr
     int restart_count;
     struct engine_waiter *waiters;   /* owned list */
     uv_timer_t *kill_timer;          /* owned while a stop waits */
+    bool restarting;                 /* State.Restarting: the restart
+                                        policy restarts it (back-off) */
+    uv_timer_t *restart_timer;       /* owned while restarting */
+    uint64_t restart_delay;          /* the last back-off, ms (0: none) */
+    bool stop_pending;               /* stop/kill asked while a policy
+                                        restart was starting: sent once
+                                        it runs */
+    int pending_sig;
+    int pending_timeout;             /* s before SIGKILL; < 0: none */
     bool remove_on_exit;             /* rm -f of a running container */
     bool exited_early;               /* exit reported before started */
     int early_code;
@@ -141,6 +150,8 @@ void engine_view_human(double secs, char *out, size_t cap);
 void engine_view_status_text(const struct engine_ctr *c, double now,
                              char *out, size_t cap);
 const char *engine_view_status_name(enum engine_status s);
+/* State.Status of c: its status's name, or "restarting". */
+const char *engine_view_ctr_status(const struct engine_ctr *c);
 /* Lookup by full ID, name ("/x" or "x") or unique ID prefix. NULL with
  * Docker's 404 "No such container: <ref>" or the ambiguous-prefix 400. */
 struct engine_ctr *engine_view_lookup(struct engine *e, const char *ref,
@@ -172,9 +183,16 @@ json_t *engine_state_to_json(const struct engine_ctr *c);
 struct engine_ctr *engine_state_from_json(const json_t *doc,
                                           const json_t *host,
                                           struct err *err);
-/* Write both files of c under <cdir_root>/<id>/ atomically. */
+/* Write both files of c under <cdir_root>/<id>/ atomically and durably
+ * (each file synced, then their directory once). */
 int engine_state_save(const struct engine_ctr *c, const char *cdir_root,
                       struct err *err);
+/* Rewrite config.v2.json alone, atomically but not synced: for what a
+ * start records (Running, Pid, StartedAt), which a crash of the machine
+ * makes false anyway; hostconfig.json must be unchanged since the last
+ * engine_state_save. */
+int engine_state_save_started(const struct engine_ctr *c,
+                              const char *cdir_root, struct err *err);
 /* Read the container stored in dir. */
 struct engine_ctr *engine_state_load(const char *dir, struct err *err);
 void engine_state_free_ctr(struct engine_ctr *c);
@@ -203,6 +221,16 @@ void engine_container_on_exit(void *data, const char *id,
                               const struct runtime_exit *ex);
 /* Reattach or record the exit of containers loaded from disk. */
 void engine_container_recover(struct engine *e, struct engine_ctr *c);
+/* At the daemon's stop: unmount the root of c if it is mounted and no
+ * process runs on it (a created container's, mounted since create). */
+void engine_container_shutdown(struct engine_ctr *c);
+/* After the recovery, at daemon start: start c again if its restart
+ * policy says so (Docker: `always` ones, `unless-stopped` ones the user
+ * did not stop, on-failure ones still within their count, and those that
+ * waited for a restart when the daemon stopped). */
+void engine_container_boot(struct engine *e, struct engine_ctr *c);
+/* Stop waiting to restart c (engine closing). */
+void engine_container_cancel_restart(struct engine_ctr *c);
 
 /* Deliver the stdin attach clients wrote before container id started. */
 void engine_container_flush_attaches(struct engine *e, const char *id);

@@ -32,7 +32,8 @@ json_t *engine_state_to_json(const struct engine_ctr *c)
         c->name, "Driver", "overlay2", "OS", "linux", "RestartCount",
         c->restart_count, "HasBeenStartedBefore", c->started_before,
         "HasBeenManuallyStopped", c->manual_stop, "State", "Running",
-        c->status == ENGINE_RUNNING, "Paused", 0, "Restarting", 0,
+        c->status == ENGINE_RUNNING, "Paused", 0, "Restarting",
+        c->restarting,
         "OOMKilled", c->oom_killed, "RemovalInProgress",
         c->status == ENGINE_REMOVING, "Dead", c->status == ENGINE_DEAD,
         "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error",
@@ -88,6 +89,9 @@ struct engine_ctr *engine_state_from_json(const json_t *doc,
     c->pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
     c->exit_code = (int)json_integer_value(json_object_get(st, "ExitCode"));
     c->oom_killed = json_is_true(json_object_get(st, "OOMKilled"));
+    /* a restart was pending when the daemon stopped: engine_container_boot
+     * does it */
+    c->restarting = json_is_true(json_object_get(st, "Restarting"));
     c->error = xstrdup(engine_state_str(st, "Error") ?: "");
     engine_state_copy_time(c->started_at, engine_state_str(st, "StartedAt"));
     engine_state_copy_time(c->finished_at,
@@ -104,14 +108,14 @@ struct engine_ctr *engine_state_from_json(const json_t *doc,
 }
 
 static int engine_state_write(const char *path, json_t *doc,
-                              struct err *err)
+                              unsigned flags, struct err *err)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     int rv;
 
     if (text == NULL)
         return err_set(err, ERR_INTERNAL, "cannot encode %s", path);
-    rv = fsutil_write_atomic(path, text, strlen(text), 0600, err);
+    rv = fsutil_write_atomic_ex(path, text, strlen(text), 0600, flags, err);
     free(text);
     return rv;
 }
@@ -119,18 +123,39 @@ static int engine_state_write(const char *path, json_t *doc,
 int engine_state_save(const struct engine_ctr *c, const char *cdir_root,
                       struct err *err)
 {
-    char *path = xasprintf("%s/%s/hostconfig.json", cdir_root, c->id);
+    char *dir = engine_state_dir(cdir_root, c->id);
+    char *path = xasprintf("%s/hostconfig.json", dir);
     json_t *doc;
     int rv;
 
-    rv = engine_state_write(path, c->host, err);
+    /* Both files synced, their directory once after both renames (ext4
+     * commits renames in order: config.v2.json never without the
+     * hostconfig.json before it). */
+    rv = engine_state_write(path, c->host, FSUTIL_NO_DIR_SYNC, err);
     free(path);
     if (rv != 0)
-        return rv;
+        goto out;
     /* config.v2.json last: it is what marks the container as existing. */
     doc = engine_state_to_json(c);
-    path = xasprintf("%s/%s/config.v2.json", cdir_root, c->id);
-    rv = engine_state_write(path, doc, err);
+    path = xasprintf("%s/config.v2.json", dir);
+    rv = engine_state_write(path, doc, FSUTIL_NO_DIR_SYNC, err);
+    free(path);
+    json_decref(doc);
+    if (rv == 0)
+        rv = fsutil_fsync_dir(dir, err);
+out:
+    free(dir);
+    return rv;
+}
+
+int engine_state_save_started(const struct engine_ctr *c,
+                              const char *cdir_root, struct err *err)
+{
+    char *path = xasprintf("%s/%s/config.v2.json", cdir_root, c->id);
+    json_t *doc = engine_state_to_json(c);
+    int rv;
+
+    rv = engine_state_write(path, doc, FSUTIL_NO_SYNC, err);
     free(path);
     json_decref(doc);
     return rv;

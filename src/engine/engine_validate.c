@@ -289,6 +289,7 @@ static int engine_validate_hostconfig(const json_t *h, struct err *err)
 {
     const char *mode = json_string_value(json_object_get(h, "NetworkMode"));
     json_t *rp = json_object_get(h, "RestartPolicy");
+    json_int_t max;
     json_int_t mem = json_integer_value(json_object_get(h, "Memory"));
     json_int_t cpus = json_integer_value(json_object_get(h, "NanoCpus"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -344,6 +345,25 @@ static int engine_validate_hostconfig(const json_t *h, struct err *err)
                            "one of 'no', 'always', 'on-failure', or "
                            "'unless-stopped'",
                            n);
+        if (json_object_get(rp, "MaximumRetryCount") != NULL &&
+            !json_is_integer(json_object_get(rp, "MaximumRetryCount")))
+            return err_set(err, ERR_INVALID,
+                           "invalid JSON: json: cannot unmarshal %s into Go "
+                           "struct field RestartPolicy.HostConfig."
+                           "RestartPolicy.MaximumRetryCount of type int",
+                           engine_validate_jtype(json_object_get(
+                               rp, "MaximumRetryCount")));
+        max = json_integer_value(json_object_get(rp, "MaximumRetryCount"));
+        if (n != NULL && strcmp(n, "on-failure") == 0 && max < 0)
+            return err_set(err, ERR_INVALID,
+                           "invalid restart policy: maximum retry count "
+                           "cannot be negative");
+        if (n != NULL && n[0] != '\0' && strcmp(n, "on-failure") != 0 &&
+            max != 0)
+            return err_set(err, ERR_INVALID,
+                           "invalid restart policy: maximum retry count can "
+                           "only be used with 'on-failure'%s",
+                           max < 0 ? " and cannot be negative" : "");
         if (n != NULL && n[0] != '\0' && strcmp(n, "no") != 0 &&
             json_is_true(json_object_get(h, "AutoRemove")))
             return err_set(err, ERR_INVALID,

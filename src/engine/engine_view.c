@@ -90,6 +90,13 @@ const char *engine_view_status_name(enum engine_status s)
     return "dead";
 }
 
+const char *engine_view_ctr_status(const struct engine_ctr *c)
+{
+    if (c->restarting && c->status == ENGINE_EXITED)
+        return "restarting";
+    return engine_view_status_name(c->status);
+}
+
 void engine_view_status_text(const struct engine_ctr *c, double now,
                              char *out, size_t cap)
 {
@@ -116,11 +123,13 @@ void engine_view_status_text(const struct engine_ctr *c, double now,
     }
     t = engine_view_parse_time(c->finished_at);
     if (t <= 0) {
-        snprintf(out, cap, "Exited (%d)", c->exit_code);
+        snprintf(out, cap, "%s (%d)",
+                 c->restarting ? "Restarting" : "Exited", c->exit_code);
         return;
     }
     engine_view_human(now - t, human, sizeof(human));
-    snprintf(out, cap, "Exited (%d) %s ago", c->exit_code, human);
+    snprintf(out, cap, "%s (%d) %s ago",
+             c->restarting ? "Restarting" : "Exited", c->exit_code, human);
 }
 
 struct engine_ctr *engine_view_by_name(struct engine *e, const char *name)
@@ -172,9 +181,10 @@ static json_t *engine_view_state(const struct engine_ctr *c)
 {
     return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, "
                      "s:s}",
-                     "Status", engine_view_status_name(c->status), "Running",
-                     c->status == ENGINE_RUNNING, "Paused", 0, "Restarting",
-                     0, "OOMKilled", c->oom_killed, "Dead",
+                     "Status", engine_view_ctr_status(c), "Running",
+                     c->status == ENGINE_RUNNING || c->restarting, "Paused",
+                     0, "Restarting", c->restarting, "OOMKilled",
+                     c->oom_killed, "Dead",
                      c->status == ENGINE_DEAD, "Pid", (int)c->pid,
                      "ExitCode", c->exit_code, "Error",
                      c->error ? c->error : "", "StartedAt", c->started_at,
@@ -335,7 +345,7 @@ json_t *engine_view_summary(const struct engine_ctr *c, double now)
         "ImageID", c->image_id, "Command", cmd ? cmd : "", "Created",
         (json_int_t)engine_view_parse_time(c->created), "Ports", "Labels",
         json_is_object(labels) ? labels : json_object(), "State",
-        engine_view_status_name(c->status), "Status", status, "HostConfig",
+        engine_view_ctr_status(c), "Status", status, "HostConfig",
         "NetworkMode", engine_view_netmode(c), "NetworkSettings",
         engine_view_networks(c), "Mounts", engine_view_mounts(c));
     free(cmd);
@@ -479,12 +489,12 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
     if (!engine_view_labels(filters,
                             json_object_get(c->config, "Labels")))
         return false;
-    if (!engine_view_any(filters, "status",
-                         engine_view_status_name(c->status), false))
+    if (!engine_view_any(filters, "status", engine_view_ctr_status(c),
+                         false))
         return false;
     vals = json_object_get(filters, "exited");
     if (json_array_size(vals) > 0) {
-        if (c->status != ENGINE_EXITED)
+        if (c->status != ENGINE_EXITED || c->restarting)
             return false;
         snprintf(code, sizeof(code), "%d", c->exit_code);
         if (!engine_view_any(filters, "exited", code, false))

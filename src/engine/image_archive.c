@@ -4,7 +4,8 @@
  * ID, and extraction that refuses hostile entries. Every path is resolved
  * one component at a time under a directory fd with openat2's
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so no entry can reach outside the
- * tree or write through a symlink an earlier entry planted.
+ * tree or write through a symlink an earlier entry planted (where openat2
+ * is missing, fsutil_openat2 does the same in user space).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,15 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base/fsutil.h"
 #include "base/mem.h"
 #include "engine/image_int.h"
 
@@ -35,13 +37,7 @@ enum image_archive_kind { IMAGE_ARCHIVE_LAYER, IMAGE_ARCHIVE_OUTER };
 static int image_openat2(int dirfd, const char *path, int flags,
                          mode_t mode, unsigned long long resolve)
 {
-    struct open_how how;
-
-    memset(&how, 0, sizeof(how));
-    how.flags = (unsigned long long)flags | O_CLOEXEC;
-    how.mode = mode;
-    how.resolve = resolve;
-    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    return fsutil_openat2(dirfd, path, flags, mode, resolve);
 }
 
 int image_archive_open_in(const char *root, const char *path, int flags)
@@ -59,6 +55,11 @@ int image_archive_open_in(const char *root, const char *path, int flags)
     close(rootfd);
     errno = e;
     return fd;
+}
+
+void image_archive_thread_done(void)
+{
+    OPENSSL_thread_stop();
 }
 
 /* A reader over fd (>= 0) or path. */

@@ -47,6 +47,7 @@ static void image_import_work(uv_work_t *w)
     job->rv = image_layer_make(&job->paths, fd, NULL, NULL, &job->layer,
                                &job->err);
     close(fd);
+    image_archive_thread_done();
 }
 
 static void image_import_free(struct image_import *job)

@@ -80,6 +80,10 @@ int image_archive_unpack(const char *tar_path, const char *dir,
  * stage: regular files, directories and symlinks that stay inside only. */
 int image_archive_unpack_outer(const char *tar_path, const char *stage,
                                struct err *err);
+/* The end of a pool job that used OpenSSL: frees this thread's OpenSSL
+ * state (error queue, random generators). OpenSSL's own atexit cleanup
+ * runs before libuv joins its pool, so it would outlive the thread. */
+void image_archive_thread_done(void);
 /* Open path inside root (no escape, even through symlinks). fd or -1. */
 int image_archive_open_in(const char *root, const char *path, int flags);
 

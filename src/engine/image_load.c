@@ -382,6 +382,7 @@ static void image_load_work(uv_work_t *w)
     json_decref(doc);
 out:
     image_rmtree(job->stage, &ign);
+    image_archive_thread_done();
 }
 
 static void image_load_free(struct image_load *job)

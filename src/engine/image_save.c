@@ -302,6 +302,7 @@ out:
     json_decref(manifest);
     json_decref(index);
     json_decref(repos);
+    image_archive_thread_done();
 }
 
 static void image_save_done(uv_work_t *w, int status)

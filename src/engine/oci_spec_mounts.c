@@ -586,7 +586,9 @@ static int oci_spec_mounts_write(const char *cdir, const char *name,
     char *path = xasprintf("%s/%s", cdir, name);
     int rv;
 
-    rv = fsutil_write_atomic(path, b->data, b->len, 0644, err);
+    /* Not synced: rewritten at every start. */
+    rv = fsutil_write_atomic_ex(path, b->data, b->len, 0644, FSUTIL_NO_SYNC,
+                                err);
     if (rv < 0) {
         free(path);
         return rv;

@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "base/fsutil.h"
 #include "base/mem.h"
 #include "engine/oci_spec_int.h"
 
@@ -24,7 +24,6 @@
 static int oci_spec_user_read(const char *rootfs, const char *rel,
                               char **out, struct err *err)
 {
-    struct open_how how;
     char *data = NULL;
     size_t len = 0;
     int dfd;
@@ -36,10 +35,8 @@ static int oci_spec_user_read(const char *rootfs, const char *rel,
     dfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd == -1)
         return err_sys(err, ERR_INTERNAL, errno, "open %s", rootfs);
-    memset(&how, 0, sizeof(how));
-    how.flags = O_RDONLY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+    fd = fsutil_openat2(dfd, rel, O_RDONLY, 0,
+                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     close(dfd);
     if (fd == -1) {
         if (errno == ENOENT || errno == ENOTDIR)

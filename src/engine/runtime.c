@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -53,8 +55,6 @@ struct runtime_ctr
     struct runtime_ctr *next;
     char id[RUNTIME_ID_MAX + 1];
     char *cdir;                    /* owned */
-    uv_process_t proc;             /* the monitor, until it daemonizes */
-    bool proc_open;
     uv_pipe_t startup;             /* the monitor's stdout */
     bool startup_open;
     struct buf line;
@@ -64,6 +64,7 @@ struct runtime_ctr
     bool starting;                 /* monitor spawned, 'P'/'F' not yet */
     bool start_sent;
     bool start_failed;
+    bool run_mode;                 /* monitor runs `runc run --detach` */
     bool running;
     int n_waiting;                 /* pre-start attaches not yet accepted */
     int busy;                      /* in a callback: not to be freed */
@@ -88,7 +89,8 @@ struct runtime_exec
     struct runtime *rt;
     struct runtime_exec *next;
     uv_process_t proc;
-    uv_pipe_t pipes[3];
+    uv_pipe_t pipes[4];            /* stdin, stdout, stderr; tty: resize */
+    bool tty;                      /* through `shoal-monitor exec` */
     int n_open;
     bool exited;
     int exit_code;
@@ -108,10 +110,12 @@ struct runtime
     char *state_root;              /* <data-root>/containers */
     char *runc_root;               /* <data-root>/runc */
     char *monitor_bin;
+    char *runc_bin;                /* runc's path, looked up once */
     runtime_exit_fn exit_fn;
     void *exit_data;
     struct runtime_ctr *ctrs;
     struct runtime_exec *execs;
+    uv_signal_t sigchld;           /* reaps runtime_kids */
     int n_handles;                 /* handles not yet closed */
     bool closing;
     void (*close_cb)(void *data);
@@ -125,6 +129,15 @@ struct runtime_wreq
     uv_write_t req;
     char data[];
 };
+
+/* Monitors this process spawned and has not reaped yet. They are its
+ * children (in their own session: they survive the daemon), so reaping
+ * them is its job, not PID 1's; process-wide, as children are, so that a
+ * runtime reopened in the same process (tests) reaps what an earlier one
+ * spawned. Only these PIDs are waited for: libuv reaps its own. */
+static pid_t *runtime_kids;
+static size_t runtime_n_kids;
+static size_t runtime_cap_kids;
 
 static void runtime_ctr_maybe_free(struct runtime_ctr *c);
 static void runtime_conn_close(struct runtime_conn *conn);
@@ -149,6 +162,43 @@ static bool runtime_id_is_valid(const char *id)
     return true;
 }
 
+static void runtime_kids_reap(void)
+{
+    size_t i = 0;
+    pid_t r;
+
+    while (i < runtime_n_kids) {
+        r = waitpid(runtime_kids[i], NULL, WNOHANG);
+        if (r == 0 || (r == -1 && errno == EINTR)) {
+            i++;
+            continue;
+        }
+        runtime_kids[i] = runtime_kids[--runtime_n_kids];
+    }
+    if (runtime_n_kids == 0) {
+        free(runtime_kids);
+        runtime_kids = NULL;
+        runtime_cap_kids = 0;
+    }
+}
+
+static void runtime_kids_add(pid_t pid)
+{
+    if (runtime_n_kids == runtime_cap_kids) {
+        runtime_cap_kids = runtime_cap_kids ? 2 * runtime_cap_kids : 8;
+        runtime_kids = xrealloc(runtime_kids,
+                                runtime_cap_kids * sizeof(*runtime_kids));
+    }
+    runtime_kids[runtime_n_kids++] = pid;
+}
+
+static void runtime_on_sigchld(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    runtime_kids_reap();
+}
+
 static void runtime_maybe_closed(struct runtime *rt)
 {
     if (!rt->closing || rt->n_handles > 0 || rt->ctrs || rt->execs)
@@ -158,6 +208,7 @@ static void runtime_maybe_closed(struct runtime *rt)
     free(rt->state_root);
     free(rt->runc_root);
     free(rt->monitor_bin);
+    free(rt->runc_bin);
     free(rt);
 }
 
@@ -202,7 +253,7 @@ static void runtime_ctr_maybe_free(struct runtime_ctr *c)
     struct runtime_ctr **pp;
     struct runtime *rt = c->rt;
 
-    if (c->proc_open || c->startup_open || c->ctl || c->starting ||
+    if (c->startup_open || c->ctl || c->starting ||
         c->attaches || c->busy > 0)
         return;
     for (pp = &rt->ctrs; *pp; pp = &(*pp)->next)
@@ -419,6 +470,13 @@ static void runtime_frame(struct runtime_conn *conn, char type,
                               sizeof(error));
         /* Closed first, so that the callback may start it again. */
         runtime_conn_close(conn);
+        if (c->starting) {
+            /* e.g. the monitor's start deadline passed */
+            err_set(&err, ERR_INTERNAL,
+                    "failed to create task for container: %s",
+                    ex.error[0] ? ex.error : "exited before it started");
+            runtime_start_done(c, -ERR_INTERNAL, &err, 0);
+        }
         runtime_exit_deliver(c, &ex);
         break;
     default:
@@ -598,7 +656,9 @@ static void runtime_ctr_send_start(struct runtime_ctr *c)
     }
 }
 
-/* The monitor created the container: connect, then start it. */
+/* The monitor created the container: connect, then start it. In run mode
+ * it runs already: connect, done (attaches opened meanwhile join late, as
+ * they would on a running container). */
 static void runtime_ctr_created(struct runtime_ctr *c)
 {
     struct runtime_attach *a;
@@ -616,8 +676,15 @@ static void runtime_ctr_created(struct runtime_ctr *c)
             runtime_attach_end(a);
             continue;
         }
+        if (c->run_mode)
+            continue;
         a->waiting = true;
         c->n_waiting++;
+    }
+    if (c->run_mode) {
+        c->running = true;
+        runtime_start_done(c, 0, NULL, c->pid);
+        return;
     }
     runtime_ctr_send_start(c);
 }
@@ -676,45 +743,60 @@ static void runtime_startup_read(uv_stream_t *s, ssize_t n,
     runtime_ctr_maybe_free(c);
 }
 
-static void runtime_proc_closed(uv_handle_t *h)
+/* posix_spawn (a vfork: no copy of the daemon's page tables, which
+ * uv_spawn's fork costs milliseconds for) of the monitor in its own
+ * session, in cdir, stdout the write end of a pipe. */
+static int runtime_spawn_monitor(struct runtime *rt, const char *cdir,
+                                 char **args, int out_fd, pid_t *pid,
+                                 struct err *err)
 {
-    struct runtime_ctr *c = container_of(h, struct runtime_ctr, proc);
-    struct runtime *rt = c->rt;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t all;
+    sigset_t none;
+    int rv;
 
-    c->proc_open = false;
-    rt->n_handles--;
-    runtime_ctr_maybe_free(c);
-}
-
-static void runtime_proc_exit(uv_process_t *p, int64_t status, int sig)
-{
-    (void)status;
-    (void)sig;
-    uv_close((uv_handle_t *)p, runtime_proc_closed);
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_addchdir_np(&fa, cdir);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+                                      POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigmask(&at, &none);
+    rv = posix_spawn(pid, rt->monitor_bin, &fa, &at, args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rv != 0)
+        return err_sys(err, ERR_INTERNAL, rv, "spawn %s", rt->monitor_bin);
+    runtime_kids_add(*pid);
+    return 0;
 }
 
 int runtime_start(struct runtime *rt, const struct runtime_start_opts *opts,
                   runtime_started_fn cb, void *data, struct err *err)
 {
     struct runtime_ctr *c;
-    uv_process_options_t po;
-    uv_stdio_container_t stdio[3];
     char *args[16];
+    int p[2];
     int i = 0;
-    int rv;
+    pid_t pid;
 
     if (!runtime_id_is_valid(opts->id))
         return err_set(err, ERR_INVALID, "invalid container ID %s", opts->id);
     c = runtime_ctr_get(rt, opts->id);
-    if (c->starting || c->running || c->ctl || c->proc_open ||
-        c->startup_open) {
+    if (c->starting || c->running || c->ctl || c->startup_open) {
         runtime_ctr_maybe_free(c);
         return err_set(err, ERR_CONFLICT, "container %s is already running",
                        opts->id);
     }
     args[i++] = rt->monitor_bin;
     args[i++] = (char *)"--runc";
-    args[i++] = (char *)"runc";
+    args[i++] = rt->runc_bin;
     args[i++] = (char *)"--root";
     args[i++] = rt->runc_root;
     args[i++] = (char *)"--bundle";
@@ -725,36 +807,33 @@ int runtime_start(struct runtime *rt, const struct runtime_start_opts *opts,
         args[i++] = (char *)"--tty";
     if (opts->open_stdin)
         args[i++] = (char *)"--stdin";
+    /* No attach to wait for: runc run, one runc process instead of two
+     * (create, then start). */
+    c->run_mode = c->attaches == NULL;
+    if (c->run_mode)
+        args[i++] = (char *)"--run";
     args[i++] = c->id;
     args[i] = NULL;
+    if (pipe2(p, O_CLOEXEC) == -1) {
+        runtime_ctr_maybe_free(c);
+        return err_sys(err, ERR_INTERNAL, errno, "pipe");
+    }
+    if (runtime_spawn_monitor(rt, c->cdir, args, p[1], &pid, err) != 0) {
+        close(p[0]);
+        close(p[1]);
+        runtime_ctr_maybe_free(c);
+        return -ERR_INTERNAL;
+    }
+    close(p[1]);
     uv_pipe_init(rt->loop, &c->startup, 0);
     c->startup.data = rt;
     rt->n_handles++;
     c->startup_open = true;
-    memset(&po, 0, sizeof(po));
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&c->startup;
-    stdio[2].flags = UV_INHERIT_FD;
-    stdio[2].data.fd = 2;
-    po.file = rt->monitor_bin;
-    po.args = args;
-    po.cwd = c->cdir;
-    po.flags = UV_PROCESS_DETACHED;
-    po.stdio = stdio;
-    po.stdio_count = 3;
-    po.exit_cb = runtime_proc_exit;
-    rv = uv_spawn(rt->loop, &c->proc, &po);
-    c->proc.data = rt;
-    rt->n_handles++;
-    c->proc_open = true;
-    if (rv != 0) {
-        uv_close((uv_handle_t *)&c->proc, runtime_proc_closed);
+    if (uv_pipe_open(&c->startup, p[0]) != 0) {
+        close(p[0]);
         uv_close((uv_handle_t *)&c->startup, runtime_startup_closed);
-        return err_set(err, ERR_INTERNAL, "spawn %s: %s", rt->monitor_bin,
-                       uv_strerror(rv));
+        return err_set(err, ERR_INTERNAL, "monitor pipe of %s", c->id);
     }
-    uv_unref((uv_handle_t *)&c->proc);
     buf_reset(&c->line);
     c->starting = true;
     c->start_sent = false;
@@ -840,7 +919,7 @@ int runtime_delete(struct runtime *rt, const char *id, struct err *err)
         return 0;
     /* The monitor deletes runc's state itself; this is for a monitor that
      * died (killed) with its container still there. */
-    args[0] = (char *)"runc";
+    args[0] = rt->runc_bin;
     args[1] = (char *)"--root";
     args[2] = rt->runc_root;
     args[3] = (char *)"delete";
@@ -851,7 +930,7 @@ int runtime_delete(struct runtime *rt, const char *id, struct err *err)
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_IGNORE;
     stdio[2].flags = UV_IGNORE;
-    po.file = "runc";
+    po.file = rt->runc_bin;
     po.args = args;
     po.stdio = stdio;
     po.stdio_count = 3;
@@ -1018,6 +1097,8 @@ static void runtime_exec_proc_exit(uv_process_t *p, int64_t status, int sig)
     x->exited = true;
     x->exit_code = sig ? 128 + sig : (int)status;
     uv_close((uv_handle_t *)p, runtime_exec_closed);
+    if (x->tty && !uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        uv_close((uv_handle_t *)&x->pipes[3], runtime_exec_closed);
     runtime_exec_maybe_done(x);
 }
 
@@ -1045,10 +1126,13 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
     struct runtime_ctr *c = runtime_ctr_find(rt, id);
     struct runtime_exec *x;
     uv_process_options_t po;
-    uv_stdio_container_t stdio[3];
-    char *args[16];
+    uv_stdio_container_t stdio[4];
+    char *args[20];
     unsigned char rnd[8];
     char tag[17];
+    int n_stdio = tty ? 4 : 3;
+    json_t *doc;
+    char *text;
     int i = 0;
     int rv;
 
@@ -1061,46 +1145,68 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
     x->out = out;
     x->exit_fn = exit_fn;
     x->data = data;
+    x->tty = tty;
     ids_random(rnd, sizeof(rnd));
     for (i = 0; i < 8; i++)
         snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
     x->spec_path = xasprintf("%s/exec-%s.json", c->cdir, tag);
     x->pid_path = xasprintf("%s/exec-%s.pid", c->cdir, tag);
-    if (fsutil_write_atomic(x->spec_path, process_json, strlen(process_json),
-                            0600, err) != 0) {
+    /* runc takes the terminal setting from the file, not from --tty */
+    doc = json_loads(process_json, 0, NULL);
+    text = json_is_object(doc) &&
+                   json_object_set_new(doc, "terminal", json_boolean(tty)) ==
+                       0
+               ? json_dumps(doc, JSON_COMPACT)
+               : NULL;
+    json_decref(doc);
+    if (text == NULL)
+        rv = err_set(err, ERR_INVALID, "invalid exec process specification");
+    else
+        rv = fsutil_write_atomic(x->spec_path, text, strlen(text), 0600,
+                                 err);
+    free(text);
+    if (rv != 0) {
         free(x->spec_path);
         free(x->pid_path);
         free(x);
         return NULL;
     }
     i = 0;
-    args[i++] = (char *)"runc";
+    /* tty: the helper holds the pty master, so that it can be resized */
+    args[i++] = tty ? rt->monitor_bin : rt->runc_bin;
+    if (tty) {
+        args[i++] = (char *)"exec";
+        args[i++] = (char *)"--runc";
+        args[i++] = rt->runc_bin;
+    }
     args[i++] = (char *)"--root";
     args[i++] = rt->runc_root;
-    args[i++] = (char *)"--log";
-    args[i++] = (char *)"/dev/null";
-    args[i++] = (char *)"exec";
+    if (!tty) {
+        args[i++] = (char *)"--log";
+        args[i++] = (char *)"/dev/null";
+        args[i++] = (char *)"exec";
+    }
     args[i++] = (char *)"--process";
     args[i++] = x->spec_path;
     args[i++] = (char *)"--pid-file";
     args[i++] = x->pid_path;
-    if (tty)
-        args[i++] = (char *)"--tty";
     args[i++] = c->id;
     args[i] = NULL;
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < n_stdio; i++) {
         uv_pipe_init(rt->loop, &x->pipes[i], 0);
         x->pipes[i].data = x;
         x->n_open++;
         stdio[i].flags = UV_CREATE_PIPE |
-                         (i == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
+                         (i == 0 || i == 3 ? UV_READABLE_PIPE
+                                           : UV_WRITABLE_PIPE);
         stdio[i].data.stream = (uv_stream_t *)&x->pipes[i];
     }
     memset(&po, 0, sizeof(po));
-    po.file = "runc";
+    po.file = args[0];
     po.args = args;
+    po.cwd = c->cdir;
     po.stdio = stdio;
-    po.stdio_count = 3;
+    po.stdio_count = n_stdio;
     po.exit_cb = runtime_exec_proc_exit;
     x->next = rt->execs;
     rt->execs = x;
@@ -1112,7 +1218,7 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
         x->released = true;
         x->delivered = true;
         uv_close((uv_handle_t *)&x->proc, runtime_exec_closed);
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < n_stdio; i++)
             uv_close((uv_handle_t *)&x->pipes[i], runtime_exec_closed);
         return NULL;
     }
@@ -1148,12 +1254,28 @@ int runtime_exec_write(struct runtime_exec *x, const void *buf, size_t len)
 int runtime_exec_resize(struct runtime_exec *x, unsigned rows,
                         unsigned cols)
 {
-    /* runc exec --tty keeps the pty master to itself and sizes it from
-     * its own stdin, a pipe here: not supported yet. */
-    (void)x;
-    (void)rows;
-    (void)cols;
-    return -ERR_NOTIMPLEMENTED;
+    struct runtime_wreq *w;
+    uv_buf_t b;
+
+    if (rows > 65535 || cols > 65535)
+        return -ERR_INVALID;
+    if (!x->tty)
+        return -ERR_CONFLICT;
+    if (x->released || x->exited ||
+        uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        return -ERR_IO;
+    w = xmalloc(sizeof(*w) + 4);
+    w->data[0] = (char)(rows >> 8);
+    w->data[1] = (char)rows;
+    w->data[2] = (char)(cols >> 8);
+    w->data[3] = (char)cols;
+    b = uv_buf_init(w->data, 4);
+    if (uv_write(&w->req, (uv_stream_t *)&x->pipes[3], &b, 1,
+                 runtime_write_done) != 0) {
+        free(w);
+        return -ERR_IO;
+    }
+    return 0;
 }
 
 pid_t runtime_exec_pid(const struct runtime_exec *x)
@@ -1176,10 +1298,33 @@ void runtime_exec_release(struct runtime_exec *x)
     x->exit_fn = NULL;
     if (!uv_is_closing((uv_handle_t *)&x->pipes[0]))
         uv_close((uv_handle_t *)&x->pipes[0], runtime_exec_closed);
+    if (x->tty && !uv_is_closing((uv_handle_t *)&x->pipes[3]))
+        uv_close((uv_handle_t *)&x->pipes[3], runtime_exec_closed);
     runtime_exec_maybe_done(x);
 }
 
 /* ------------------------------------------------------------ lifecycle */
+
+/* runc's absolute path from PATH (each exec of runc then skips the
+ * search), or "runc" when not found (the exec reports it). */
+static char *runtime_find_runc(void)
+{
+    const char *path = getenv("PATH");
+    const char *p;
+    const char *end;
+    char *cand;
+
+    for (p = path; p && *p; p = *end ? end + 1 : end) {
+        end = strchrnul(p, ':');
+        if (end == p || *p != '/')
+            continue;
+        cand = xasprintf("%.*s/runc", (int)(end - p), p);
+        if (access(cand, X_OK) == 0)
+            return cand;
+        free(cand);
+    }
+    return xstrdup("runc");
+}
 
 static char *runtime_find_monitor(void)
 {
@@ -1200,6 +1345,14 @@ static char *runtime_find_monitor(void)
     return xasprintf("%sshoal-monitor", exe);
 }
 
+static void runtime_sigchld_closed(uv_handle_t *h)
+{
+    struct runtime *rt = container_of(h, struct runtime, sigchld);
+
+    rt->n_handles--;
+    runtime_maybe_closed(rt);
+}
+
 struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
                             struct err *err)
 {
@@ -1210,6 +1363,7 @@ struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
     rt->state_root = xasprintf("%s/containers", data_root);
     rt->runc_root = xasprintf("%s/runc", data_root);
     rt->monitor_bin = runtime_find_monitor();
+    rt->runc_bin = runtime_find_runc();
     if (fsutil_mkdir_p(rt->state_root, 0710, err) != 0 ||
         fsutil_mkdir_p(rt->runc_root, 0700, err) != 0)
         goto fail;
@@ -1218,11 +1372,17 @@ struct runtime *runtime_new(uv_loop_t *loop, const char *data_root,
                 rt->monitor_bin);
         goto fail;
     }
+    uv_signal_init(loop, &rt->sigchld);
+    uv_signal_start(&rt->sigchld, runtime_on_sigchld, SIGCHLD);
+    uv_unref((uv_handle_t *)&rt->sigchld);
+    rt->n_handles++;
+    runtime_kids_reap();
     return rt;
 fail:
     free(rt->state_root);
     free(rt->runc_root);
     free(rt->monitor_bin);
+    free(rt->runc_bin);
     free(rt);
     return NULL;
 }
@@ -1243,6 +1403,8 @@ void runtime_close(struct runtime *rt, void (*cb)(void *data), void *data)
 
     rt->closing = true;
     rt->n_handles++;    /* not freed before the end of this function */
+    runtime_kids_reap();
+    uv_close((uv_handle_t *)&rt->sigchld, runtime_sigchld_closed);
     rt->close_cb = cb;
     rt->close_data = data;
     err_set(&err, ERR_CANCELED, "the daemon is shutting down");
@@ -1263,8 +1425,6 @@ void runtime_close(struct runtime *rt, void (*cb)(void *data), void *data)
         c->n_waiting = 0;
         if (c->startup_open && !uv_is_closing((uv_handle_t *)&c->startup))
             uv_close((uv_handle_t *)&c->startup, runtime_startup_closed);
-        if (c->proc_open && !uv_is_closing((uv_handle_t *)&c->proc))
-            uv_close((uv_handle_t *)&c->proc, runtime_proc_closed);
         if (c->ctl)
             runtime_conn_close(c->ctl);
         else

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Container processes (issue 4, item 2). Each running container has one
- * shoal-monitor process (src/monitor/), started by this module and
- * detached from the daemon (own session), that runs `runc run --detach`
- * as a child subreaper, keeps the container's stdio, writes Docker's
- * json-file log, serves attach clients on a unix socket in the container's
- * directory, and records the exit status in a file before it exits. So a
- * container outlives a daemon restart, and runtime_recover finds it again.
+ * shoal-monitor process (src/monitor/), started by this module in its own
+ * session (the daemon's child, reaped by it, but it outlives the daemon),
+ * that runs runc (create then start, or `runc run --detach` when no
+ * attach waits for the first byte) as a child subreaper, keeps the
+ * container's stdio, writes Docker's json-file log, serves attach clients
+ * on a unix socket in the container's directory, and records the exit
+ * status in a file before it exits. So a container outlives a daemon
+ * restart, and runtime_recover finds it again.
  *
  * Everything is asynchronous on the daemon's uv loop; callbacks fire on it.
  */
@@ -101,8 +103,10 @@ int runtime_resize(struct runtime *rt, const char *id, unsigned rows,
 void runtime_attach_close(struct runtime_attach *a);
 
 /* exec: runs `runc exec` for a process spec (OCI "process" object, JSON
- * text) in container id, stdio through the callbacks. exit_fn gets the
- * exit code. The process does not outlive the daemon. */
+ * text; its "terminal" is set from tty) in container id, stdio through the
+ * callbacks (a tty's output is all stream 1). exit_fn gets the exit code.
+ * The process does not outlive the daemon. With tty the pty master is held
+ * by a `shoal-monitor exec` helper, so that runtime_exec_resize works. */
 struct runtime_exec;
 typedef void (*runtime_exec_exit_fn)(void *data, int exit_code);
 struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
@@ -111,6 +115,8 @@ struct runtime_exec *runtime_exec(struct runtime *rt, const char *id,
                                   runtime_exec_exit_fn exit_fn, void *data,
                                   struct err *err);
 int runtime_exec_write(struct runtime_exec *x, const void *buf, size_t len);
+/* Set a tty exec's window size: 0, -ERR_INVALID (over 65535),
+ * -ERR_CONFLICT (not a tty), -ERR_IO (gone). */
 int runtime_exec_resize(struct runtime_exec *x, unsigned rows,
                         unsigned cols);
 pid_t runtime_exec_pid(const struct runtime_exec *x);

@@ -6,11 +6,20 @@
  * or the pty master runc hands over --console-socket), writes Docker's
  * json-file log, serves attach clients (monitor.h), starts the container
  * on request, and on the init's exit deletes runc's state, records the exit
- * in exit.json and exits.
+ * in exit.json and exits. With --run it runs `runc run --detach` at once
+ * (no attach client to wait for: one runc process fewer).
  *
  * usage: shoal-monitor --runc PATH --root RUNC_ROOT --bundle DIR
- *                      --log FILE [--tty] [--stdin] ID
+ *                      --log FILE [--tty] [--stdin] [--run] ID
  * run in the container's directory, stdout a pipe for the startup line.
+ *
+ * A tty exec goes through the same binary (see monitor_exec_main):
+ *   shoal-monitor exec --runc PATH --root DIR --process FILE
+ *                      --pid-file FILE ID
+ *
+ * SHOAL_MONITOR_START_TIMEOUT_MS (tests only) shortens the wait for the
+ * daemon: for its start request after create, and for its control client
+ * before the exit is recorded (default MONITOR_START_TIMEOUT_MS).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +50,9 @@
 #define MONITOR_STDIN_MAX (1 << 20)
 #define MONITOR_DRAIN_MS 2000
 #define MONITOR_CAPTURE_MAX 4096
+#define MONITOR_START_TIMEOUT_MS 60000
+#define MONITOR_EARLY_MAX 8
+#define MONITOR_REAP_MS 1000
 
 struct monitor_client
 {
@@ -68,7 +80,15 @@ static struct
     const char *id;
     bool tty;
     bool open_stdin;
+    bool run;                 /* runc run --detach, no start request */
     char cwd[PATH_MAX];
+    char memcg[PATH_MAX];     /* the init's memory cgroup directory */
+    bool cgroup2;             /* memcg is a unified (v2) cgroup */
+    long start_deadline;      /* CLOCK_MONOTONIC ms: start, control */
+    bool ctl_seen;            /* a control client said hello */
+    pid_t early_pid[MONITOR_EARLY_MAX];  /* reaped before init_pid known */
+    int early_st[MONITOR_EARLY_MAX];
+    int n_early;
     int sigfd;
     int lsock;
     int logfd;
@@ -89,6 +109,8 @@ static struct
 } M;
 
 static char monitor_json[MONITOR_LINE_MAX * 6 + 256];
+
+static int monitor_setup(void);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -116,9 +138,18 @@ static int monitor_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* Write path atomically: tmp, fsync, rename, fsync the directory. */
+static long monitor_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Write path atomically: tmp, rename; durable: fsync the file before and
+ * the directory after (not for files a reboot makes stale anyway). */
 static int monitor_write_file(const char *path, const char *data,
-                              size_t len)
+                              size_t len, bool durable)
 {
     char tmp[PATH_MAX];
     int fd;
@@ -127,7 +158,8 @@ static int monitor_write_file(const char *path, const char *data,
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd == -1)
         return -1;
-    if (monitor_write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+    if (monitor_write_all(fd, data, len) == -1 ||
+        (durable && fsync(fd) == -1)) {
         close(fd);
         unlink(tmp);
         return -1;
@@ -135,6 +167,8 @@ static int monitor_write_file(const char *path, const char *data,
     close(fd);
     if (rename(tmp, path) == -1)
         return -1;
+    if (!durable)
+        return 0;
     fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd != -1) {
         fsync(fd);
@@ -443,6 +477,23 @@ static const char *monitor_capture_msg(void)
     return start;
 }
 
+/* runc run says "runc run failed: ..." where Docker users read containerd's
+ * "runc create failed: ..." (it creates, then starts): say the same. */
+static void monitor_run_msg(void)
+{
+    static const char run[] = "runc run failed: ";
+    static const char create[] = "runc create failed: ";
+    char *p = strstr(M.capture, run);
+    size_t grow = sizeof(create) - sizeof(run);
+
+    if (p == NULL || M.capture_len + grow > MONITOR_CAPTURE_MAX)
+        return;
+    memmove(p + sizeof(create) - 1, p + sizeof(run) - 1,
+            M.capture_len - (size_t)(p - M.capture) - (sizeof(run) - 1) + 1);
+    memcpy(p, create, sizeof(create) - 1);
+    M.capture_len += grow;
+}
+
 /* Run `runc <global flags> args...` to its end, output captured. */
 static int monitor_runc(const char *cmd, const char *a1, const char *a2)
 {
@@ -551,6 +602,10 @@ static bool monitor_reap(pid_t runc_pid, int *runc_st)
         if (pid == runc_pid) {
             *runc_st = st;
             got = true;
+        } else if (M.init_pid <= 0 && M.n_early < MONITOR_EARLY_MAX) {
+            /* runc run: the init may end before runc does */
+            M.early_pid[M.n_early] = pid;
+            M.early_st[M.n_early++] = st;
         } else if (pid == M.init_pid && !M.exited) {
             M.exited = true;
             M.exit_code = WIFEXITED(st) ? WEXITSTATUS(st)
@@ -560,7 +615,165 @@ static bool monitor_reap(pid_t runc_pid, int *runc_st)
     return got;
 }
 
-/* runc create; on failure the startup line carries the message. */
+/* path's first cap - 1 bytes, NUL-terminated (stdio stays unlinked: the
+ * monitor's resident size). */
+static int monitor_read_small(const char *path, char *buf, size_t cap)
+{
+    ssize_t n;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* The init is gone already (runc run, a quick exit; a zombie's cgroups
+ * read as the root ones): the cgroup is still there until runc delete,
+ * named by the spec's "cgroupsPath" (a plain path: the cgroupfs driver).
+ * A textual look-up: libc only here. */
+static void monitor_memcg_from_spec(void)
+{
+    char path[PATH_MAX + 16];
+    char text[65536];
+    char *p;
+    char *end;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/config.json", M.bundle);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return;
+    n = read(fd, text, sizeof(text) - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    p = strstr(text, "\"cgroupsPath\"");
+    if (p == NULL)
+        return;
+    p += 13;
+    while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t')
+        p++;
+    if (*p++ != '"' || *p != '/')
+        return;
+    end = strchr(p, '"');
+    if (end == NULL || memchr(p, '\\', (size_t)(end - p)) != NULL)
+        return;
+    *end = '\0';
+    M.cgroup2 = access("/sys/fs/cgroup/memory", F_OK) != 0;
+    snprintf(M.memcg, sizeof(M.memcg), "%s%s",
+             M.cgroup2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory", p);
+}
+
+/* Before we exit: reap what is left (an init that runc delete killed, a
+ * process an exec left behind), or it would be PID 1's zombie, and PID 1
+ * may be slow to reap. Waits up to ms for those still dying; what still
+ * runs then is left alone. */
+static void monitor_reap_all(long ms)
+{
+    long end = monitor_ms() + ms;
+    struct pollfd pfd = { .fd = M.sigfd, .events = POLLIN };
+    struct signalfd_siginfo si;
+    pid_t pid;
+
+    for (;;) {
+        pid = waitpid(-1, NULL, WNOHANG);
+        if (pid > 0)
+            continue;
+        if (pid == -1 && errno == EINTR)
+            continue;
+        if (pid == -1 || monitor_ms() >= end)
+            return;
+        if (poll(&pfd, 1, (int)(end - monitor_ms())) > 0)
+            while (read(M.sigfd, &si, sizeof(si)) > 0)
+                ;
+    }
+}
+
+/* The init's memory cgroup from /proc/<pid>/cgroup (host paths: we are in
+ * the host's cgroup namespace), for the OOM kill count at the end. */
+static void monitor_find_memcg(void)
+{
+    char path[64];
+    char text[8192];
+    char *line;
+    char *save = NULL;
+    char *rel;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)M.init_pid);
+    if (monitor_read_small(path, text, sizeof(text)) == -1) {
+        monitor_memcg_from_spec();
+        return;
+    }
+    for (line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        rel = strchr(line, ':');
+        if (rel == NULL)
+            continue;
+        rel++;
+        if (strncmp(rel, "memory:", 7) == 0 ||
+            strstr(rel, ",memory:") != NULL) {
+            rel = strchr(rel, ':') + 1;
+            snprintf(M.memcg, sizeof(M.memcg), "/sys/fs/cgroup/memory%s",
+                     rel);
+            M.cgroup2 = false;
+            break;
+        }
+        if (strncmp(line, "0::", 3) == 0 && M.memcg[0] == '\0') {
+            snprintf(M.memcg, sizeof(M.memcg), "/sys/fs/cgroup%s", rel + 1);
+            M.cgroup2 = true;
+        }
+    }
+    if (strcmp(M.memcg, "/sys/fs/cgroup/memory/") == 0 ||
+        strcmp(M.memcg, "/sys/fs/cgroup/") == 0 || M.memcg[0] == '\0') {
+        M.memcg[0] = '\0';
+        monitor_memcg_from_spec();
+    }
+}
+
+/* Whether the kernel OOM-killed a process of the container's cgroup:
+ * "oom_kill N" in memory.oom_control (v1) or memory.events (v2). Read
+ * before runc delete removes the cgroup. */
+static bool monitor_oom_killed(void)
+{
+    char path[PATH_MAX + 32];
+    char text[1024];
+    char *p;
+
+    if (M.memcg[0] == '\0')
+        return false;
+    snprintf(path, sizeof(path), "%s/%s", M.memcg,
+             M.cgroup2 ? "memory.events" : "memory.oom_control");
+    if (monitor_read_small(path, text, sizeof(text)) == -1)
+        return false;
+    p = strstr(text, "oom_kill ");     /* "oom_kill_disable 0" is not it */
+    return p && atol(p + 9) > 0;
+}
+
+/* The init is known: an exit reaped while runc was still running is its. */
+static void monitor_init_known(void)
+{
+    int i;
+
+    for (i = 0; i < M.n_early; i++)
+        if (M.early_pid[i] == M.init_pid && !M.exited) {
+            M.exited = true;
+            M.exit_code = WIFEXITED(M.early_st[i])
+                              ? WEXITSTATUS(M.early_st[i])
+                              : 128 + WTERMSIG(M.early_st[i]);
+        }
+    M.n_early = 0;
+    if (M.bundle)
+        monitor_find_memcg();
+}
+
+/* runc create (or run --detach); on failure the startup line carries the
+ * message. */
 static int monitor_create(void)
 {
     char pidfile[PATH_MAX + 16];
@@ -575,6 +788,12 @@ static int monitor_create(void)
     int i = 0;
     int st = 0;
     bool done = false;
+    bool failed;
+    int setup;
+    /* run, no tty: the pipes are the container's stdio from its first
+     * byte, left unread until runc is done; runc's own message is on them
+     * only when it failed */
+    bool raw = M.run && !M.tty;
     pid_t pid;
     struct pollfd pfd[4];
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -593,7 +812,9 @@ static int monitor_create(void)
     argv[i++] = (char *)"--log";
     argv[i++] = (char *)"/dev/null";
     argv[i++] = (char *)"--systemd-cgroup=false";
-    argv[i++] = (char *)"create";
+    argv[i++] = (char *)(M.run ? "run" : "create");
+    if (M.run)
+        argv[i++] = (char *)"--detach";
     argv[i++] = (char *)"--bundle";
     argv[i++] = (char *)M.bundle;
     argv[i++] = (char *)"--pid-file";
@@ -622,6 +843,7 @@ static int monitor_create(void)
                         perr[1]);
     if (pid == -1)
         monitor_die("fork");
+    setup = monitor_setup();
     close(null);
     close(pout[1]);
     close(perr[1]);
@@ -633,8 +855,8 @@ static int monitor_create(void)
     fcntl(perr[0], F_SETFL, O_NONBLOCK);
     while (!done) {
         pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
-        pfd[1] = (struct pollfd){ .fd = pout[0], .events = POLLIN };
-        pfd[2] = (struct pollfd){ .fd = perr[0], .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = raw ? -1 : pout[0], .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = raw ? -1 : perr[0], .events = POLLIN };
         pfd[3] = (struct pollfd){ .fd = csock, .events = POLLIN };
         if (poll(pfd, 4, -1) == -1 && errno != EINTR)
             monitor_die("poll");
@@ -647,11 +869,14 @@ static int monitor_create(void)
         if (pfd[0].revents)
             done = monitor_reap(pid, &st);
     }
+    failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0 || setup != 0;
     /* Whatever is left in the pipes is runc's, not the container's. */
-    while (read(pout[0], buf, sizeof(buf)) > 0)
-        ;
-    while (monitor_capture(perr[0]) > 0)
-        ;
+    if (!raw || failed) {
+        while (read(pout[0], buf, sizeof(buf)) > 0)
+            ;
+        while (monitor_capture(perr[0]) > 0)
+            ;
+    }
     if (csock != -1) {
         monitor_try_console(csock);
         close(csock);
@@ -664,7 +889,11 @@ static int monitor_create(void)
         M.out_fd = pout[0];
         M.err_fd = perr[0];
     }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (setup != 0)
+        snprintf(M.capture, sizeof(M.capture), "shoal-monitor: %s",
+                 strerror(setup));
+    if (failed) {
+        monitor_run_msg();
         if (monitor_capture_msg()[0] == '\0')
             snprintf(M.capture, sizeof(M.capture),
                      "runc create exited with status %d",
@@ -688,10 +917,39 @@ static int monitor_create(void)
         snprintf(M.capture, sizeof(M.capture), "runc create: no pid file");
         return -1;
     }
+    M.started = M.run;
+    monitor_init_known();
     return 0;
 }
 
 /* ------------------------------------------------------------ the end */
+
+/* monitor.pid, the socket, the log: done while runc runs (off the start's
+ * critical path). Returns 0 or an errno. */
+static int monitor_setup(void)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char line[32];
+    int len;
+
+    len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    if (monitor_write_file(MONITOR_PIDFILE, line, (size_t)len, false) == -1)
+        goto fail;
+    unlink(MONITOR_SOCK);
+    M.lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", MONITOR_SOCK);
+    if (M.lsock == -1 ||
+        bind(M.lsock, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+        listen(M.lsock, 16) == -1)
+        goto fail;
+    M.logfd = open(M.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0640);
+    if (M.logfd == -1)
+        goto fail;
+    return 0;
+fail:
+    return errno;
+}
 
 static void monitor_cleanup_files(void)
 {
@@ -707,11 +965,14 @@ static void monitor_finish(int code, const char *error)
     char *esc;
     char *doc;
     size_t elen = strlen(error);
+    bool oom;
     int len;
     int i;
 
     monitor_log_flush();
+    oom = monitor_oom_killed();
     monitor_runc("delete", "--force", NULL);
+    monitor_reap_all(MONITOR_REAP_MS);
     /* No new client from here: a daemon connecting now finds exit.json. */
     close(M.lsock);
     unlink(MONITOR_SOCK);
@@ -723,10 +984,10 @@ static void monitor_finish(int code, const char *error)
         monitor_die("malloc");
     monitor_escape(esc, error, elen);
     len = sprintf(doc,
-                  "{\"ExitCode\":%d,\"OOMKilled\":false,\"FinishedAt\":\"%s\","
+                  "{\"ExitCode\":%d,\"OOMKilled\":%s,\"FinishedAt\":\"%s\","
                   "\"Error\":\"%s\"}\n",
-                  code, now, esc);
-    if (monitor_write_file(MONITOR_EXITFILE, doc, (size_t)len) == -1)
+                  code, oom ? "true" : "false", now, esc);
+    if (monitor_write_file(MONITOR_EXITFILE, doc, (size_t)len, true) == -1)
         fprintf(stderr, "shoal-monitor: write exit file: %s\n",
                 strerror(errno));
     for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
@@ -776,6 +1037,8 @@ static void monitor_frame(struct monitor_client *c, char type,
     switch (type) {
     case 'H':
         c->want = len > 0 ? (unsigned char)p[0] : 0;
+        if (c->want & MONITOR_WANT_CONTROL)
+            M.ctl_seen = true;
         n = M.started ? snprintf(buf, sizeof(buf), "%d", (int)M.init_pid)
                       : 0;
         monitor_send(c, 'A', buf, (size_t)n);
@@ -908,30 +1171,40 @@ static void monitor_stdin_flush(void)
     }
 }
 
-static long monitor_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void monitor_loop(void)
 {
     struct pollfd pfd[5 + MONITOR_MAX_CLIENTS];
     int idx[MONITOR_MAX_CLIENTS];
     long deadline = 0;
+    long now;
+    bool drained;
     int timeout;
     int n;
     int i;
     int k;
 
     for (;;) {
-        if (M.exited && deadline == 0)
-            deadline = monitor_ms() + MONITOR_DRAIN_MS;
-        if (M.exited && ((M.out_fd == -1 && M.err_fd == -1) ||
-                         monitor_ms() >= deadline))
-            monitor_finish(M.exit_code, "");
+        now = monitor_ms();
+        timeout = -1;
+        if (!M.started && !M.exited) {
+            /* Created, and the daemon that was to start it went away:
+             * containerd has no such state, so give up (item of the
+             * issue: never wait forever). */
+            if (now >= M.start_deadline)
+                monitor_finish(128, "container start timed out");
+            timeout = (int)(M.start_deadline - now);
+        }
+        if (M.exited) {
+            if (deadline == 0)
+                deadline = now + MONITOR_DRAIN_MS;
+            drained = (M.out_fd == -1 && M.err_fd == -1) || now >= deadline;
+            /* Not before the daemon's control client is here (runc run: it
+             * connects after the startup line), or its connect could find
+             * neither the socket nor exit.json. */
+            if (drained && (M.ctl_seen || now >= M.start_deadline))
+                monitor_finish(M.exit_code, "");
+            timeout = (int)((drained ? M.start_deadline : deadline) - now);
+        }
         n = 0;
         pfd[n++] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
         pfd[n++] = (struct pollfd){ .fd = M.lsock, .events = POLLIN };
@@ -947,7 +1220,6 @@ static void monitor_loop(void)
             idx[k++] = i;
             pfd[n++] = (struct pollfd){ .fd = M.cl[i].fd, .events = POLLIN };
         }
-        timeout = M.exited ? (int)(deadline - monitor_ms()) : -1;
         if (timeout < -1)
             timeout = 0;
         if (poll(pfd, (nfds_t)n, timeout) == -1) {
@@ -983,7 +1255,7 @@ static void monitor_usage(void) __attribute__((noreturn));
 static void monitor_usage(void)
 {
     fprintf(stderr, "usage: shoal-monitor --runc PATH --root DIR --bundle DIR"
-                    " --log FILE [--tty] [--stdin] ID\n");
+                    " --log FILE [--tty] [--stdin] [--run] ID\n");
     exit(2);
 }
 
@@ -996,6 +1268,8 @@ static void monitor_args(int argc, char **argv)
             M.tty = true;
         else if (strcmp(argv[i], "--stdin") == 0)
             M.open_stdin = true;
+        else if (strcmp(argv[i], "--run") == 0)
+            M.run = true;
         else if (i + 1 < argc && strcmp(argv[i], "--runc") == 0)
             M.runc = argv[++i];
         else if (i + 1 < argc && strcmp(argv[i], "--root") == 0)
@@ -1013,52 +1287,227 @@ static void monitor_args(int argc, char **argv)
         monitor_usage();
 }
 
+/* ------------------------------------------------------------ tty exec */
+
+/* `runc exec --tty` keeps the pty master to itself and sizes it from its
+ * own stdin; with --detach --console-socket the master comes here, and
+ * the daemon can resize it: stdin (fd 0) goes to the master, its output
+ * to fd 1, runc's errors to fd 2, and fd 3 carries resize requests (rows,
+ * cols: 2 bytes each, big endian). As a child subreaper this process gets
+ * the exec'd process once runc is gone, and exits with its exit code. Run
+ * in the container's directory (the console socket is made there). */
+static int monitor_exec_main(int argc, char **argv)
+{
+    const char *process = NULL;
+    const char *pid_path = NULL;
+    char console[64];
+    char sock[32];
+    char buf[8192];
+    char *rargv[20];
+    unsigned char rs[4];
+    size_t rs_got = 0;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct pollfd pfd[4];
+    struct winsize ws = { 0 };
+    sigset_t set;
+    bool done = false;
+    bool in_open = true;
+    bool rs_open = true;
+    long drain_end = 0;
+    int csock;
+    int cap[2];
+    int null;
+    int st = 0;
+    int fd;
+    int i;
+    ssize_t n;
+    pid_t pid;
+
+    for (i = 2; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--runc") == 0)
+            M.runc = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--root") == 0)
+            M.root = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--process") == 0)
+            process = argv[++i];
+        else if (i + 1 < argc && strcmp(argv[i], "--pid-file") == 0)
+            pid_path = argv[++i];
+        else if (argv[i][0] != '-' && M.id == NULL)
+            M.id = argv[i];
+        else
+            monitor_usage();
+    }
+    if (!M.runc || !M.root || !process || !pid_path || !M.id)
+        monitor_usage();
+    M.out_fd = M.err_fd = M.in_fd = M.lsock = M.logfd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+        monitor_die("prctl");
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    snprintf(sock, sizeof(sock), "exec-%d.sock", (int)getpid());
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+    unlink(sock);
+    csock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (M.sigfd == -1 || csock == -1 ||
+        bind(csock, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+        listen(csock, 1) == -1)
+        monitor_die("console socket");
+    snprintf(console, sizeof(console), "/proc/%d/cwd/%s", (int)getpid(),
+             sock);
+    i = 0;
+    rargv[i++] = (char *)M.runc;
+    rargv[i++] = (char *)"--root";
+    rargv[i++] = (char *)M.root;
+    rargv[i++] = (char *)"--log";
+    rargv[i++] = (char *)"/dev/null";
+    rargv[i++] = (char *)"exec";
+    rargv[i++] = (char *)"--detach";
+    rargv[i++] = (char *)"--tty";
+    rargv[i++] = (char *)"--console-socket";
+    rargv[i++] = console;
+    rargv[i++] = (char *)"--process";
+    rargv[i++] = (char *)process;
+    rargv[i++] = (char *)"--pid-file";
+    rargv[i++] = (char *)pid_path;
+    rargv[i++] = (char *)M.id;
+    rargv[i] = NULL;
+    null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null == -1 || pipe2(cap, O_CLOEXEC) == -1)
+        monitor_die("pipe");
+    pid = monitor_spawn(rargv, null, cap[1], cap[1]);
+    if (pid == -1)
+        monitor_die("fork");
+    close(cap[1]);
+    close(null);
+    fcntl(cap[0], F_SETFL, O_NONBLOCK);
+    while (!done) {
+        pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = cap[0], .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = csock, .events = POLLIN };
+        if (poll(pfd, 3, -1) == -1 && errno != EINTR)
+            monitor_die("poll");
+        if (pfd[1].revents)
+            monitor_capture(cap[0]);
+        if (pfd[2].revents)
+            monitor_try_console(csock);
+        if (pfd[0].revents)
+            done = monitor_reap(pid, &st);
+    }
+    while (monitor_capture(cap[0]) > 0)
+        ;
+    close(cap[0]);
+    monitor_try_console(csock);
+    close(csock);
+    unlink(sock);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || M.out_fd == -1) {
+        const char *msg = monitor_capture_msg();
+
+        fprintf(stderr, "%s\n", msg[0] ? msg : "runc exec failed");
+        return WIFEXITED(st) && WEXITSTATUS(st) != 0 ? WEXITSTATUS(st)
+                                                     : 126;
+    }
+    fd = open(pid_path, O_RDONLY | O_CLOEXEC);
+    n = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd != -1)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    M.init_pid = (pid_t)atoi(buf);
+    if (M.init_pid <= 0) {
+        fprintf(stderr, "runc exec: no pid file\n");
+        return 126;
+    }
+    monitor_init_known();
+    fcntl(M.out_fd, F_SETFL, O_NONBLOCK);
+    for (;;) {
+        if (M.exited && drain_end == 0)
+            drain_end = monitor_ms() + MONITOR_DRAIN_MS;
+        if (M.exited && (M.out_fd == -1 || monitor_ms() >= drain_end)) {
+            monitor_reap_all(0);
+            return M.exit_code;
+        }
+        pfd[0] = (struct pollfd){ .fd = M.sigfd, .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = M.out_fd, .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = in_open ? 0 : -1, .events = POLLIN };
+        pfd[3] = (struct pollfd){ .fd = rs_open ? 3 : -1, .events = POLLIN };
+        if (poll(pfd, 4, M.exited ? 50 : -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            monitor_die("poll");
+        }
+        if (pfd[0].revents)
+            monitor_reap(0, &st);
+        if (pfd[1].revents) {
+            n = read(M.out_fd, buf, sizeof(buf));
+            if (n > 0) {
+                if (monitor_write_all(1, buf, (size_t)n) == -1)
+                    in_open = false;
+            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+                close(M.out_fd);   /* EIO: every slave is closed */
+                M.out_fd = -1;
+            }
+        }
+        /* before stdin: a resize sent before some input is applied
+         * before the process can read that input */
+        if (pfd[3].revents) {
+            n = read(3, rs + rs_got, sizeof(rs) - rs_got);
+            if (n <= 0) {
+                rs_open = false;
+            } else if ((rs_got += (size_t)n) == sizeof(rs)) {
+                rs_got = 0;
+                ws.ws_row = (unsigned short)((rs[0] << 8) | rs[1]);
+                ws.ws_col = (unsigned short)((rs[2] << 8) | rs[3]);
+                if (M.out_fd != -1)
+                    ioctl(M.out_fd, TIOCSWINSZ, &ws);
+            }
+        }
+        if (pfd[2].revents) {
+            n = read(0, buf, sizeof(buf));
+            if (n > 0 && M.out_fd != -1)
+                monitor_write_all(M.out_fd, buf, (size_t)n);
+            else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+                in_open = false;   /* a tty's stdin is not closed */
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char line[MONITOR_CAPTURE_MAX + 16];
     char *nl;
+    const char *env;
     sigset_t set;
-    pid_t pid;
     int len;
     int i;
 
+    if (argc > 1 && strcmp(argv[1], "exec") == 0)
+        return monitor_exec_main(argc, argv);
     monitor_args(argc, argv);
+    env = getenv("SHOAL_MONITOR_START_TIMEOUT_MS");
+    M.start_deadline = monitor_ms() + (env && atol(env) > 0
+                                           ? atol(env)
+                                           : MONITOR_START_TIMEOUT_MS);
     M.sigfd = M.lsock = M.logfd = M.out_fd = M.err_fd = M.in_fd = -1;
     for (i = 0; i < MONITOR_MAX_CLIENTS; i++)
         M.cl[i].fd = -1;
     if (getcwd(M.cwd, sizeof(M.cwd)) == NULL)
         monitor_die("getcwd");
     signal(SIGPIPE, SIG_IGN);
-    /* Out of the daemon's process tree: a daemon restart leaves us be. */
+    /* Our own session (the daemon spawns us with one already): signals
+     * to the daemon's group leave us be, and we outlive it. We stay its
+     * child, so it reaps us while it runs (no zombie left to PID 1). */
     setsid();
-    pid = fork();
-    if (pid == -1)
-        monitor_die("fork");
-    if (pid > 0)
-        _exit(0);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
         monitor_die("prctl");
-    len = snprintf(line, sizeof(line), "%d\n", (int)getpid());
     unlink(MONITOR_EXITFILE);
-    if (monitor_write_file(MONITOR_PIDFILE, line, (size_t)len) == -1)
-        monitor_die("write monitor.pid");
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
     M.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (M.sigfd == -1)
         monitor_die("signalfd");
-    unlink(MONITOR_SOCK);
-    M.lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", MONITOR_SOCK);
-    if (M.lsock == -1 || bind(M.lsock, (struct sockaddr *)&sa, sizeof(sa)) ==
-                             -1 || listen(M.lsock, 16) == -1)
-        monitor_die("listen " MONITOR_SOCK);
-    M.logfd = open(M.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                   0640);
-    if (M.logfd == -1)
-        monitor_die("open log");
     if (monitor_create() == -1) {
         const char *msg = monitor_capture_msg();
 
@@ -1067,6 +1516,7 @@ int main(int argc, char **argv)
             if (*nl == '\n')
                 *nl = ' ';
         monitor_runc("delete", "--force", NULL);
+        monitor_reap_all(MONITOR_REAP_MS);
         monitor_cleanup_files();
         monitor_write_all(1, line, (size_t)len);
         return 1;

@@ -23,8 +23,11 @@
  * atomically before it exits: {"ExitCode":N,"OOMKilled":false,
  * "FinishedAt":"RFC 3339 nano","Error":""}.
  *
- * Startup: the monitor writes one line to its stdout once runc create is
- * done, "ok <pid>\n" or "err <runc's message>\n", then closes it.
+ * Startup: the monitor writes one line to its stdout once runc create (run
+ * with --run: the container runs) is done, "ok <pid>\n" or
+ * "err <runc's message>\n", then closes it. With --run it records the exit
+ * only once a control client said hello (or the start timeout passed), so
+ * the daemon connecting after "ok" always finds the socket or exit.json.
  */
 #ifndef SHOAL_MONITOR_H
 #define SHOAL_MONITOR_H

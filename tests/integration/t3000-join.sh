@@ -1,9 +1,11 @@
 #!/bin/bash
 # docker swarm join on loopback: a second manager and workers join the
 # swarm of n1 through the cluster port (root CA pinned by the token's
-# digest, admission by ca.join), with Docker's texts for a wrong token, a
-# token for another CA, an unreachable manager and a node already in a
-# swarm; shoal's CLI joins too; a shutdown in the middle of a join is clean.
+# digest, the server's chain verified against it, admission by ca.join on
+# the same connection), with Docker's texts for a wrong token, a token for
+# another CA, an impostor serving our root, an unreachable manager and a
+# node already in a swarm; shoal's CLI joins too; a shutdown in the middle
+# of a join is clean.
 . "$(dirname "$0")/lib.sh"
 
 # Ports apart from t3100's 24100-24699.
@@ -52,6 +54,20 @@ other_digest=$(sha256sum <"$(node_dir n4)/root/swarm/certificates/swarm-root-ca.
 expect_fail join n2 $P2 --token "$other" 127.0.0.1:$P1
 expect_eq "$OUT" "Error response from daemon: remote CA does not match fingerprint. Expected: $other_digest" "token of another CA"
 swarm_empty n2 || fail "a pinning failure left files in swarm/"
+
+# An impostor: n4 hands out n1's root (its ca.root reads the file) but
+# proves only its own certificate: the join stops before ca.join, so the
+# token never reaches it (n4 would answer ca.join with "A valid join token
+# is necessary...").
+n4_root=$(node_dir n4)/root/swarm/certificates/swarm-root-ca.crt
+cp "$n4_root" "$TMP/n4-root.crt"
+cp "$(node_dir n1)/root/swarm/certificates/swarm-root-ca.crt" "$n4_root"
+expect_fail join n2 $P2 --token "$manager" 127.0.0.1:$P4
+expect_contains "$OUT" "could not join the swarm through 127.0.0.1:$P4: TLS handshake with 127.0.0.1:$P4: certificate signed by unknown authority" "impostor refused"
+expect_not_contains "$OUT" "join token" "no ca.join sent to the impostor"
+expect_eq "$(dk n2 info -f '{{.Swarm.LocalNodeState}}')" inactive "state after an impostor"
+swarm_empty n2 || fail "an impostor left files in swarm/"
+cp "$TMP/n4-root.crt" "$n4_root"
 
 expect_fail join n2 $P2 --token "$manager" 127.0.0.1:$PDEAD
 expect_contains "$OUT" "127.0.0.1:$PDEAD" "unreachable manager named"

@@ -4,7 +4,8 @@
 # prefix and name addressing, Docker's error texts for bad specs, and a
 # kill -9 of the daemon with containers running (still running after the
 # restart, logs intact, a later exit recorded; an exit while the daemon
-# was down recorded too). Nothing stays mounted or running after rm.
+# was down recorded too; a created container kept and startable). Nothing
+# stays mounted or running after rm.
 . "$(dirname "$0")/lib.sh"
 
 root() { echo "$(node_dir n1)/root"; }
@@ -181,6 +182,8 @@ sid=$(dk n1 inspect -f '{{.Id}}' survivor)
 dk n1 run -d --name brief busybox sh -c \
     'while [ ! -f /tmp/go ]; do sleep 0.1; done; exit 4' >/dev/null
 bid=$(dk n1 inspect -f '{{.Id}}' brief)
+# Created only (its root mounted since create): acknowledged, so kept.
+dk n1 create --name made busybox sh -c 'echo made' >/dev/null
 wait_for 100 0.05 "survivor to log" logs_have survivor before
 kill9_node n1
 # brief exits while no daemon watches it.
@@ -192,6 +195,10 @@ expect_eq "$(dk n1 inspect -f '{{.State.Status}}' survivor)" running "survivor a
 expect_contains "$(dk n1 ps --format '{{.Names}} {{.Status}}')" "survivor Up"
 expect_eq "$(dk n1 logs survivor 2>&1)" before "logs after the restart"
 expect_eq "$(dk n1 inspect -f '{{.State.Status}} {{.State.ExitCode}}' brief)" "exited 4"
+expect_eq "$(dk n1 inspect -f '{{.State.Status}}' made)" created "made after the restart"
+run_ok dk n1 start made
+expect_eq "$(dk n1 wait made)" 0 "made's exit"
+expect_eq "$(dk n1 logs made 2>&1)" made "made's logs"
 [ "$(dk n1 inspect -f '{{.State.FinishedAt}}' brief)" != "0001-01-01T00:00:00Z" ] ||
     fail "brief's FinishedAt not recorded"
 run_ok dk n1 exec survivor touch /tmp/go

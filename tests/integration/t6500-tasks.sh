@@ -70,6 +70,9 @@ expect_eq "$(dk n2 inspect -f '{{index .Config.Labels "com.docker.swarm.task.id"
     "$t1 $(id_of n2)" "task labels"
 cid=$(task_field n1 "$t1" "['Status']['ContainerStatus']['ContainerID']")
 expect_eq "$(dk n2 inspect -f '{{.Id}}' "sleeper.$t1")" "$cid" "ContainerStatus.ContainerID"
+# the orchestrator restarts tasks: the engine must not (policy "no")
+expect_eq "$(dk n2 inspect -f '{{.HostConfig.RestartPolicy.Name}}' "sleeper.$t1")" no \
+    "a task container's restart policy"
 out=$(api n1 GET "/tasks?filters=%7B%22node%22%3A%7B%22$(id_of n2)%22%3Atrue%7D%7D")
 expect_contains "$out" "$t1" "node filter"
 out=$(api n1 GET "/tasks?filters=%7B%22desired-state%22%3A%7B%22bogus%22%3Atrue%7D%7D")

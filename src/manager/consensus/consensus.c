@@ -173,13 +173,14 @@ struct consensus *consensus_new(uv_loop_t *loop,
      * second. A dial to an unreachable loopback or LAN peer is cheap. */
     raft_uv_set_connect_retry_delay(&c->io, CONSENSUS__CONNECT_RETRY_MS);
 
-    if (cfg->dek != NULL)
-        c->crypt = consensus_crypt_new(&c->io, cfg->dek);
+    /* Always wrapped, even in clear: the wrapper also makes raft_uv's
+     * close callback fire once (consensus_crypt_close_tramp). */
+    c->crypt = consensus_crypt_new(&c->io, cfg->dek);
 
     /* raft_init calls the io's init, which probes the dir and inits the
      * transport; its failure leaves no handle on the loop. */
-    rv = raft_init(&c->raft, c->crypt ? consensus_crypt_io(c->crypt) : &c->io,
-                   &c->fsm, c->id, c->address);
+    rv = raft_init(&c->raft, consensus_crypt_io(c->crypt), &c->fsm, c->id,
+                   c->address);
     if (rv != 0) {
         err_set(err, rv == RAFT_NOMEM ? ERR_INTERNAL : ERR_IO, "raft: %s",
                 raft_errmsg(&c->raft));
@@ -347,11 +348,31 @@ static void consensus_check_close_cb(uv_handle_t *handle)
     void (*cb)(void *data) = c->close_cb;
     void *data = c->close_data;
 
+    /* Every handle raft_uv closed is closed now: nothing of libraft calls
+     * into the io again. */
+    raft_uv_close(&c->io);
+    consensus_crypt_free(c->crypt);
     free(c->address);
     free(c->dir);
     free(c);
     if (cb != NULL)
         cb(data);
+}
+
+/*
+ * First closing phase after raft's close callback: handles raft_uv closed
+ * during this one (the writer's, after their siblings' callbacks) finish
+ * in the next; so close the check handle once more.
+ */
+static void consensus_check_hop_cb(uv_handle_t *handle)
+{
+    struct consensus *c = handle->data;
+    int rv;
+
+    rv = uv_check_init(c->loop, &c->check);
+    assert(rv == 0);
+    c->check.data = c;
+    uv_close((uv_handle_t *)&c->check, consensus_check_close_cb);
 }
 
 static void consensus_raft_close_cb(struct raft *raft)
@@ -360,12 +381,12 @@ static void consensus_raft_close_cb(struct raft *raft)
 
     /* raft_uv closed the transport before this fires. */
     assert(c->conns == NULL);
-    raft_uv_close(&c->io);
-    consensus_crypt_free(c->crypt);
-    c->crypt = NULL;
     consensus_propose_release(c);
     consensus_ops_release(c);
-    uv_close((uv_handle_t *)&c->check, consensus_check_close_cb);
+    /* raft_uv may still call its close callback again from handles of its
+     * own that are closing (consensus_crypt_close_tramp drops the call):
+     * its impl and the wrapper are released two closing phases later. */
+    uv_close((uv_handle_t *)&c->check, consensus_check_hop_cb);
 }
 
 /*

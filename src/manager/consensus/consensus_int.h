@@ -83,13 +83,18 @@ int consensus_crypt_open(const uint8_t key[CONSENSUS_CRYPT_KEY_LEN],
 /*
  * A raft_io around inner (borrowed; its data field is taken over) that
  * seals what append and snapshot_put write and opens what load and
- * snapshot_get read; everything else is forwarded. key is copied. Free
- * with consensus_crypt_free after the io's close callback has fired.
+ * snapshot_get read; everything else is forwarded. key is copied; NULL:
+ * nothing is sealed or opened. Its close callback fires once even when
+ * raft_uv's fires again (consensus_crypt.c): free it, and release inner
+ * with raft_uv_close, only two loop closing phases after that callback.
  */
 struct consensus_crypt *consensus_crypt_new(
     struct raft_io *inner, const uint8_t key[CONSENSUS_CRYPT_KEY_LEN]);
 struct raft_io *consensus_crypt_io(struct consensus_crypt *k);
 void consensus_crypt_free(struct consensus_crypt *k);
+/* How many times raft_uv fired a close callback again (dropped), in this
+ * process: the tests check that they reproduce it. */
+unsigned consensus_crypt_refired(void);
 
 /* One in-flight proposal; owned by consensus from propose until raft's
  * callback for it (which can come after the proposer was told "canceled"). */
@@ -199,7 +204,7 @@ struct consensus
 
     struct raft raft;
     struct raft_io io;                  /* raft_uv; released after raft closes */
-    struct consensus_crypt *crypt;      /* owned: wraps io when a DEK is set */
+    struct consensus_crypt *crypt;      /* owned: wraps io, seals with a DEK */
     struct raft_fsm fsm;                /* adapter over user_fsm */
     struct raft_tracer tracer;          /* routes raft traces to log_debug */
     struct raft_uv_transport transport; /* see consensus_transport.c */

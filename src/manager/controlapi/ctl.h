@@ -222,4 +222,45 @@ json_t *ctl_service_update(const json_t *services, const char *ref,
                            uint64_t version, const json_t *spec,
                            bool rollback, const char *now, struct err *err);
 
+/*
+ * Secrets and configs (ctl_secrets.c); k is STORE_SECRET or
+ * STORE_CONFIG. Texts are swarmkit's, gRPC-shaped. Spec.Data is kept as
+ * the API's base64 text.
+ */
+#define CTL_SECRET_MAX_SIZE (500 * 1024)  /* payloads must be smaller */
+#define CTL_CONFIG_MAX_SIZE (1000 * 1024)
+
+/* At most 64 of [a-zA-Z0-9-_.], first and last alphanumeric. */
+bool ctl_secret_name_is_valid(const char *name);
+
+/* Check a SecretSpec / ConfigSpec for create: types, name, no driver
+ * or templating (shoal runs no plugins), 0 < decoded Data < the limit. */
+int ctl_secret_spec_check(enum store_kind k, const json_t *spec,
+                          struct err *err);
+
+/* Resolve a reference like Docker: exact ID, exact name, then ID prefix.
+ * Borrowed, or NULL with ERR_NOTFOUND "secret X not found" / ERR_INVALID
+ * "secret X is ambiguous (N matches found)". */
+json_t *ctl_secret_lookup(const struct store *s, enum store_kind k,
+                          const char *ref, struct err *err);
+
+/* The create action (new ID; the caller reads it from "obj"), or NULL
+ * with err (ERR_CONFLICT "... secret <name> already exists"). */
+json_t *ctl_secret_create(const struct store *s, enum store_kind k,
+                          const json_t *spec, struct err *err);
+
+/* The update action: only Labels may change ("only updates to Labels are
+ * allowed"), checked against version. */
+json_t *ctl_secret_update(const struct store *s, enum store_kind k,
+                          const char *ref, uint64_t version,
+                          const json_t *spec, struct err *err);
+
+/* The delete action, or NULL with "secret '<name>' is in use by the
+ * following service: <names>" while a service references it. */
+json_t *ctl_secret_remove(const struct store *s, enum store_kind k,
+                          const char *ref, struct err *err);
+
+/* The object as the API shows it (a secret without Spec.Data). New. */
+json_t *ctl_secret_view(enum store_kind k, const json_t *obj);
+
 #endif

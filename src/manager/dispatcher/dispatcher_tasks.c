@@ -18,6 +18,9 @@ struct dispatcher_session
     struct dispatcher_session_ops ops;
     void *data;
     uint64_t seq;                 /* ResultsIn of the last message */
+    json_t *deps;                 /* owned: {"Secret": {ID: true},
+                                     "Config": {ID: true}} sent to the
+                                     node and not removed since */
     struct dispatcher_session *prev, *next;
 };
 
@@ -71,6 +74,12 @@ static bool dispatcher_task_stable_equal(const json_t *a, const json_t *b)
     return eq;
 }
 
+static void dispatcher_session_free(struct dispatcher_session *sess)
+{
+    json_decref(sess->deps);
+    free(sess);
+}
+
 static void dispatcher_session_unlink(struct dispatcher_session *sess)
 {
     struct dispatcher_tasks *t = sess->t;
@@ -112,7 +121,7 @@ static bool dispatcher_session_send(struct dispatcher_session *sess,
         err_set(&why, ERR_CANCELED, "assignments: the stream is gone");
         dispatcher_session_unlink(sess);
         sess->ops.end(sess->data, &why);
-        free(sess);
+        dispatcher_session_free(sess);
         return false;
     }
     return true;
@@ -123,13 +132,114 @@ static json_t *dispatcher_change(const char *action, const json_t *task)
     return json_pack("{s:s, s:O}", "Action", action, "Task", task);
 }
 
+/*
+ * Secrets and configs (swarmkit's assignment dependencies): a node gets
+ * those its tasks reference, while the task is assigned to it and not
+ * past RUNNING, and only those; they are sent before the task that needs
+ * them and removed after the last such task leaves the set.
+ */
+static const char *const dispatcher_dep_kinds[] = {"Secret", "Config"};
+
+/* {"Secret": {ID: object}, "Config": {ID: object}} needed by node_id's
+ * tasks now (objects borrowed from s). New reference. */
+static json_t *dispatcher_deps_needed(const struct store *s,
+                                      const char *node_id)
+{
+    json_t *need = json_pack("{s:{}, s:{}}", "Secret", "Config");
+    const char *tid;
+    json_t *task;
+    size_t k;
+
+    json_object_foreach(store_all(s, STORE_TASK), tid, task) {
+        json_t *cs;
+
+        if (!dispatcher_task_is_for(task, node_id) ||
+            store_task_state(task) > STORE_TASK_RUNNING)
+            continue;
+        cs = json_object_get(json_object_get(task, "Spec"), "ContainerSpec");
+        for (k = 0; k < 2; k++) {
+            const char *kind = dispatcher_dep_kinds[k];
+            char field[16];
+            char idkey[16];
+            json_t *ref;
+            json_t *obj;
+            size_t i;
+
+            snprintf(field, sizeof(field), "%ss", kind);
+            snprintf(idkey, sizeof(idkey), "%sID", kind);
+            json_array_foreach(json_object_get(cs, field), i, ref) {
+                const char *id = json_string_value(
+                    json_object_get(ref, idkey));
+
+                obj = id ? store_get(s, k == 0 ? STORE_SECRET : STORE_CONFIG,
+                                     id)
+                         : NULL;
+                if (obj != NULL)
+                    json_object_set(json_object_get(need, kind), id, obj);
+            }
+        }
+    }
+    return need;
+}
+
+/* The changes bringing the node's dependencies from what it was sent to
+ * what its tasks need now: additions into adds, removals into dels;
+ * sess->deps follows. */
+static void dispatcher_deps_diff(struct dispatcher_session *sess,
+                                 const struct store *s, json_t *adds,
+                                 json_t *dels)
+{
+    json_t *need = dispatcher_deps_needed(s, sess->node_id);
+    size_t k;
+
+    for (k = 0; k < 2; k++) {
+        const char *kind = dispatcher_dep_kinds[k];
+        json_t *have = json_object_get(sess->deps, kind);
+        json_t *want = json_object_get(need, kind);
+        const char *id;
+        json_t *obj;
+        void *tmp;
+
+        json_object_foreach(want, id, obj) {
+            json_t *copy;
+            const char *key;
+            json_t *v;
+            void *tmp2;
+
+            if (json_object_get(have, id) != NULL)
+                continue;
+            copy = json_deep_copy(obj);
+            json_object_foreach_safe(copy, tmp2, key, v) {
+                if (key[0] == '_')
+                    json_object_del(copy, key);
+            }
+            json_array_append_new(adds, json_pack("{s:s, s:o}", "Action",
+                                                  "update", kind, copy));
+            json_object_set_new(have, id, json_true());
+        }
+        json_object_foreach_safe(have, tmp, id, obj) {
+            if (json_object_get(want, id) != NULL)
+                continue;
+            json_array_append_new(dels, json_pack("{s:s, s:{s:s}}", "Action",
+                                                  "remove", kind, "ID", id));
+            json_object_del(have, id);
+        }
+    }
+    json_decref(need);
+}
+
 static bool dispatcher_session_complete(struct dispatcher_session *sess,
                                         const struct store *s)
 {
     json_t *changes = json_array();
+    json_t *dels = json_array();
     const char *id;
     json_t *task;
 
+    json_object_clear(json_object_get(sess->deps, "Secret"));
+    json_object_clear(json_object_get(sess->deps, "Config"));
+    dispatcher_deps_diff(sess, s, changes, dels);
+    json_decref(dels);
     json_object_foreach(store_all(s, STORE_TASK), id, task) {
         if (dispatcher_task_is_for(task, sess->node_id))
             json_array_append_new(changes,
@@ -167,13 +277,14 @@ struct dispatcher_session *dispatcher_session_open(
         err_set(&why, ERR_INVALID,
                 "rpc error: code = InvalidArgument desc = session invalid");
         old->ops.end(old->data, &why);
-        free(old);
+        dispatcher_session_free(old);
     }
     sess = xcalloc(1, sizeof(*sess));
     sess->t = t;
     snprintf(sess->node_id, sizeof(sess->node_id), "%s", node_id);
     sess->ops = *ops;
     sess->data = data;
+    sess->deps = json_pack("{s:{}, s:{}}", "Secret", "Config");
     sess->next = t->sessions;
     if (t->sessions != NULL)
         t->sessions->prev = sess;
@@ -193,7 +304,7 @@ void dispatcher_session_close(struct dispatcher_session *sess)
     if (sess == NULL)
         return;
     dispatcher_session_unlink(sess);
-    free(sess);
+    dispatcher_session_free(sess);
 }
 
 size_t dispatcher_n_sessions(const struct dispatcher *d)
@@ -224,20 +335,29 @@ void dispatcher_store_changed(void *data, enum store_kind k, const char *id,
         }
         return;
     }
-    for (sess = t->sessions; sess != NULL; sess = next) {
+    s = dispatcher__store(d);
+    for (sess = t->sessions; s != NULL && sess != NULL; sess = next) {
         bool was = dispatcher_task_is_for(old, sess->node_id);
         bool is = dispatcher_task_is_for(cur, sess->node_id);
         json_t *changes;
+        json_t *dels;
 
         next = sess->next;
-        if (is && was && dispatcher_task_stable_equal(old, cur))
-            continue;
         if (!is && !was)
             continue;
         changes = json_array();
-        json_array_append_new(changes,
-                              dispatcher_change(is ? "update" : "remove",
-                                                is ? cur : old));
+        dels = json_array();
+        dispatcher_deps_diff(sess, s, changes, dels);
+        if (!(is && was && dispatcher_task_stable_equal(old, cur)))
+            json_array_append_new(changes,
+                                  dispatcher_change(is ? "update" : "remove",
+                                                    is ? cur : old));
+        json_array_extend(changes, dels);
+        json_decref(dels);
+        if (json_array_size(changes) == 0) {
+            json_decref(changes);
+            continue;
+        }
         dispatcher_session_send(sess, "INCREMENTAL", changes);
     }
 }
@@ -465,7 +585,7 @@ void dispatcher_tasks_drop(struct dispatcher_tasks *t, const struct err *why)
         sess = t->sessions;
         dispatcher_session_unlink(sess);
         sess->ops.end(sess->data, why);
-        free(sess);
+        dispatcher_session_free(sess);
     }
     json_object_clear(t->pending);
     if (t->batch != NULL) {
@@ -532,11 +652,23 @@ void dispatcher_serve_assignments(struct dispatcher *d, struct rpc_req *req)
         .end = dispatcher_rpc_end,
     };
     struct dispatcher_session *sess;
+    const char *other;
     struct err err;
 
     err_clear(&err);
     if (!req->stream) {
         err_set(&err, ERR_INVALID, "dispatcher.assignments is a stream");
+        rpc_server_fail(req, &err);
+        return;
+    }
+    /* Whose tasks is the certificate's CN; a body naming another node is
+     * an attempt to read that node's tasks and secrets. */
+    other = json_string_value(json_object_get(req->body, "NodeID"));
+    if (other != NULL && strcmp(other, req->peer->node_id) != 0) {
+        err_set(&err, ERR_FORBIDDEN,
+                "rpc error: code = PermissionDenied desc = node %.64s "
+                "cannot read the assignments of node %.64s",
+                req->peer->node_id, other);
         rpc_server_fail(req, &err);
         return;
     }

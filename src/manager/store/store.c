@@ -27,7 +27,7 @@ struct store
 };
 
 static const char *const store_kind_names[STORE__KINDS] = {
-    "cluster", "node", "network", "task", "service",
+    "cluster", "node", "network", "task", "service", "secret", "config",
 };
 
 static const struct

@@ -22,6 +22,9 @@ enum store_kind {
     STORE_NETWORK,
     STORE_TASK,
     STORE_SERVICE,  /* unused until services land (issue 5) */
+    STORE_SECRET,   /* Spec.Data (base64) never leaves the managers but
+                       in a node's assignments */
+    STORE_CONFIG,
     STORE__KINDS
 };
 

@@ -37,6 +37,7 @@ struct fake
     size_t n_ops;
     int n_created;
     int n_notified;
+    json_t *mounted;        /* task id -> files given to files_mount */
     struct agent_exec *x;
 };
 
@@ -127,9 +128,26 @@ static json_t *f_list(void *data, const char *label, struct err *err)
     return out;
 }
 
+static int f_files_mount(void *data, const char *task_id,
+                         const json_t *files, char **out_dir,
+                         struct err *err)
+{
+    struct fake *f = data;
+
+    (void)err;
+    json_object_set(f->mounted, task_id, (json_t *)files);
+    *out_dir = strdup("/fake/secrets");
+    return 0;
+}
+
+static void f_files_unmount(void *data, const char *task_id)
+{
+    json_object_del(((struct fake *)data)->mounted, task_id);
+}
+
 static const struct agent_exec_ops fake_ops = {
     f_image, f_create, f_start, f_stop, f_remove, f_inspect, f_list, NULL,
-    NULL, NULL, NULL,
+    NULL, NULL, NULL, f_files_mount, f_files_unmount,
 };
 
 static void f_notify(void *data)
@@ -170,6 +188,7 @@ static void setup(struct fake *f)
 {
     memset(f, 0, sizeof(*f));
     f->containers = json_object();
+    f->mounted = json_object();
     f->x = agent_exec_new(&fake_ops, f, NODE, f_notify, f);
 }
 
@@ -179,6 +198,7 @@ static void teardown(struct fake *f)
         finish(f, f->ops[0].what, 0);
     agent_exec_free(f->x);
     json_decref(f->containers);
+    json_decref(f->mounted);
 }
 
 static json_t *task(const char *id, const char *state, const char *want,
@@ -271,6 +291,89 @@ static void test_runs_to_complete(void **st)
     finish(&f, "remove", 0);
     assert_int_equal(agent_exec_n_tasks(f.x), 0);
     assert_int_equal(json_object_size(f.containers), 0);
+    json_decref(log);
+    teardown(&f);
+}
+
+#define S1 "s1s1s1s1s1s1s1s1s1s1s1s1s"
+#define C1 "c1c1c1c1c1c1c1c1c1c1c1c1c"
+
+/* A task with secret S1 at name and config C1 at /etc/app.conf. */
+static json_t *task_with_deps(const char *id, const char *name)
+{
+    json_t *t = task(id, "assigned", "running", "busybox");
+    json_t *cs = json_object_get(json_object_get(t, "Spec"),
+                                 "ContainerSpec");
+
+    json_object_set_new(cs, "Secrets",
+                        json_pack("[{s:{s:s, s:s, s:s, s:i}, s:s}]", "File",
+                                  "Name", name, "UID", "1000", "GID", "0",
+                                  "Mode", 0400, "SecretID", S1));
+    json_object_set_new(cs, "Configs",
+                        json_pack("[{s:{s:s}, s:s}]", "File", "Name",
+                                  "/etc/app.conf", "ConfigID", C1));
+    return t;
+}
+
+static void test_secrets(void **st)
+{
+    struct fake f;
+    struct err err;
+    json_t *msg;
+    json_t *mounts;
+    json_t *files;
+    json_t *log = json_array();
+
+    (void)st;
+    setup(&f);
+    /* a secret the node was never sent: rejected */
+    assign(&f, "COMPLETE", "update", task_with_deps(T1, "pw"));
+    assert_int_equal(state(&f, T1), STORE_TASK_REJECTED);
+    take(&f, log);
+    assert_string_equal(status_field(log, 0, "Err"),
+                        "secret " S1 " not found on this node");
+    /* secrets come first in the set, then the task */
+    msg = json_pack("{s:s, s:[{s:s, s:{s:s, s:{s:s, s:s}}}, "
+                    "{s:s, s:{s:s, s:{s:s, s:s}}}, {s:s, s:o}]}",
+                    "Type", "COMPLETE", "Changes", "Action", "update",
+                    "Secret", "ID", S1, "Spec", "Name", "pw", "Data", "eA==",
+                    "Action", "update", "Config", "ID", C1, "Spec", "Name",
+                    "app", "Data", "eQ==", "Action", "update", "Task",
+                    task_with_deps(T2, "pw"));
+    err_clear(&err);
+    assert_int_equal(agent_exec_assign(f.x, msg, &err), 0);
+    json_decref(msg);
+    assert_int_equal(state(&f, T2), STORE_TASK_STARTING);
+    files = json_object_get(f.mounted, T2);
+    assert_int_equal(json_array_size(files), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(files, 0), "Data")), "eA==");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(files, 0), "UID")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(files, 0), "Mode")), 0400);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(files, 1), "Mode")), 0444);
+    mounts = json_object_get(json_object_get(json_object_get(json_object_get(f.containers, "c1"), "Body"), "HostConfig"), "Mounts");
+    assert_int_equal(json_array_size(mounts), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mounts, 0), "Target")), "/run/secrets/pw");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mounts, 0), "Source")), "/fake/secrets/s0");
+    assert_true(json_is_true(json_object_get(json_array_get(mounts, 0), "ReadOnly")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mounts, 1), "Target")), "/etc/app.conf");
+    /* a bad file name is refused */
+    msg = json_pack("{s:s, s:[{s:s, s:o}]}", "Type", "INCREMENTAL",
+                    "Changes", "Action", "update", "Task",
+                    task_with_deps(T3, "../../etc/passwd"));
+    assert_int_equal(agent_exec_assign(f.x, msg, &err), 0);
+    json_decref(msg);
+    assert_int_equal(state(&f, T3), STORE_TASK_REJECTED);
+    assert_null(json_object_get(f.mounted, T3));
+    /* a malformed secret change is a protocol error */
+    msg = json_pack("{s:s, s:[{s:s, s:{s:s}}]}", "Type", "INCREMENTAL",
+                    "Changes", "Action", "update", "Secret", "ID", S1);
+    assert_int_equal(agent_exec_assign(f.x, msg, &err), -ERR_PROTO);
+    json_decref(msg);
+    /* the task leaves: its container goes, then its tmpfs */
+    assign(&f, "INCREMENTAL", "remove", task_with_deps(T2, "pw"));
+    finish(&f, "start", 0);
+    finish(&f, "remove", 0);
+    assert_null(json_object_get(f.mounted, T2));
     json_decref(log);
     teardown(&f);
 }
@@ -387,6 +490,7 @@ static void test_reconcile_after_restart(void **st)
     agent_exec_free(f.x);
     f.x = NULL;
     json_decref(f.containers);
+    json_decref(f.mounted);
     teardown(&g);
 }
 
@@ -396,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_runs_to_complete),
         cmocka_unit_test(test_failure_rejection_and_shutdown),
         cmocka_unit_test(test_reconcile_after_restart),
+        cmocka_unit_test(test_secrets),
     };
 
     return cmocka_run_group_tests_name("agent_exec", tests, NULL, NULL);

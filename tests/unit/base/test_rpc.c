@@ -6,11 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "base/log.h"
 #include "base/rpc.h"
 
 /* ---- fixture ---- */
@@ -87,6 +90,15 @@ static void h_fail(struct rpc_req *req, void *data)
     rpc_server_fail(req, &err);
 }
 
+static void h_deny(struct rpc_req *req, void *data)
+{
+    struct err err;
+
+    (void)data;
+    err_set(&err, ERR_FORBIDDEN, "permission denied: not yours");
+    rpc_server_fail(req, &err);
+}
+
 static void h_on_cancel(struct rpc_req *req, void *data)
 {
     int i;
@@ -138,6 +150,7 @@ static const struct rpc_method methods[] = {
     {"echo", RPC_ROLE_ANY, h_echo},
     {"whoami", RPC_ROLE_ANY, h_whoami},
     {"fail", RPC_ROLE_ANY, h_fail},
+    {"deny", RPC_ROLE_ANY, h_deny},
     {"slow", RPC_ROLE_ANY, h_slow},
     {"count", RPC_ROLE_ANY, h_count},
     {"watch", RPC_ROLE_ANY, h_watch},
@@ -726,6 +739,73 @@ static void test_roles(void **state)
     check_role(&odd, "node.only", -ERR_FORBIDDEN, NULL);
 }
 
+static void call_status(const char *method, int status)
+{
+    struct tcall t;
+
+    tcall_init(&t, false);
+    call_sync(F->a, &t, method, NULL);
+    assert_int_equal(t.status, status);
+    tcall_release(&t);
+}
+
+static size_t count_str(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    while ((hay = strstr(hay, needle)) != NULL) {
+        n++;
+        hay += strlen(needle);
+    }
+    return n;
+}
+
+/* A refused call is a warning naming the peer's address, certificate,
+ * method and reason, once per connection; other failures are not. */
+static void test_refusal_log(void **state)
+{
+    struct stream_peer worker = {.verified = true, .node_id = "w1",
+                                 .role = "swarm-worker", .org = "c1",
+                                 .addr = "127.0.0.1:4242"};
+    struct stream_peer anon = {.addr = "127.0.0.1:4343"};
+    FILE *f = tmpfile();
+    char text[8192];
+    size_t n;
+    int i;
+
+    (void)state;
+    assert_non_null(f);
+    log_set_fd(fileno(f));
+    F->a_closed = F->b_closed = 0;
+    make_pair(&worker, false);
+    for (i = 0; i < 3; i++)
+        call_status("manager.only", -ERR_FORBIDDEN);
+    call_status("deny", -ERR_FORBIDDEN);
+    call_status("nosuch", -ERR_NOTFOUND);
+    close_pair();
+    F->a_closed = F->b_closed = 0;
+    make_pair(&anon, false);
+    call_status("fail", -ERR_CONFLICT);
+    call_status("deny", -ERR_FORBIDDEN);
+    call_status("manager.only", -ERR_FORBIDDEN);
+    close_pair();
+    log_set_fd(STDERR_FILENO);
+    rewind(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    assert_int_equal(count_str(text, "level=warning"), 2);
+    assert_non_null(strstr(text, "level=warning module=rpc msg=\"rpc "
+                                 "manager.only from 127.0.0.1:4242 (node w1, "
+                                 "swarm-worker) refused: permission denied: "
+                                 "manager.only needs a manager "
+                                 "certificate\""));
+    assert_non_null(strstr(text, "level=warning module=rpc msg=\"rpc deny "
+                                 "from 127.0.0.1:4343 (no certificate) "
+                                 "refused: permission denied: not yours\""));
+    assert_null(strstr(text, "conflicts"));
+}
+
 static bool b_closed_once(void)
 {
     return F->b_closed == 1;
@@ -1146,6 +1226,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stream_100, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_reply_after_disconnect,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_proto_errors, setup, teardown),

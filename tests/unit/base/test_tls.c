@@ -23,7 +23,7 @@
 #define CLUSTER "clusterid1"
 #define MIB (1024 * 1024)
 #define ECHO_TOTAL (4 * MIB)
-#define MAX_STREAMS 8
+#define MAX_STREAMS 16
 
 /* PEM material shared by all tests (made once). */
 struct pki
@@ -531,6 +531,112 @@ static void test_insecure_connects_to_anyone(void **state)
     tls_ctx_free(cctx);
 }
 
+/* Dial port insecurely (a new t.cli), then verify the chain the server
+ * showed against root. */
+static int dial_and_verify(struct tls_ctx *cctx, int port, const char *root,
+                           const char *name, const char *role,
+                           struct err *err)
+{
+    int rv;
+
+    if (t.cli != NULL)
+        stream_close(t.cli, NULL, NULL);
+    t.cli = NULL;
+    dial(cctx, port, "shoal-rpc");
+    assert_int_equal(t.dial_status, 0);
+    err_clear(err);
+    rv = tls_stream_verify_peer(t.cli, root, name, role, err);
+    if (getenv("TEST_TLS_VERBOSE") != NULL)
+        print_message("verify: %d %s\n", rv, err->msg);
+    return rv;
+}
+
+static void test_verify_peer_after_insecure_dial(void **state)
+{
+    struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
+    struct tls_ctx *cctx = client_ctx(NULL, NULL, NULL, true);
+    struct tls_ctx *vctx = client_ctx(NULL, NULL, CA_ROOT_CN, false);
+    struct err err;
+    int port;
+
+    (void)state;
+    port = listen_on(sctx, 0);
+    /* a manager of the pinned root */
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     0);
+    assert_false(t.cli->peer.verified); /* left as the dial made it */
+    /* pinned to another root: refused as a verified dial would be */
+    assert_int_equal(dial_and_verify(cctx, port, pki.root_b, CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(strstr(err.msg, "TLS handshake with 127.0.0.1:"));
+    assert_non_null(
+        strstr(err.msg, "certificate signed by unknown authority"));
+    /* another swarm's manager */
+    assert_int_equal(tls_ctx_reload(sctx, pki.root, pki.alien,
+                                    pki.alien_key, &err),
+                     0);
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(
+        strstr(err.msg, "certificate signed by unknown authority"));
+    /* a worker of the root: no swarm-ca name, not a manager */
+    assert_int_equal(tls_ctx_reload(sctx, pki.root, pki.wrk, pki.wrk_key,
+                                    &err),
+                     0);
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(
+        strstr(err.msg, "remote certificate is not valid for swarm-ca"));
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, NULL,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(strstr(err.msg, "is not a swarm-manager certificate"));
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, NULL,
+                                     CA_ROLE_WORKER, &err),
+                     0);
+    /* genuine but expired; self-signed with a manager's subject */
+    assert_int_equal(tls_ctx_reload(sctx, pki.root, pki.expired,
+                                    pki.expired_key, &err),
+                     0);
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, NULL, NULL,
+                                     &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(strstr(err.msg, "expired"));
+    assert_int_equal(tls_ctx_reload(sctx, pki.root, pki.self, pki.self_key,
+                                    &err),
+                     0);
+    assert_int_equal(dial_and_verify(cctx, port, pki.root, CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_UNAUTHORIZED);
+    assert_non_null(
+        strstr(err.msg, "certificate signed by unknown authority"));
+    /* no usable root */
+    assert_int_equal(tls_ctx_reload(sctx, pki.root, pki.mgr1, pki.mgr1_key,
+                                    &err),
+                     0);
+    assert_int_equal(dial_and_verify(cctx, port, "no PEM here", CA_ROOT_CN,
+                                     CA_ROLE_MANAGER, &err),
+                     -ERR_INVALID);
+    /* only an insecure client stream is checked this way */
+    assert_int_equal(tls_stream_verify_peer(NULL, pki.root, CA_ROOT_CN,
+                                            CA_ROLE_MANAGER, &err),
+                     -ERR_INVALID);
+    stream_close(t.cli, NULL, NULL);
+    t.cli = NULL;
+    dial(vctx, port, "shoal-rpc");
+    assert_int_equal(t.dial_status, 0);
+    assert_int_equal(tls_stream_verify_peer(t.cli, pki.root, CA_ROOT_CN,
+                                            CA_ROLE_MANAGER, &err),
+                     -ERR_INVALID);
+    tls_ctx_free(sctx);
+    tls_ctx_free(cctx);
+    tls_ctx_free(vctx);
+}
+
 static void test_alpn(void **state)
 {
     struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
@@ -1002,6 +1108,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_insecure_connects_to_anyone,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_verify_peer_after_insecure_dial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alpn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_echo_4mib, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused, setup,

@@ -143,11 +143,54 @@ static void test_roundtrip_disk(void **state)
     engine_state_free_ctr(c);
 }
 
+/* What a start records replaces config.v2.json alone, atomically. */
+static void test_save_started(void **state)
+{
+    char tmpl[] = "/tmp/test_engine_state.XXXXXX";
+    struct engine_ctr *c = make_ctr();
+    struct engine_ctr *back;
+    struct err err;
+    char *dir;
+    char *p;
+
+    (void)state;
+    err_clear(&err);
+    assert_non_null(mkdtemp(tmpl));
+    dir = engine_state_dir(tmpl, c->id);
+    assert_int_equal(fsutil_mkdir_p(dir, 0700, &err), 0);
+    c->status = ENGINE_CREATED;
+    c->started_before = false;
+    c->pid = 0;
+    assert_int_equal(engine_state_save(c, tmpl, &err), 0);
+    c->status = ENGINE_RUNNING;
+    c->started_before = true;
+    c->pid = 4343;
+    assert_int_equal(engine_state_save_started(c, tmpl, &err), 0);
+    back = engine_state_load(dir, &err);
+    assert_non_null(back);
+    check_same(c, back);
+    engine_state_free_ctr(back);
+    p = xasprintf("%s/config.v2.json.tmp", dir);
+    assert_false(fsutil_exists(p));
+    free(p);
+
+    /* Without the directory: an error, not a crash. */
+    assert_int_equal(fsutil_empty_dir(tmpl, &err), 0);
+    err_clear(&err);
+    assert_int_equal(engine_state_save_started(c, tmpl, &err), -ERR_IO);
+    err_clear(&err);
+    assert_int_equal(engine_state_save(c, tmpl, &err), -ERR_IO);
+    rmdir(tmpl);
+    free(dir);
+    engine_state_free_ctr(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_memory),
         cmocka_unit_test(test_roundtrip_disk),
+        cmocka_unit_test(test_save_started),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,41 @@ static void test_values(void **state)
     assert_string_equal(err.msg, "can't create 'AutoRemove' container with "
                                  "restart policy");
     assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
+              "\"always\",\"MaximumRetryCount\":2}}}",
+              &err),
+        -ERR_INVALID);
+    assert_string_equal(err.msg, "invalid restart policy: maximum retry "
+                                 "count can only be used with 'on-failure'");
+    assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
+              "\"no\",\"MaximumRetryCount\":-2}}}",
+              &err),
+        -ERR_INVALID);
+    assert_string_equal(err.msg, "invalid restart policy: maximum retry "
+                                 "count can only be used with 'on-failure' "
+                                 "and cannot be negative");
+    assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
+              "\"on-failure\",\"MaximumRetryCount\":-1}}}",
+              &err),
+        -ERR_INVALID);
+    assert_string_equal(err.msg, "invalid restart policy: maximum retry "
+                                 "count cannot be negative");
+    assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
+              "\"on-failure\",\"MaximumRetryCount\":true}}}",
+              &err),
+        -ERR_INVALID);
+    assert_non_null(strstr(err.msg, "cannot unmarshal bool into Go struct "
+                                    "field RestartPolicy.HostConfig."
+                                    "RestartPolicy.MaximumRetryCount"));
+    assert_int_equal(
+        check("{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":"
+              "\"on-failure\",\"MaximumRetryCount\":5}}}",
+              &err),
+        0);
+    assert_int_equal(
         check("{\"Image\":\"b\",\"HostConfig\":{\"Binds\":[\"/a:rel\"]}}",
               &err),
         -ERR_INVALID);

@@ -194,6 +194,15 @@ static void test_human_and_status(void **state)
     engine_view_status_text(engine_view_by_name(e, "db"), t0 + 62, out,
                             sizeof(out));
     assert_string_equal(out, "Exited (3) About a minute ago");
+    engine_view_by_name(e, "db")->restarting = true;
+    engine_view_status_text(engine_view_by_name(e, "db"), t0 + 62, out,
+                            sizeof(out));
+    assert_string_equal(out, "Restarting (3) About a minute ago");
+    assert_string_equal(engine_view_ctr_status(engine_view_by_name(e, "db")),
+                        "restarting");
+    engine_view_by_name(e, "db")->restarting = false;
+    assert_string_equal(engine_view_ctr_status(engine_view_by_name(e, "db")),
+                        "exited");
     engine_view_status_text(engine_view_by_name(e, "abc"), t0, out,
                             sizeof(out));
     assert_string_equal(out, "Created");

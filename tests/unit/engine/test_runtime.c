@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,13 +222,37 @@ static void fx_close_runtime(struct fx *f)
     f->rt = NULL;
 }
 
+/* Zombie children of this process (monitors it spawned, not reaped). */
+static int fx_zombies(void)
+{
+    char cmd[160];
+    FILE *fp;
+    int n = 0;
+
+    snprintf(cmd, sizeof(cmd),
+             "ps -o ppid=,stat= -e | awk '$1 == %d && $2 ~ /^Z/' | wc -l",
+             (int)getpid());
+    fp = popen(cmd, "r");
+    if (fp == NULL || fscanf(fp, "%d", &n) != 1)
+        n = -1;
+    if (fp)
+        pclose(fp);
+    return n;
+}
+
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
     char cmd[1024];
+    long end;
 
     if (f == NULL)
         return 0;
+    /* the runtime reaps the monitors it spawned: none stays a zombie */
+    end = now_ms() + 3000;
+    while (f->rt && fx_zombies() != 0 && now_ms() < end)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    assert_int_equal(fx_zombies(), 0);
     if (f->rt)
         fx_close_runtime(f);
     uv_close((uv_handle_t *)&f->tick, NULL);
@@ -400,6 +426,102 @@ static void test_log_streams_exit_code(void **state)
     seen_release(&s);
 }
 
+/* No attach before the start: the monitor runs `runc run --detach`; a
+ * container that is done before runc is still logged and its exit code
+ * kept (the init is reaped before its PID is known). */
+static void test_run_without_attach(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    const char *b;
+    char name[80];
+    char *log;
+    json_t *l1;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sh", "-c", "echo fast; exit 4", NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_true(wait_flag(f, &s.exited, 10000));
+    assert_int_equal(s.ex.exit_code, 4);
+    assert_false(s.ex.oom_killed);
+    assert_string_equal(s.ex.error, "");
+    snprintf(name, sizeof(name), "%s-json.log", s.id);
+    log = fx_read(f, s.id, name);
+    assert_non_null(log);
+    l1 = json_loads(log, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(l1);
+    assert_string_equal(json_string_value(json_object_get(l1, "log")),
+                        "fast\n");
+    json_decref(l1);
+    free(log);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
+/* The bundle's memory limit (bytes, swap included) and cgroupsPath
+ * "/shoal/<id>", as the engine writes them. */
+static void fx_bundle_memory(const char *bundle, const char *id, long limit)
+{
+    char path[320];
+    char cg[128];
+    json_t *spec;
+    json_t *lin;
+    json_t *mem;
+
+    snprintf(path, sizeof(path), "%s/config.json", bundle);
+    spec = json_load_file(path, 0, NULL);
+    assert_non_null(spec);
+    lin = json_object_get(spec, "linux");
+    snprintf(cg, sizeof(cg), "/shoal/%s", id);
+    json_object_set_new(lin, "cgroupsPath", json_string(cg));
+    mem = json_pack("{s:I}", "limit", (json_int_t)limit);
+    if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) ==
+        0)
+        json_object_set_new(mem, "swap", json_integer(limit));
+    json_object_set_new(json_object_get(lin, "resources"), "memory", mem);
+    assert_int_equal(json_dump_file(spec, path, 0), 0);
+    json_decref(spec);
+}
+
+/* Docker's State.OOMKilled: the kernel killed a process of the container's
+ * memory cgroup; a container that merely exits 137 is not OOM-killed. */
+static void test_oom_killed(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct err err;
+    const char *b;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sh", "-c", "head -c 64m /dev/zero | tail",
+                  NULL);
+    fx_bundle_memory(b, s.id, 8L << 20);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_true(wait_flag(f, &s.exited, 20000));
+    assert_int_equal(s.ex.exit_code, 137);
+    assert_true(s.ex.oom_killed);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+    /* same limit, killed by a signal: not an OOM kill */
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_bundle_memory(b, s.id, 8L << 20);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    assert_false(s.ex.oom_killed);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
 static void test_stdin_through_attach(void **state)
 {
     struct fx *f = *state;
@@ -469,8 +591,8 @@ static void test_signals(void **state)
         skip();
     seen_init(&s);
     b = fx_bundle(f, false, s.id, "sh", "-c",
-                  "trap 'kill -TERM $p; wait; trap - TERM; kill -TERM $$' "
-                  "TERM; echo ready; sleep 100 & p=$!; wait",
+                  "trap 'kill $p; exit 143' TERM; sleep 100 & p=$!; "
+                  "echo ready; wait",
                   NULL);
     a = runtime_attach(f->rt, s.id, &ao, on_output, &s, NULL);
     fx_start(f, &s, b, false, false);
@@ -559,6 +681,61 @@ static void test_exec_and_monitor_rss(void **state)
     seen_release(&s);
 }
 
+/* A tty exec: its output through the pty the helper holds, and a resize
+ * seen by `stty size` inside; a non-tty exec cannot be resized. */
+static void test_exec_tty_resize(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct seen x;
+    struct runtime_exec *e;
+    const char *b;
+    struct err err;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    memset(&x, 0, sizeof(x));
+    buf_init(&x.out, 1 << 16);
+    buf_init(&x.err, 1 << 16);
+    e = runtime_exec(f->rt, s.id,
+                     "{\"args\":[\"sh\",\"-c\",\"[ -t 1 ] && echo is-a-tty; "
+                     "read x; stty size; exit 6\"],\"cwd\":\"/\","
+                     "\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+                     true, on_output, on_exec_exit, &x, &err);
+    if (e == NULL)
+        fail_msg("exec: %s", err.msg);
+    assert_true(wait_buf(f, &x.out, "is-a-tty", 10000));
+    assert_int_equal(runtime_exec_resize(e, 42, 123), 0);
+    assert_int_equal(runtime_exec_resize(e, 70000, 1), -ERR_INVALID);
+    assert_int_equal(runtime_exec_write(e, "go\n", 3), 0);
+    assert_true(wait_buf(f, &x.out, "42 123", 5000));
+    assert_true(wait_flag(f, &x.exec_exited, 5000));
+    assert_int_equal(x.exec_code, 6);
+    assert_int_equal(x.err.len, 0);
+    runtime_exec_release(e);
+    buf_reset(&x.out);
+    x.exec_exited = false;
+    e = runtime_exec(f->rt, s.id,
+                     "{\"args\":[\"true\"],\"cwd\":\"/\","
+                     "\"env\":[\"PATH=/bin\"],\"user\":{\"uid\":0,\"gid\":0}}",
+                     false, on_output, on_exec_exit, &x, &err);
+    assert_non_null(e);
+    assert_int_equal(runtime_exec_resize(e, 42, 123), -ERR_CONFLICT);
+    assert_true(wait_flag(f, &x.exec_exited, 10000));
+    assert_int_equal(x.exec_code, 0);
+    runtime_exec_release(e);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    fx_assert_gone(f, s.id);
+    buf_release(&x.out);
+    buf_release(&x.err);
+    seen_release(&s);
+}
+
 static void test_recover_after_restart(void **state)
 {
     struct fx *f = *state;
@@ -611,6 +788,68 @@ static void test_recover_after_restart(void **state)
     seen_release(&dead);
 }
 
+/* kill -9 of the daemon (a forked child running a runtime): the container
+ * and its monitor live on, in their own session, and are recovered. */
+static void test_survives_daemon_kill(void **state)
+{
+    struct fx *f = *state;
+    struct seen s;
+    struct runtime_exit ex;
+    struct err err;
+    const char *b;
+    char *text;
+    pid_t daemon;
+    pid_t pid = 0;
+    pid_t mon;
+    int p[2];
+    int st;
+
+    if (f == NULL)
+        skip();
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    assert_int_equal(pipe(p), 0);
+    daemon = fork();
+    assert_true(daemon >= 0);
+    if (daemon == 0) {
+        uv_loop_t loop;
+        struct runtime *rt;
+        char log[320];
+        struct runtime_start_opts o = { .id = s.id, .bundle = b,
+                                        .log_path = log };
+
+        snprintf(log, sizeof(log), "%s/containers/%s/log", f->root, s.id);
+        uv_loop_init(&loop);
+        rt = runtime_new(&loop, f->root, &err);
+        if (rt == NULL || runtime_start(rt, &o, on_started, &s, &err) != 0)
+            _exit(1);
+        while (!s.started)
+            uv_run(&loop, UV_RUN_ONCE);
+        if (write(p[1], &s.pid, sizeof(s.pid)) != sizeof(s.pid))
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], &pid, sizeof(pid)), sizeof(pid));
+    close(p[0]);
+    assert_true(pid > 0);
+    assert_int_equal(kill(daemon, SIGKILL), 0);
+    assert_int_equal(waitpid(daemon, &st, 0), daemon);
+    text = fx_read(f, s.id, "monitor.pid");
+    assert_non_null(text);
+    mon = (pid_t)atoi(text);
+    free(text);
+    assert_int_equal(kill(mon, 0), 0);
+    assert_int_equal(kill(pid, 0), 0);
+    assert_int_equal(runtime_recover(f->rt, s.id, &pid, &ex, &err), 1);
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    assert_int_equal(s.ex.exit_code, 137);
+    fx_assert_gone(f, s.id);
+    seen_release(&s);
+}
+
 static void test_create_failure_message(void **state)
 {
     struct fx *f = *state;
@@ -635,54 +874,185 @@ static void test_create_failure_message(void **state)
     seen_release(&s);
 }
 
-/* Start-to-running latency against `runc run --detach`, printed. */
+/* The daemon dies between create and start (here: there is none, the
+ * monitor is run by hand): the monitor gives up at its deadline, kills
+ * the created container and records why. */
+static void test_start_deadline(void **state)
+{
+    struct fx *f = *state;
+    char id[65];
+    char cdir[320];
+    char runc_root[320];
+    char log[400];
+    char line[256];
+    const char *b;
+    char *text;
+    json_t *ex;
+    int p[2];
+    int st;
+    ssize_t n;
+    pid_t mon;
+    long end;
+
+    if (f == NULL)
+        skip();
+    b = fx_bundle(f, false, id, "sleep", "100", NULL);
+    snprintf(cdir, sizeof(cdir), "%s/containers/%s", f->root, id);
+    snprintf(runc_root, sizeof(runc_root), "%s/runc", f->root);
+    snprintf(log, sizeof(log), "%s/%s-json.log", cdir, id);
+    assert_int_equal(pipe(p), 0);
+    mon = fork();
+    assert_true(mon >= 0);
+    if (mon == 0) {
+        if (chdir(cdir) != 0 || dup2(p[1], 1) == -1)
+            _exit(127);
+        setenv("SHOAL_MONITOR_START_TIMEOUT_MS", "300", 1);
+        execl(getenv("SHOAL_MONITOR"), "shoal-monitor", "--runc", "runc",
+              "--root", runc_root, "--bundle", b, "--log", log, id,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    n = read(p[0], line, sizeof(line) - 1);
+    close(p[0]);
+    assert_true(n > 3);
+    line[n] = '\0';
+    assert_memory_equal(line, "ok ", 3);
+    /* created, never started: then given up */
+    end = now_ms() + 10000;
+    while ((text = fx_read(f, id, "exit.json")) == NULL && now_ms() < end)
+        usleep(20000);
+    assert_non_null(text);
+    ex = json_loads(text, 0, NULL);
+    assert_non_null(ex);
+    assert_string_equal(json_string_value(json_object_get(ex, "Error")),
+                        "container start timed out");
+    assert_int_equal(json_integer_value(json_object_get(ex, "ExitCode")),
+                     128);
+    json_decref(ex);
+    free(text);
+    assert_int_equal(waitpid(mon, &st, 0), mon);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fx_assert_gone(f, id);
+}
+
+static double now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* One runtime_start to its started callback, in microseconds. */
+static double fx_time_start(struct fx *f)
+{
+    struct seen s;
+    struct err err;
+    const char *b;
+    double t0;
+    double dt;
+
+    seen_init(&s);
+    b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
+    t0 = now_us();
+    fx_start(f, &s, b, false, false);
+    fx_assert_started(f, &s);
+    dt = now_us() - t0;
+    assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
+    assert_true(wait_flag(f, &s.exited, 5000));
+    seen_release(&s);
+    return dt;
+}
+
+/* One `runc run --detach` of a like bundle, in microseconds. Its init,
+ * orphaned by runc, comes to this process (a subreaper meanwhile), which
+ * reaps it: no zombie left to PID 1. */
+static double fx_time_runc(struct fx *f, int i)
+{
+    char id[65];
+    char cmd[1024];
+    char pidf[320];
+    char *text;
+    size_t len;
+    struct err err;
+    const char *b;
+    double t0;
+    double dt;
+    pid_t pid;
+
+    b = fx_bundle(f, false, id, "sleep", "100", NULL);
+    snprintf(pidf, sizeof(pidf), "%s/lat%d.pid", f->tmp, i);
+    snprintf(cmd, sizeof(cmd),
+             "runc --root %s/runc run --detach --pid-file %s --bundle %s "
+             "lat%d </dev/null >/dev/null 2>&1",
+             f->root, pidf, b, i);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    t0 = now_us();
+    assert_int_equal(system(cmd), 0);
+    dt = now_us() - t0;
+    assert_int_equal(fsutil_read_all(pidf, 64, &text, &len, &err), 0);
+    pid = (pid_t)atoi(text);
+    free(text);
+    snprintf(cmd, sizeof(cmd), "runc --root %s/runc delete -f lat%d",
+             f->root, i);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0), 0);
+    return dt;
+}
+
+/* Start-to-running latency against `runc run --detach`, printed (the
+ * issue's goal: within 1.3x); turns alternate which goes first. */
 static void test_start_latency(void **state)
 {
     struct fx *f = *state;
-    struct seen s;
-    const char *b;
-    char cmd[512];
-    char bundle[256];
-    long t0;
-    long shoal_ms = 0;
-    long runc_ms = 0;
+    double shoal[9];
+    double runc[9];
+    double shoal_sum = 0;
+    double runc_sum = 0;
+    const int runs = 9;
     int i;
-    const int runs = 5;
-    struct err err;
 
     if (f == NULL)
         skip();
     for (i = 0; i < runs; i++) {
-        seen_init(&s);
-        b = fx_bundle(f, false, s.id, "sleep", "100", NULL);
-        t0 = now_ms();
-        fx_start(f, &s, b, false, false);
-        fx_assert_started(f, &s);
-        shoal_ms += now_ms() - t0;
-        assert_int_equal(runtime_signal(f->rt, s.id, SIGKILL, &err), 0);
-        assert_true(wait_flag(f, &s.exited, 5000));
-        seen_release(&s);
-        snprintf(bundle, sizeof(bundle), "%s", b);
-        snprintf(cmd, sizeof(cmd),
-                 "runc --root %s/runc run --detach --bundle %s lat%d "
-                 "</dev/null >/dev/null 2>&1",
-                 f->root, bundle, i);
-        t0 = now_ms();
-        assert_int_equal(system(cmd), 0);
-        runc_ms += now_ms() - t0;
-        snprintf(cmd, sizeof(cmd), "runc --root %s/runc delete -f lat%d",
-                 f->root, i);
-        assert_int_equal(system(cmd), 0);
+        if (i % 2 == 0) {
+            shoal[i] = fx_time_start(f);
+            runc[i] = fx_time_runc(f, i);
+        } else {
+            runc[i] = fx_time_runc(f, i);
+            shoal[i] = fx_time_start(f);
+        }
+        shoal_sum += shoal[i];
+        runc_sum += runc[i];
     }
+    qsort(shoal, runs, sizeof(double), cmp_double);
+    qsort(runc, runs, sizeof(double), cmp_double);
     print_message("start latency: runtime_start %.1f ms, runc run --detach "
-                  "%.1f ms (mean of %d)\n",
-                  (double)shoal_ms / runs, (double)runc_ms / runs, runs);
+                  "%.1f ms (mean of %d), ratio %.2f; medians %.1f, %.1f ms, "
+                  "ratio %.2f\n",
+                  shoal_sum / runs / 1000, runc_sum / runs / 1000, runs,
+                  shoal_sum / runc_sum, shoal[runs / 2] / 1000,
+                  runc[runs / 2] / 1000, shoal[runs / 2] / runc[runs / 2]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_log_streams_exit_code, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_run_without_attach, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_oom_killed, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_stdin_through_attach, fx_setup,
                                         fx_teardown),
@@ -691,9 +1061,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signals, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_exec_and_monitor_rss, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_tty_resize, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_restart, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_survives_daemon_kill, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_create_failure_message, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_start_deadline, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_start_latency, fx_setup,
                                         fx_teardown),
