@@ -21,6 +21,9 @@ struct agent_task
     bool assigned;                /* in the current assignment set */
     bool busy;                    /* an engine operation in flight */
     bool stopping;                /* stop in flight: its die is expected */
+    void *health;                 /* health watch, or NULL */
+    bool unhealthy;               /* stopped for failing its healthcheck */
+    struct agent_exec *x;
     bool files;                   /* its secrets tmpfs is mounted */
     struct agent_task *next;
 };
@@ -82,8 +85,17 @@ static struct agent_task *agent_exec_find_cid(const struct agent_exec *x,
     return NULL;
 }
 
+static void agent_exec_health_stop(struct agent_task *t)
+{
+    if (t->health == NULL)
+        return;
+    t->x->ops.health_stop(t->x->ops_data, t->health);
+    t->health = NULL;
+}
+
 static void agent_exec_task_free(struct agent_task *t)
 {
+    agent_exec_health_stop(t);
     json_decref(t->task);
     json_decref(t->status);
     free(t->cid);
@@ -286,6 +298,27 @@ static long agent_exec_pid(struct agent_exec *x, const char *cid)
     return pid;
 }
 
+static void agent_exec_stop(struct agent_exec *x, struct agent_task *t);
+
+static void agent_exec_on_health(void *data, bool healthy)
+{
+    struct agent_task *t = data;
+    struct agent_exec *x = t->x;
+
+    if (x->dead || t->state >= STORE_TASK_COMPLETE)
+        return;
+    if (healthy) {
+        if (t->state == STORE_TASK_STARTING)
+            agent_exec_report(x, t, STORE_TASK_RUNNING, "started", NULL, -1,
+                              agent_exec_pid(x, t->cid));
+        return;
+    }
+    log_info(LOG_CLUSTER, "agent: task %s: container unhealthy", t->id);
+    t->unhealthy = true;
+    if (!t->busy && t->cid != NULL)
+        agent_exec_stop(x, t);
+}
+
 static void agent_exec_on_started(void *data, int status,
                                   const struct err *err)
 {
@@ -300,7 +333,16 @@ static void agent_exec_on_started(void *data, int status,
                           err ? err->msg : "start failed", -1, 0);
         return;
     }
-    if (t->state == STORE_TASK_STARTING)
+    if (t->state == STORE_TASK_STARTING && x->ops.health_watch != NULL &&
+        t->health == NULL)
+        t->health = x->ops.health_watch(
+            x->ops_data, t->cid,
+            json_object_get(json_object_get(json_object_get(t->task, "Spec"),
+                                            "ContainerSpec"),
+                            "Healthcheck"),
+            agent_exec_on_health, t);
+    /* with a healthcheck: running once healthy */
+    if (t->state == STORE_TASK_STARTING && t->health == NULL)
         agent_exec_report(x, t, STORE_TASK_RUNNING, "started", NULL, -1,
                           agent_exec_pid(x, t->cid));
     agent_exec_step(x, t);
@@ -577,7 +619,9 @@ static void agent_exec_stop(struct agent_exec *x, struct agent_task *t)
     }
 }
 
-static void agent_exec_remove(struct agent_exec *x, struct agent_task *t)
+/* True when the removal started: its callback steps t again (the engine
+ * may call it before this returns, and t may be freed by then). */
+static bool agent_exec_remove(struct agent_exec *x, struct agent_task *t)
 {
     struct agent_exec_op *op = agent_exec_op_new(x, t);
     struct err err;
@@ -590,7 +634,9 @@ static void agent_exec_remove(struct agent_exec *x, struct agent_task *t)
         agent_exec_op_done(op);
         free(t->cid);
         t->cid = NULL;
+        return false;
     }
+    return true;
 }
 
 /* Drive t as far as it goes without waiting. */
@@ -602,11 +648,8 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
         if (t->busy || x->dead)
             return;
         if (!t->assigned) {
-            if (t->cid != NULL) {
-                agent_exec_remove(x, t);
-                if (t->busy || t->cid != NULL)
-                    return;
-            }
+            if (t->cid != NULL && agent_exec_remove(x, t))
+                return;
             log_info(LOG_CLUSTER, "agent: task %s removed", t->id);
             agent_exec_files_drop(x, t);
             agent_exec_unlink(x, t);
@@ -647,8 +690,16 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
 static void agent_exec_exited(struct agent_exec *x, struct agent_task *t,
                               int code)
 {
-    char msg[64];
+    char msg[128];
 
+    agent_exec_health_stop(t);
+    if (t->unhealthy && t->state < STORE_TASK_COMPLETE) {
+        snprintf(msg, sizeof(msg),
+                 "task: non-zero exit (%d): dockerexec: unhealthy container",
+                 code >= 0 ? code : 137);
+        agent_exec_report(x, t, STORE_TASK_FAILED, "started", msg, code, 0);
+        return;
+    }
     if (t->stopping || t->state >= STORE_TASK_COMPLETE)
         return;
     if (code == 0) {
@@ -743,6 +794,7 @@ static void agent_exec_update(struct agent_exec *x, const json_t *task)
 
     if (t == NULL) {
         t = xcalloc(1, sizeof(*t));
+        t->x = x;
         snprintf(t->id, sizeof(t->id), "%s", id);
         t->state = store_task_state(task);
         t->status = json_deep_copy(json_object_get(task, "Status"));

@@ -57,6 +57,14 @@ struct agent_exec_ops
      * owner then calls agent_exec_event itself). */
     void *(*subscribe)(void *data, engine_event_fn fn, void *fn_data);
     void (*unsubscribe)(void *data, void *sub);
+    /* Optional (NULL: no health checks). Probe a started container per
+     * hc (a HealthConfig, borrowed): fn(fn_data, healthy) on each change
+     * of its health. A handle for health_stop (which must be called
+     * once; fn never fires after it), or NULL when hc runs no test. */
+    void *(*health_watch)(void *data, const char *id, const json_t *hc,
+                          void (*fn)(void *fn_data, bool healthy),
+                          void *fn_data);
+    void (*health_stop)(void *data, void *watch);
     /* Secrets and configs of a task: put files (an array of {"Name" (a
      * plain file name), "Data" (base64), "UID", "GID", "Mode"}) on a
      * fresh tmpfs of task_id's own (replacing one left from before) and

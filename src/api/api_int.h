@@ -182,6 +182,12 @@ void api_nodes_update(struct api_req *req);
 void api_nodes_delete(struct api_req *req);
 void api_networks_list(struct api_req *req);
 void api_networks_inspect(struct api_req *req);
+void api_services_create(struct api_req *req);
+void api_services_list(struct api_req *req);
+void api_services_inspect(struct api_req *req);
+void api_services_update(struct api_req *req);
+void api_services_delete(struct api_req *req);
+void api_services_logs(struct api_req *req);
 void api_tasks_list(struct api_req *req);
 /* /secrets and /configs (api_secrets.c). */
 void api_secrets_list_secrets(struct api_req *req);

@@ -6,6 +6,7 @@
 #include "api/api_int.h"
 #include "cluster/cluster.h"
 #include "manager/controlapi/ctl.h"
+#include "manager/orchestrator/orch.h"
 #include "manager/store/store.h"
 
 /* A task by exact ID, else by unique ID prefix (moby's getTask). */
@@ -114,6 +115,8 @@ void api_tasks_list(struct api_req *req)
         const char *name = json_string_value(json_object_get(task, "Name"));
         const char *want = json_string_value(json_object_get(
             task, "DesiredState"));
+        const json_t *svc = sid != NULL ? store_get(s, STORE_SERVICE, sid)
+                                        : NULL;
         bool node_ok = json_array_size(nodes) == 0;
         bool state_ok = json_array_size(
                             json_object_get(filters, "desired-state")) == 0;
@@ -134,6 +137,11 @@ void api_tasks_list(struct api_req *req)
             !api_filters_match_labels(filters, "label",
                                       json_object_get(task, "Labels")) ||
             !api_task_service_match(s, filters, sid ? sid : ""))
+            continue;
+        /* _up-to-date (the CLI's progress display): tasks of the
+         * service's current spec only */
+        if (json_object_get(filters, "_up-to-date") != NULL &&
+            (svc == NULL || orch_task_is_dirty(svc, task)))
             continue;
         json_array_append_new(out, api_public_copy(task));
     }

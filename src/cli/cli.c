@@ -185,6 +185,76 @@ static const struct cli_flag cli_flags_secret_inspect[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_service_create[] = {
+    {"constraint", 0, CLI_FLAG_LIST, NULL, NULL, "Placement constraints"},
+    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
+     "Exit immediately instead of waiting for the service to converge"},
+    {"env", 'e', CLI_FLAG_LIST, NULL, NULL, "Set environment variables"},
+    {"mode", 0, CLI_FLAG_STRING, NULL, "replicated",
+     "Service mode (\"replicated\", \"global\", \"replicated-job\", "
+     "\"global-job\")"},
+    {"name", 0, CLI_FLAG_STRING, NULL, NULL, "Service name"},
+    {"replicas", 0, CLI_FLAG_UINT, NULL, NULL, "Number of tasks"},
+    {"restart-condition", 0, CLI_FLAG_STRING, NULL, NULL,
+     "Restart when condition is met (\"none\", \"on-failure\", \"any\") "
+     "(default \"any\")"},
+    {"restart-delay", 0, CLI_FLAG_DURATION, NULL, NULL,
+     "Delay between restart attempts (ns|us|ms|s|m|h) (default 5s)"},
+    {"restart-max-attempts", 0, CLI_FLAG_UINT, NULL, NULL,
+     "Maximum number of restarts before giving up"},
+    {"stop-grace-period", 0, CLI_FLAG_DURATION, NULL, NULL,
+     "Time to wait before force killing a container (ns|us|ms|s|m|h) "
+     "(default 10s)"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_ls[] = {
+    {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
+     "Filter output based on conditions provided"},
+    {"format", 0, CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_LIST},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, NULL, "Only display IDs"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_ps[] = {
+    {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
+     "Filter output based on conditions provided"},
+    {"format", 0, CLI_FLAG_STRING, NULL, NULL, "Pretty-print tasks using a "
+     "Go template"},
+    {"no-trunc", 0, CLI_FLAG_BOOL, NULL, NULL, "Do not truncate output"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, NULL, "Only display task IDs"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_inspect[] = {
+    {"format", 'f', CLI_FLAG_STRING, NULL, NULL, CLI__FORMAT_ONE},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_detach[] = {
+    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
+     "Exit immediately instead of waiting for the service to converge"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_update[] = {
+    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
+     "Exit immediately instead of waiting for the service to converge"},
+    {"env-add", 0, CLI_FLAG_LIST, NULL, NULL,
+     "Add or update an environment variable"},
+    {"force", 0, CLI_FLAG_BOOL, NULL, NULL,
+     "Force update even if no changes require it"},
+    {"image", 0, CLI_FLAG_STRING, NULL, NULL, "Service image tag"},
+    {"replicas", 0, CLI_FLAG_UINT, NULL, NULL, "Number of tasks"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
+static const struct cli_flag cli_flags_service_logs[] = {
+    {"tail", 'n', CLI_FLAG_STRING, NULL, "all",
+     "Number of lines to show from the end of the logs"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static const struct cli_flag cli_flags_network_ls[] = {
     {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
      "Provide filter values (e.g. \"driver=bridge\")"},
@@ -301,6 +371,35 @@ static const struct cli_cmd cli_config_cmds[] = {
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
+static const struct cli_cmd cli_service_cmds[] = {
+    {"create", NULL, "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+     "Create a new service", CLI_ARGS_MIN, 1, cli_flags_service_create,
+     cli_service_create, NULL},
+    {"inspect", NULL, "[OPTIONS] SERVICE [SERVICE...]",
+     "Display detailed information on one or more services", CLI_ARGS_MIN, 1,
+     cli_flags_service_inspect, cli_service_inspect, NULL},
+    {"logs", NULL, "[OPTIONS] SERVICE",
+     "Fetch the logs of a service", CLI_ARGS_EXACT, 1,
+     cli_flags_service_logs, cli_service_logs, NULL},
+    {"ls", "list", "[OPTIONS]", "List services", CLI_ARGS_NONE, 0,
+     cli_flags_service_ls, cli_service_ls, NULL},
+    {"ps", NULL, "[OPTIONS] SERVICE",
+     "List the tasks of one or more services", CLI_ARGS_EXACT, 1,
+     cli_flags_service_ps, cli_service_ps, NULL},
+    {"rm", "remove", "SERVICE [SERVICE...]",
+     "Remove one or more services", CLI_ARGS_MIN, 1, NULL, cli_service_rm,
+     NULL},
+    {"rollback", NULL, "[OPTIONS] SERVICE",
+     "Revert changes to a service's configuration", CLI_ARGS_EXACT, 1,
+     cli_flags_service_detach, cli_service_rollback, NULL},
+    {"scale", NULL, "SERVICE=REPLICAS [SERVICE=REPLICAS...]",
+     "Scale one or multiple replicated services", CLI_ARGS_MIN, 1,
+     cli_flags_service_detach, cli_service_scale, NULL},
+    {"update", NULL, "[OPTIONS] SERVICE", "Update a service", CLI_ARGS_EXACT,
+     1, cli_flags_service_update, cli_service_update, NULL},
+    {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
+};
+
 static const struct cli_cmd cli_network_cmds[] = {
     {"inspect", NULL, "[OPTIONS] NETWORK [NETWORK...]",
      "Display detailed information on one or more networks", CLI_ARGS_MIN, 1,
@@ -341,6 +440,8 @@ static const struct cli_cmd cli_root_cmds[] = {
      NULL, cli_node_cmds},
     {"secret", NULL, "COMMAND", "Manage Swarm secrets", CLI_ARGS_ANY, 0, NULL,
      NULL, cli_secret_cmds},
+    {"service", NULL, "COMMAND", "Manage Swarm services", CLI_ARGS_ANY, 0,
+     NULL, NULL, cli_service_cmds},
     {"swarm", NULL, "COMMAND", "Manage Swarm", CLI_ARGS_ANY, 0, NULL, NULL,
      cli_swarm_cmds},
     {"bench", NULL, "COMMAND", "Benchmark tools", CLI_ARGS_ANY, 0, NULL,
@@ -357,7 +458,7 @@ static const struct
 } cli_root_sections[] = {
     {"Commands", 0, 3},
     {"Management Commands", 3, 5},
-    {"Swarm Commands", 5, 9},
+    {"Swarm Commands", 5, 10},
 };
 
 /* Indexes into cli_global_flags. */
@@ -1204,6 +1305,7 @@ static int cli_run_leaf(const struct cli_cmd *cmd, char *path, int argc,
     struct err err;
     size_t n_flags = cli_flags_count(cmd->flags);
     enum cli_parse_result pr;
+    bool interspersed;
     int used = 0;
     int rc = CLI_EXIT_OK;
 
@@ -1213,8 +1315,18 @@ static int cli_run_leaf(const struct cli_cmd *cmd, char *path, int argc,
     a.path = path;
     a.vals = xcalloc(n_flags + 1, sizeof(*a.vals));
     cli_flags_defaults(cmd->flags, a.vals);
-    pr = cli_flags_parse(cmd->flags, a.vals, argc, argv, false, &a.argv,
-                         &a.argc, &used, &err);
+    /* `service create IMAGE COMMAND ARGS...`: flags end at the image
+     * (docker's SetInterspersed(false)); the rest are positionals. */
+    interspersed = cmd->run != cli_service_create;
+    pr = cli_flags_parse(cmd->flags, a.vals, argc, argv, !interspersed,
+                         &a.argv, &a.argc, &used, &err);
+    if (pr == CLI_PARSE_OK && !interspersed) {
+        for (; used < argc; used++) {
+            a.argv = xrealloc(a.argv, (size_t)(a.argc + 1) *
+                                          sizeof(*a.argv));
+            a.argv[a.argc++] = argv[used];
+        }
+    }
     if (pr == CLI_PARSE_HELP || pr == CLI_PARSE_HELP_SHORT) {
         if (pr == CLI_PARSE_HELP_SHORT)
             printf("Flag shorthand -h has been deprecated, use --help\n");

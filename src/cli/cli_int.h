@@ -319,6 +319,16 @@ int cli_node_rm(struct cli *c, struct cli_args *a, struct err *err);
 int cli_node_promote(struct cli *c, struct cli_args *a, struct err *err);
 int cli_node_demote(struct cli *c, struct cli_args *a, struct err *err);
 
+int cli_service_create(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_ls(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_ps(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_inspect(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_scale(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_update(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_rollback(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_rm(struct cli *c, struct cli_args *a, struct err *err);
+int cli_service_logs(struct cli *c, struct cli_args *a, struct err *err);
+
 int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 

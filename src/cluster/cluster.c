@@ -18,6 +18,7 @@
 #include "manager/ca/ca.h"
 #include "manager/consensus/consensus.h"
 #include "manager/dispatcher/dispatcher.h"
+#include "manager/orchestrator/orch_loop.h"
 #include "manager/store/store.h"
 #include "version.h"
 
@@ -289,6 +290,8 @@ static void cluster_on_store_change(void *data, enum store_kind k,
 
     if (c->dispatcher != NULL)
         dispatcher_store_changed(c->dispatcher, k, id, old, cur);
+    if (c->orch != NULL)
+        orch_loop_store_changed(c->orch, k, id, old, cur);
 }
 
 static int cluster_fsm_apply(void *data, uint64_t index, const void *buf,
@@ -441,6 +444,7 @@ static void cluster_on_leader(struct consensus *cons, void *data)
 
     cluster_port_leader_changed(c);
     dispatcher_leader_changed(c->dispatcher);
+    orch_loop_leader_changed(c->orch);
     cluster_join_progress(c);
     if (!consensus_is_leader(cons)) {
         c->leader_ready = false;
@@ -574,6 +578,7 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
     }
     c->consensus = NULL;
     dispatcher_leader_changed(c->dispatcher);
+    orch_loop_leader_changed(c->orch);
     if (cons == NULL) {
         cluster_on_consensus_closed(st);
         return;
@@ -735,6 +740,9 @@ void cluster_restore(struct cluster *c)
     }
     if (strcmp(info.ou, "swarm-worker") == 0) {
         c->state = CLUSTER_ACTIVE;
+        /* Managers reach workers too (agent.logs); not fatal. */
+        if (cluster_port_start(c, &err) != 0)
+            log_error(LOG_CLUSTER, "%s", err.msg);
         log_info(LOG_CLUSTER, "swarm restored: worker %s in cluster %s",
                  c->node_id, c->cluster_id);
         goto out;
@@ -778,6 +786,11 @@ void cluster_set_task_engine(struct cluster *c,
     agent_set_exec(c->agent, ops, data);
 }
 
+void cluster_set_engine(struct cluster *c, struct engine *e)
+{
+    c->engine = e;
+}
+
 void cluster_set_hostname(struct cluster *c, const char *name)
 {
     snprintf(c->hostname, sizeof(c->hostname), "%s", name ? name : "");
@@ -816,6 +829,8 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
     }
     c->dispatcher = dispatcher_new_cluster(loop, c);
     dispatcher_leader_changed(c->dispatcher);
+    c->orch = orch_loop_new_cluster(loop, c);
+    orch_loop_leader_changed(c->orch);
     c->agent = agent_new(loop, c);
     return c;
 }
@@ -854,12 +869,20 @@ static void cluster_on_dispatcher_closed(void *data)
     cluster_join_abort(c, cluster_on_join_aborted, c);
 }
 
+static void cluster_on_orch_closed(void *data)
+{
+    struct cluster *c = data;
+
+    c->orch = NULL;
+    dispatcher_close(c->dispatcher, cluster_on_dispatcher_closed, c);
+}
+
 static void cluster_on_agent_closed(void *data)
 {
     struct cluster *c = data;
 
     c->agent = NULL;
-    dispatcher_close(c->dispatcher, cluster_on_dispatcher_closed, c);
+    orch_loop_close(c->orch, cluster_on_orch_closed, c);
 }
 
 void cluster_close(struct cluster *c, void (*cb)(void *data), void *data)

@@ -42,6 +42,10 @@ struct cluster *cluster_new(uv_loop_t *loop, const char *data_root,
  * and data are borrowed and must outlive c. */
 void cluster_set_task_engine(struct cluster *c,
                              const struct agent_exec_ops *ops, void *data);
+/* This node's engine (borrowed, must outlive c): the cluster port's
+ * "agent.logs" reads its containers' logs for a manager. */
+struct engine;
+void cluster_set_engine(struct cluster *c, struct engine *e);
 /* The Hostname this node reports when it joins or inits (copied; NULL or
  * "" = the machine's): simulated nodes (fleet/) sharing one machine. */
 void cluster_set_hostname(struct cluster *c, const char *name);
@@ -187,5 +191,23 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
  * when they are applied (or rejected). */
 int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
                     void *data, struct err *err);
+
+/*
+ * One call of method with body (borrowed) to the node whose cluster port
+ * is at addr ("ip:port"), over a connection of its own, closed after the
+ * answer. With on_msg the call opens a server stream: on_msg gets each
+ * message (borrowed) before cb. cb gets the answer (result borrowed for
+ * the call) or the error, exactly once, unless this returns -code with err
+ * set. *out (may be NULL) is a handle for cluster_node_call_cancel, valid
+ * until cb fires.
+ */
+struct cluster_call;
+int cluster_node_call(struct cluster *c, const char *addr,
+                      const char *method, json_t *body, uint64_t timeout_ms,
+                      void (*on_msg)(void *data, json_t *msg),
+                      cluster_done_cb cb, void *data,
+                      struct cluster_call **out, struct err *err);
+/* Give up a call: its cb fires at once with ERR_CANCELED. */
+void cluster_node_call_cancel(struct cluster_call *call);
 
 #endif

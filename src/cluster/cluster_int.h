@@ -15,6 +15,7 @@ struct tls_ctx;
 struct tls_stream_listener;
 struct cluster_port;
 struct dispatcher;
+struct orch_loop;
 struct agent;
 
 struct cluster
@@ -45,6 +46,10 @@ struct cluster
                                      joining (workers); NULL if none */
     struct dispatcher *dispatcher; /* owned: node liveness, acts when this
                                       manager leads */
+    struct engine *engine;         /* borrowed: this node's containers
+                                      (agent.logs), may be NULL */
+    struct orch_loop *orch;        /* owned: the orchestration loop, acts
+                                      when this manager leads */
     struct agent *agent;          /* owned: this node's heartbeats */
     struct cluster_role_op *role_op; /* a demotion stopping the manager */
     bool close_deferred;          /* cluster_close waits for role_op */
@@ -129,6 +134,9 @@ int cluster_port_leave_raft(struct cluster *c,
                             void *data, struct err *err);
 /* The Raft leader changed: forget the client to the old one. */
 void cluster_port_leader_changed(struct cluster *c);
+/* The cluster port's "agent.logs" method (cluster_logs.c). */
+struct rpc_req;
+void cluster_logs_serve(struct cluster *c, struct rpc_req *req);
 
 /* cluster_join.c */
 void cluster_join_abort(struct cluster *c, void (*cb)(void *data),

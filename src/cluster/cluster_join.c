@@ -499,6 +499,9 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         c->raft_id = 0;
         if (cluster_join_save(op, &err) != 0)
             goto fail;
+        /* Managers reach workers too (agent.logs); not fatal. */
+        if (cluster_port_start(c, &err) != 0)
+            log_error(LOG_CLUSTER, "cluster port: %s", err.msg);
         c->state = CLUSTER_ACTIVE;
         cluster_join_finish(op, 0, NULL);
         return;

@@ -40,12 +40,16 @@ struct cluster_port
     struct tls_ctx *server_ctx;          /* owned */
     struct tls_ctx *client_ctx;          /* owned: to managers, with our
                                             certificate */
+    struct tls_ctx *node_ctx;            /* owned: to any node of the swarm
+                                            (cluster_node_call) */
     struct tls_stream_listener *listener; /* owned until its close cb */
     struct rpc_server rpc;
     struct cluster_port_conn *conns;     /* accepted RPC connections */
     struct rpc_client *leader;           /* owned: client to the leader */
     struct cluster_port_raft_dial *raft_dials; /* Raft dials in flight */
     uint64_t leader_id;                  /* Raft ID leader points at */
+    struct cluster_port_oneshot *oneshots; /* calls to other nodes */
+    unsigned n_oneshot;                  /* their clients not yet closed */
     unsigned n_closing;                  /* handles still closing */
     void (*stop_cb)(void *data);
     void *stop_data;
@@ -144,6 +148,25 @@ static void cluster_port_dial(struct rpc_client *client, const char *address,
     }
 }
 
+/* A dial for cluster_node_call: any node of this swarm. */
+static void cluster_port_dial_node(struct rpc_client *client,
+                                   const char *address, void *data)
+{
+    struct cluster_port *p = data;
+    struct cluster_port_dial *d = xcalloc(1, sizeof(*d));
+    struct err err;
+
+    d->client = client;
+    d->req.data = d;
+    err_clear(&err);
+    if (tls_stream_dial(p->c->loop, p->node_ctx, address,
+                        cluster_port_alpn_rpc, CLUSTER_PORT__DIAL_MS, &d->req,
+                        cluster_port_on_dialed, &err) != 0) {
+        free(d);
+        rpc_client_dialed(client, NULL, &err);
+    }
+}
+
 static void cluster_port_on_client_closed(struct rpc_client *client)
 {
     struct cluster_port *p = client->data;
@@ -197,6 +220,117 @@ static struct rpc_client *cluster_port_leader(struct cluster_port *p,
     p->leader->data = p;
     p->leader_id = id;
     return p->leader;
+}
+
+/* --- one call to any node (cluster_node_call) --------------------------- */
+
+struct cluster_port_oneshot
+{
+    struct rpc_call call;         /* first: a struct cluster_call * is this */
+    void (*on_msg)(void *data, json_t *msg);
+    struct rpc_client *client;    /* owned until its close completes */
+    struct cluster_port *p;
+    cluster_done_cb cb;
+    void *data;
+    bool closing;
+    struct cluster_port_oneshot *prev, *next;
+};
+
+static void cluster_port_on_oneshot_closed(struct rpc_client *client)
+{
+    struct cluster_port_oneshot *o = client->data;
+    struct cluster_port *p = o->p;
+
+    free(client);
+    free(o);
+    p->n_oneshot--;
+    if (p->stopping) {
+        p->n_closing--;
+        if (p->n_closing == 0 && p->stop_cb != NULL)
+            p->stop_cb(p->stop_data);
+    }
+}
+
+static void cluster_port_oneshot_close(struct cluster_port_oneshot *o)
+{
+    struct cluster_port *p = o->p;
+
+    if (o->closing)
+        return;
+    o->closing = true;
+    if (o->prev != NULL)
+        o->prev->next = o->next;
+    else
+        p->oneshots = o->next;
+    if (o->next != NULL)
+        o->next->prev = o->prev;
+    rpc_client_close(o->client, cluster_port_on_oneshot_closed);
+}
+
+static void cluster_port_on_oneshot_msg(struct rpc_call *call, json_t *body)
+{
+    struct cluster_port_oneshot *o = call->data;
+
+    if (o->on_msg != NULL && o->cb != NULL)
+        o->on_msg(o->data, body);
+}
+
+void cluster_node_call_cancel(struct cluster_call *call)
+{
+    rpc_conn_cancel((struct rpc_call *)call);
+}
+
+static void cluster_port_on_oneshot(struct rpc_call *call, int status,
+                                    json_t *body)
+{
+    struct cluster_port_oneshot *o = call->data;
+    cluster_done_cb cb = o->cb;
+    void *data = o->data;
+
+    o->cb = NULL;
+    if (cb != NULL)
+        cb(data, status, status != 0 ? &call->err : NULL, body);
+    cluster_port_oneshot_close(o);
+}
+
+int cluster_node_call(struct cluster *c, const char *addr,
+                      const char *method, json_t *body, uint64_t timeout_ms,
+                      void (*on_msg)(void *data, json_t *msg),
+                      cluster_done_cb cb, void *data,
+                      struct cluster_call **out, struct err *err)
+{
+    struct cluster_port *p = c->port;
+    struct cluster_port_oneshot *o;
+
+    if (p == NULL || p->stopping)
+        return err_set(err, ERR_UNAVAILABLE, "the cluster port is closed");
+    o = xcalloc(1, sizeof(*o));
+    o->p = p;
+    o->cb = cb;
+    o->data = data;
+    o->client = xcalloc(1, sizeof(*o->client));
+    rpc_client_init(o->client, c->loop, addr, cluster_port_dial_node, p,
+                    NULL, err);
+    o->client->data = o;
+    o->call.data = o;
+    o->call.cb = cluster_port_on_oneshot;
+    o->on_msg = on_msg;
+    if (on_msg != NULL)
+        o->call.on_msg = cluster_port_on_oneshot_msg;
+    o->next = p->oneshots;
+    if (p->oneshots != NULL)
+        p->oneshots->prev = o;
+    p->oneshots = o;
+    p->n_oneshot++;
+    if (rpc_client_call(o->client, &o->call, method, body, timeout_ms,
+                        err) != 0) {
+        o->cb = NULL;
+        cluster_port_oneshot_close(o);
+        return -err->code;
+    }
+    if (out != NULL)
+        *out = (struct cluster_call *)&o->call;
+    return 0;
 }
 
 /* A call to the leader whose answer (or failure) completes an RPC request
@@ -1345,6 +1479,13 @@ fail:
     rpc_server_fail(req, &err);
 }
 
+static void cluster_port_agent_logs(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+
+    cluster_logs_serve(p->c, req);
+}
+
 static const struct rpc_method cluster_port_methods[] = {
     {"ca.renew", RPC_ROLE_NODE, cluster_port_ca_renew},
     {"raft.leave", RPC_ROLE_MANAGER, cluster_port_raft_leave},
@@ -1357,6 +1498,7 @@ static const struct rpc_method cluster_port_methods[] = {
      cluster_port_dispatcher_assignments},
     {"dispatcher.update_task_status", RPC_ROLE_NODE,
      cluster_port_dispatcher_task_status},
+    {"agent.logs", RPC_ROLE_MANAGER, cluster_port_agent_logs},
 };
 
 /* --- listener ----------------------------------------------------------- */
@@ -1484,6 +1626,10 @@ int cluster_port_start(struct cluster *c, struct err *err)
     rv = tls_ctx_new(&cfg, &p->client_ctx, err);
     if (rv != 0)
         goto err_after_server;
+    cfg.verify_name = NULL;
+    rv = tls_ctx_new(&cfg, &p->node_ctx, err);
+    if (rv != 0)
+        goto err_after_client;
     rv = tls_stream_listen(c->loop, p->server_ctx, c->listen_addr,
                            TLS_STREAM_HANDSHAKE_MS, cluster_port_on_accept, p,
                            &p->listener, err);
@@ -1497,6 +1643,7 @@ int cluster_port_start(struct cluster *c, struct err *err)
     goto out;
 
 err_after_client:
+    tls_ctx_free(p->node_ctx);
     tls_ctx_free(p->client_ctx);
 err_after_server:
     tls_ctx_free(p->server_ctx);
@@ -1527,6 +1674,8 @@ int cluster_port_reload(struct cluster *c, struct err *err)
         rv = tls_ctx_reload(p->server_ctx, root, cert, key, err);
         if (rv == 0)
             rv = tls_ctx_reload(p->client_ctx, root, cert, key, err);
+        if (rv == 0)
+            rv = tls_ctx_reload(p->node_ctx, root, cert, key, err);
     }
     free(root);
     free(cert);
@@ -1555,6 +1704,7 @@ static void cluster_port_on_stopped(void *data)
     struct cluster_port_stop *st = data;
     struct cluster_port *p = st->p;
 
+    tls_ctx_free(p->node_ctx);
     tls_ctx_free(p->client_ctx);
     tls_ctx_free(p->server_ctx);
     free(p);
@@ -1600,6 +1750,9 @@ void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data)
         }
     }
     cluster_port_drop_leader(p);
+    p->n_closing += p->n_oneshot;
+    while (p->oneshots != NULL)
+        cluster_port_oneshot_close(p->oneshots);
     for (pc = p->conns; pc != NULL;) {
         struct cluster_port_conn *next = pc->next;
 

@@ -132,6 +132,10 @@ int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
             c->raft_id = 0;
             return -err->code;
         }
+        /* A worker's port (it serves agent.logs) takes the manager
+         * certificate now. */
+        if (c->port != NULL && cluster_port_reload(c, err) != 0)
+            log_error(LOG_CLUSTER, "promotion: %s", err->msg);
         if (cluster_port_start(c, err) != 0)
             log_error(LOG_CLUSTER, "promotion: %s", err->msg);
         if (cluster_role_save(c, err) != 0)

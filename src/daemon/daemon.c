@@ -234,6 +234,7 @@ int daemon_main(int argc, char **argv)
     if (d.engine == NULL)
         goto fail_cluster;
     cluster_set_task_engine(d.cluster, &agent_engine_ops, d.engine);
+    cluster_set_engine(d.cluster, d.engine);
     d.api = api_server_start(&d.loop, host, d.cluster, d.engine, &err);
     if (d.api == NULL)
         goto fail_engine;

@@ -66,6 +66,11 @@ static void engine_load(struct engine *e)
         engine_container_boot(e, c);
 }
 
+uv_loop_t *engine_loop(const struct engine *e)
+{
+    return e->loop;
+}
+
 struct engine *engine_new(uv_loop_t *loop, const char *data_root,
                           struct err *err)
 {

@@ -24,6 +24,8 @@ struct image_store;
  * (containers that were running are reattached or their exit recorded). */
 struct engine *engine_new(uv_loop_t *loop, const char *data_root,
                           struct err *err);
+/* The loop the engine runs on. */
+uv_loop_t *engine_loop(const struct engine *e);
 /* Close handles (containers keep running); cb fires once freed. */
 void engine_close(struct engine *e, void (*cb)(void *data), void *data);
 

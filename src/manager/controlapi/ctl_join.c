@@ -83,6 +83,9 @@ json_t *ctl_join(const struct store *s, const struct ctl_join_req *in,
                      "Availability", avail, "Description", in->description,
                      "Status", "State", "ready", "Addr",
                      in->remote_ip ? in->remote_ip : "");
+    /* Its cluster port, where managers reach it (agent.logs). */
+    if (in->advertise_addr != NULL)
+        json_object_set_new(node, "_Addr", json_string(in->advertise_addr));
     if (strcmp(role, "manager") == 0)
         json_object_set_new(node, "_Raft",
                             json_pack("{s:s, s:I}", "Addr", in->advertise_addr,

@@ -158,14 +158,14 @@ bool orch_is_service_task(const json_t *service, const json_t *task)
 
 bool orch_is_runnable(const json_t *task)
 {
-    int ds = sched_task_desired(task);
+    int ds = store_task_desired(task);
 
-    return ds >= 0 && ds <= SCHED_TS_RUNNING;
+    return ds >= 0 && ds <= STORE_TASK_RUNNING;
 }
 
 bool orch_has_ended(const json_t *task)
 {
-    return sched_task_state(task) > SCHED_TS_RUNNING;
+    return store_task_state(task) > STORE_TASK_RUNNING;
 }
 
 bool orch_node_valid(const json_t *nodes, const json_t *task)
@@ -239,7 +239,7 @@ bool orch_should_restart(const json_t *service, const json_t *tasks,
     if (strcmp(cond, "none") == 0)
         return false;
     if (strcmp(cond, "on-failure") == 0 &&
-        sched_task_state(task) == SCHED_TS_COMPLETE)
+        store_task_state(task) == STORE_TASK_COMPLETE)
         return false;
     if (max <= 0)
         return true;
@@ -318,7 +318,7 @@ json_t *orch_start_delayed(const json_t *service, const json_t *tasks,
         bool stopped;
 
         if (!orch_is_service_task(service, t) ||
-            sched_task_desired(t) != SCHED_TS_READY ||
+            store_task_desired(t) != STORE_TASK_READY ||
             json_object_get(t, "_StartAt") == NULL)
             continue;
         if (now < at) {

@@ -196,7 +196,7 @@ json_t *orch_update(const json_t *service, const json_t *tasks, int64_t now,
  * JobStatus.JobIteration; runnable tasks of other iterations are shut
  * down; failed tasks of this iteration go through the restart policy
  * (orch_restart_task: the replacement starts with orch_start_delayed).
- *  - replicated-job: slots 1..; a slot is live while one of its tasks is
+ *  - replicated-job: slots 0.. (as swarmkit's); a slot is live while one of its tasks is
  *    wanted and not ended, spent once its task completed or failed for
  *    good (not restarted); runs min(MaxConcurrent - live, TotalCompletions
  *    - spent - live) new tasks in the lowest free slots (MaxConcurrent 0

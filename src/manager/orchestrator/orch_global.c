@@ -5,6 +5,7 @@
 #include "manager/orchestrator/orch.h"
 #include "manager/orchestrator/orch_int.h"
 #include "manager/scheduler/sched.h"
+#include "manager/store/store.h"
 
 /* An ended task of the current spec that the restart policy leaves
  * ended: its node needs no new task (swarmkit's isTaskCompleted). */
@@ -19,8 +20,8 @@ static bool orch_done_on_node(const json_t *service, const json_t *tasks,
  * newer (created later). */
 static bool orch_keep_first(const json_t *a, const json_t *b)
 {
-    bool ra = sched_task_state(a) == SCHED_TS_RUNNING;
-    bool rb = sched_task_state(b) == SCHED_TS_RUNNING;
+    bool ra = store_task_state(a) == STORE_TASK_RUNNING;
+    bool rb = store_task_state(b) == STORE_TASK_RUNNING;
 
     if (ra != rb)
         return ra;

@@ -30,7 +30,7 @@ static int orch_cmp_age(const void *a, const void *b)
 static bool orch_is_history(const json_t *t)
 {
     return orch_has_ended(t) ||
-           (!orch_is_runnable(t) && sched_task_state(t) < SCHED_TS_ASSIGNED);
+           (!orch_is_runnable(t) && store_task_state(t) < STORE_TASK_ASSIGNED);
 }
 
 static void orch_trim(json_t *group, int64_t keep, json_t *actions)
@@ -76,7 +76,7 @@ json_t *orch_history(const json_t *service, const json_t *tasks,
             continue;
         /* Removed tasks go as soon as they are down (swarmkit's reaper
          * keeps no history of them). */
-        if (sched_task_desired(t) == SCHED_TS_REMOVE && orch_is_history(t)) {
+        if (store_task_desired(t) == STORE_TASK_REMOVE && orch_is_history(t)) {
             json_array_append_new(actions, orch_action_delete(id));
             continue;
         }

@@ -7,6 +7,7 @@
 #include "manager/orchestrator/orch.h"
 #include "manager/orchestrator/orch_int.h"
 #include "manager/scheduler/sched.h"
+#include "manager/store/store.h"
 
 /* A task of the service's current iteration. */
 static bool orch_jobs_is_current(const json_t *service, const json_t *t)
@@ -19,18 +20,18 @@ static bool orch_jobs_is_current(const json_t *service, const json_t *t)
 /* Wanted to run (desired at most COMPLETE) and not ended. */
 static bool orch_jobs_is_live(const json_t *t)
 {
-    int ds = sched_task_desired(t);
+    int ds = store_task_desired(t);
 
-    return ds >= 0 && ds <= SCHED_TS_COMPLETE && !orch_has_ended(t);
+    return ds >= 0 && ds <= STORE_TASK_COMPLETE && !orch_has_ended(t);
 }
 
 /* Ended without completing while still wanted: the restart policy's. */
 static bool orch_jobs_has_failed(const json_t *t)
 {
-    int ds = sched_task_desired(t);
+    int ds = store_task_desired(t);
 
-    return ds >= 0 && ds <= SCHED_TS_COMPLETE &&
-           sched_task_state(t) > SCHED_TS_COMPLETE;
+    return ds >= 0 && ds <= STORE_TASK_COMPLETE &&
+           store_task_state(t) > STORE_TASK_COMPLETE;
 }
 
 /* Shut down what is left of earlier iterations; restart failed tasks of
@@ -109,7 +110,9 @@ static void orch_jobs_replicated(const json_t *service, const json_t *tasks,
     make = max - live;
     if (make > total - done - live)
         make = total - done - live;
-    for (slot = 1; make > 0; slot++) {
+    /* swarmkit numbers a replicated job's slots from 0 (the CLI's job
+     * progress counts them so) */
+    for (slot = 0; make > 0; slot++) {
         char key[32];
 
         snprintf(key, sizeof(key), "%lld", (long long)slot);

@@ -9,6 +9,7 @@
 #include "manager/orchestrator/orch.h"
 #include "manager/orchestrator/orch_int.h"
 #include "manager/scheduler/sched.h"
+#include "manager/store/store.h"
 
 /* One occupied slot: its runnable tasks. */
 struct orch__slot
@@ -131,7 +132,7 @@ json_t *orch_replicated(const json_t *service, const json_t *tasks,
         if (json_array_size(s->tasks) == 0)
             s->node = orch_str(t, "NodeID", NULL);
         json_array_append(s->tasks, t);
-        if (sched_task_state(t) == SCHED_TS_RUNNING)
+        if (store_task_state(t) == STORE_TASK_RUNNING)
             s->running = true;
     }
     /* Slots emptied by a restart that was not allowed are free. */

@@ -184,7 +184,7 @@ static int64_t orch_update_running_at(const struct orch__upass *p,
 
     if (at != 0)
         return at;
-    return sched_task_state(t) == SCHED_TS_RUNNING ? p->now : 0;
+    return store_task_state(t) == STORE_TASK_RUNNING ? p->now : 0;
 }
 
 static bool orch_update_is_mine(const struct orch__upass *p, const json_t *t)
@@ -204,7 +204,7 @@ static void orch_update_observe(struct orch__upass *p)
         json_t *copy;
 
         if (!orch_update_is_mine(p, t) ||
-            sched_task_state(t) != SCHED_TS_RUNNING ||
+            store_task_state(t) != STORE_TASK_RUNNING ||
             json_object_get(t, "_RunningAt") != NULL)
             continue;
         copy = json_deep_copy(t);
@@ -227,7 +227,7 @@ static void orch_update_finish_slots(struct orch__upass *p,
         bool up = false;
 
         json_array_foreach(slots[i].clean, j, t) {
-            if (sched_task_state(t) == SCHED_TS_RUNNING)
+            if (store_task_state(t) == STORE_TASK_RUNNING)
                 up = true;
         }
         if (!up || json_array_size(slots[i].dirty) == 0)

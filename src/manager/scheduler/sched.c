@@ -276,11 +276,11 @@ static void sched_load_tasks(struct sched__pass *p, const json_t *tasks)
 
     json_object_foreach((json_t *)tasks, id, task) {
         const char *node_id = json_string_value(json_object_get(task, "NodeID"));
-        int st = sched_task_state(task);
-        int ds = sched_task_desired(task);
+        int st = store_task_state(task);
+        int ds = store_task_desired(task);
         json_t *ix;
 
-        if (st == SCHED_TS_PENDING && ds >= 0 && ds <= SCHED_TS_COMPLETE) {
+        if (st == STORE_TASK_PENDING && ds >= 0 && ds <= STORE_TASK_COMPLETE) {
             if (node_id != NULL && node_id[0] != '\0') {
                 json_array_append(p->preassigned, task);
             } else {
@@ -288,7 +288,7 @@ static void sched_load_tasks(struct sched__pass *p, const json_t *tasks)
             }
             continue;
         }
-        if (st <= SCHED_TS_PENDING || !sched_task_is_active(task) ||
+        if (st <= STORE_TASK_PENDING || !sched_task_is_active(task) ||
             node_id == NULL)
             continue;
         ix = json_object_get(p->node_index, node_id);

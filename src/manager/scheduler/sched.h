@@ -17,38 +17,8 @@
 #include <jansson.h>
 
 #include "base/err.h"
+#include "manager/store/store.h"
 
-/* Task states, numeric (SWARM-FACTS 6.3); a task never moves back. These
- * mirror the store's table (STORE_TASK_*) once tasks land in the store. */
-#define SCHED_TASK_STATES(X)                                                 \
-    X(NEW, "new", 0)                                                        \
-    X(PENDING, "pending", 64)                                               \
-    X(ASSIGNED, "assigned", 192)                                            \
-    X(ACCEPTED, "accepted", 256)                                            \
-    X(PREPARING, "preparing", 320)                                          \
-    X(READY, "ready", 384)                                                  \
-    X(STARTING, "starting", 448)                                            \
-    X(RUNNING, "running", 512)                                              \
-    X(COMPLETE, "complete", 576)                                            \
-    X(SHUTDOWN, "shutdown", 640)                                            \
-    X(FAILED, "failed", 704)                                                \
-    X(REJECTED, "rejected", 768)                                            \
-    X(REMOVE, "remove", 800)                                                \
-    X(ORPHANED, "orphaned", 832)
-
-enum sched_task_state {
-#define SCHED__TS_ENUM(name, text, num) SCHED_TS_##name = num,
-    SCHED_TASK_STATES(SCHED__TS_ENUM)
-#undef SCHED__TS_ENUM
-};
-
-/* The numeric state of a REST name; -1 if unknown or NULL. */
-int sched_state_parse(const char *name);
-/* The REST name of a state ("running"); NULL if not a state. */
-const char *sched_state_name(int state);
-/* Status.State and DesiredState of a task; -1 if absent or unknown. */
-int sched_task_state(const json_t *task);
-int sched_task_desired(const json_t *task);
 /* A task that holds its node's resources and counts as one of the
  * node's tasks: observed state at most RUNNING and desired state at
  * most COMPLETE (job tasks run with desired COMPLETE). */

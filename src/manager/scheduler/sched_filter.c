@@ -10,60 +10,15 @@
 
 #include "base/mem.h"
 #include "manager/scheduler/sched.h"
-
-static const struct
-{
-    const char *name;
-    int num;
-} sched_states[] = {
-#define SCHED__TS_ROW(name, text, num) {text, num},
-    SCHED_TASK_STATES(SCHED__TS_ROW)
-#undef SCHED__TS_ROW
-};
-
-int sched_state_parse(const char *name)
-{
-    size_t i;
-
-    if (name == NULL)
-        return -1;
-    for (i = 0; i < ARRAY_SIZE(sched_states); i++) {
-        if (strcasecmp(sched_states[i].name, name) == 0)
-            return sched_states[i].num;
-    }
-    return -1;
-}
-
-const char *sched_state_name(int state)
-{
-    size_t i;
-
-    for (i = 0; i < ARRAY_SIZE(sched_states); i++) {
-        if (sched_states[i].num == state)
-            return sched_states[i].name;
-    }
-    return NULL;
-}
-
-int sched_task_state(const json_t *task)
-{
-    return sched_state_parse(json_string_value(
-        json_object_get(json_object_get(task, "Status"), "State")));
-}
-
-int sched_task_desired(const json_t *task)
-{
-    return sched_state_parse(
-        json_string_value(json_object_get(task, "DesiredState")));
-}
+#include "manager/store/store.h"
 
 bool sched_task_is_active(const json_t *task)
 {
-    int st = sched_task_state(task);
-    int ds = sched_task_desired(task);
+    int st = store_task_state(task);
+    int ds = store_task_desired(task);
 
-    return st >= 0 && st <= SCHED_TS_RUNNING && ds >= 0 &&
-           ds <= SCHED_TS_COMPLETE;
+    return st >= 0 && st <= STORE_TASK_RUNNING && ds >= 0 &&
+           ds <= STORE_TASK_COMPLETE;
 }
 
 void sched_timestamp(int64_t now, char *out, size_t out_cap)

@@ -147,7 +147,7 @@ static void f_files_unmount(void *data, const char *task_id)
 
 static const struct agent_exec_ops fake_ops = {
     f_image, f_create, f_start, f_stop, f_remove, f_inspect, f_list, NULL,
-    NULL, f_files_mount, f_files_unmount,
+    NULL, NULL, NULL, f_files_mount, f_files_unmount,
 };
 
 static void f_notify(void *data)

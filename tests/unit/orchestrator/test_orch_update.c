@@ -14,6 +14,7 @@
 
 #include "manager/orchestrator/orch.h"
 #include "manager/scheduler/sched.h"
+#include "manager/store/store.h"
 
 #define SEC 1000000000LL
 #define T0 (1714557600LL * SEC)
@@ -239,17 +240,17 @@ static void agent(struct fix *f)
     json_t *t;
 
     json_object_foreach(f->tasks, id, t) {
-        int st = sched_task_state(t);
-        int ds = sched_task_desired(t);
+        int st = store_task_state(t);
+        int ds = store_task_desired(t);
         const char *to = NULL;
 
-        if (st > SCHED_TS_RUNNING)
+        if (st > STORE_TASK_RUNNING)
             continue;
-        if (ds == SCHED_TS_RUNNING && st < SCHED_TS_RUNNING)
+        if (ds == STORE_TASK_RUNNING && st < STORE_TASK_RUNNING)
             to = "running";
-        else if (ds == SCHED_TS_COMPLETE)
+        else if (ds == STORE_TASK_COMPLETE)
             to = "complete";
-        else if (ds >= SCHED_TS_SHUTDOWN)
+        else if (ds >= STORE_TASK_SHUTDOWN)
             to = "shutdown";
         if (to != NULL)
             set_state(f, id, to);
@@ -280,10 +281,10 @@ static unsigned n_pending_new(struct fix *f)
     unsigned n = 0;
 
     json_object_foreach(f->tasks, id, t) {
-        int ds = sched_task_desired(t);
+        int ds = store_task_desired(t);
 
-        if (!orch_task_is_dirty(f->svc, t) && ds <= SCHED_TS_RUNNING &&
-            sched_task_state(t) < SCHED_TS_RUNNING)
+        if (!orch_task_is_dirty(f->svc, t) && ds <= STORE_TASK_RUNNING &&
+            store_task_state(t) < STORE_TASK_RUNNING)
             n++;
     }
     return n;
@@ -447,11 +448,11 @@ static void test_update_start_first(void **state)
     tick(f, now + SEC);
     assert_int_equal(f->n_creates, 2);
     assert_int_equal(
-        sched_task_desired(json_object_get(f->tasks, "old000")),
-        SCHED_TS_SHUTDOWN);
+        store_task_desired(json_object_get(f->tasks, "old000")),
+        STORE_TASK_SHUTDOWN);
     assert_int_equal(
-        sched_task_desired(json_object_get(f->tasks, "old001")),
-        SCHED_TS_RUNNING);
+        store_task_desired(json_object_get(f->tasks, "old001")),
+        STORE_TASK_RUNNING);
     now = run_until_done(f, now + SEC, 100, false);
     assert_string_equal(status_state(f), "completed");
     assert_int_equal(f->n_creates, 3);
@@ -482,7 +483,7 @@ static const char *first_new_running(struct fix *f, const char *action,
     tick(f, now);
     json_object_foreach(f->tasks, tid, t) {
         if (!orch_task_is_dirty(f->svc, t) &&
-            sched_task_state(t) == SCHED_TS_RUNNING)
+            store_task_state(t) == STORE_TASK_RUNNING)
             snprintf(id, sizeof(id), "%s", tid);
     }
     assert_int_not_equal(id[0], '\0');
@@ -613,7 +614,7 @@ static void test_update_failure_ratio(void **state)
         agent(f);
         json_object_foreach(f->tasks, id, t) {
             if (!orch_task_is_dirty(f->svc, t) &&
-                sched_task_state(t) == SCHED_TS_RUNNING) {
+                store_task_state(t) == STORE_TASK_RUNNING) {
                 set_state(f, id, "failed");
                 failures++;
                 assert_string_equal(status_state(f), "updating");
@@ -733,8 +734,8 @@ static unsigned n_live(struct fix *f)
     unsigned n = 0;
 
     json_object_foreach(f->tasks, id, t) {
-        if (sched_task_desired(t) <= SCHED_TS_COMPLETE &&
-            sched_task_state(t) <= SCHED_TS_RUNNING)
+        if (store_task_desired(t) <= STORE_TASK_COMPLETE &&
+            store_task_state(t) <= STORE_TASK_RUNNING)
             n++;
     }
     return n;
@@ -757,7 +758,8 @@ static void test_job_replicated(void **state)
     assert_int_equal(json_array_size(acts), 2);
     o = json_object_get(json_array_get(acts, 1), "obj");
     assert_string_equal(s_of(o, "DesiredState"), "complete");
-    assert_int_equal(json_integer_value(json_object_get(o, "Slot")), 2);
+    /* slots from 0, as swarmkit's (the second task is slot 1) */
+    assert_int_equal(json_integer_value(json_object_get(o, "Slot")), 1);
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(o, "JobIteration"), "Index")),
                      0);
@@ -786,8 +788,8 @@ static void test_job_replicated(void **state)
     assert_int_equal(n_tasks(f, false, "complete"), 5);
     assert_int_equal(n_tasks(f, false, "failed"), 1);
     json_object_foreach(f->tasks, id, t) {
-        if (sched_task_state(t) == SCHED_TS_COMPLETE)
-            assert_int_equal(sched_task_desired(t), SCHED_TS_COMPLETE);
+        if (store_task_state(t) == STORE_TASK_COMPLETE)
+            assert_int_equal(store_task_desired(t), STORE_TASK_COMPLETE);
     }
     acts = orch_jobs(f->svc, f->tasks, f->nodes, now);
     assert_int_equal(json_array_size(acts), 0);
@@ -843,8 +845,8 @@ static void test_job_new_iteration(void **state)
         json_int_t it = json_integer_value(
             json_object_get(json_object_get(t, "JobIteration"), "Index"));
 
-        if (it == 0 && sched_task_desired(t) <= SCHED_TS_COMPLETE &&
-            sched_task_state(t) <= SCHED_TS_RUNNING)
+        if (it == 0 && store_task_desired(t) <= STORE_TASK_COMPLETE &&
+            store_task_state(t) <= STORE_TASK_RUNNING)
             old_live++;
     }
     assert_int_equal(old_live, 0);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "manager/scheduler/sched.h"
+#include "manager/store/store.h"
 
 #define NOW 1714557600000000000LL /* 2024-05-01T10:00:00Z */
 
@@ -550,9 +551,9 @@ static void test_states(void **state)
     char ts[48];
 
     (void)state;
-    assert_int_equal(sched_state_parse("Running"), SCHED_TS_RUNNING);
-    assert_int_equal(sched_state_parse("bogus"), -1);
-    assert_string_equal(sched_state_name(SCHED_TS_ORPHANED), "orphaned");
+    assert_int_equal(store_task_state_parse("Running"), STORE_TASK_RUNNING);
+    assert_int_equal(store_task_state_parse("bogus"), -1);
+    assert_string_equal(store_task_state_name(STORE_TASK_ORPHANED), "orphaned");
     sched_timestamp(NOW + 5, ts, sizeof(ts));
     assert_string_equal(ts, "2024-05-01T10:00:00.000000005Z");
 }
