@@ -145,6 +145,10 @@ void api_services_create(struct api_req *req)
     }
     svc = ctl_service_create(store_all(s, STORE_SERVICE), spec, &err);
     json_decref(spec);
+    if (svc != NULL && ctl_secret_refs_check(s, svc, &err) != 0) {
+        json_decref(svc);
+        svc = NULL;
+    }
     if (svc == NULL) {
         api_reply_err(req, &err);
         return;
@@ -383,6 +387,10 @@ void api_services_update(struct api_req *req)
     next = ctl_service_update(store_all(s, STORE_SERVICE), req->params[0],
                               version, spec, back, now, &err);
     json_decref(spec);
+    if (next != NULL && ctl_secret_refs_check(s, next, &err) != 0) {
+        json_decref(next);
+        next = NULL;
+    }
     if (next == NULL) {
         api_reply_err(req, &err);
         return;

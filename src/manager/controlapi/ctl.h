@@ -260,6 +260,13 @@ json_t *ctl_secret_update(const struct store *s, enum store_kind k,
 json_t *ctl_secret_remove(const struct store *s, enum store_kind k,
                           const char *ref, struct err *err);
 
+/* swarmkit's check of a service's references: every SecretID (ConfigID)
+ * of service's Spec.TaskTemplate.ContainerSpec names a stored secret
+ * (config) of that SecretName (ConfigName), else ERR_INVALID "secret
+ * not found: <name>" ("secrets not found: <a>, <b>"; configs alike). */
+int ctl_secret_refs_check(const struct store *s, const json_t *service,
+                          struct err *err);
+
 /* The object as the API shows it (a secret without Spec.Data). New. */
 json_t *ctl_secret_view(enum store_kind k, const json_t *obj);
 

@@ -340,6 +340,55 @@ json_t *ctl_secret_remove(const struct store *s, enum store_kind k,
     return store_action_delete(k, id);
 }
 
+/* The references of one kind (k) of the ContainerSpec cs. */
+static int ctl_secret_refs_kind(const struct store *s, enum store_kind k,
+                                const json_t *cs, struct err *err)
+{
+    const bool cfg = k == STORE_CONFIG;
+    json_t *refs = json_object_get(cs, cfg ? "Configs" : "Secrets");
+    json_t *all = store_all(s, k);
+    char names[256];
+    size_t used = 0;
+    size_t n = 0;
+    json_t *r;
+    size_t i;
+
+    names[0] = '\0';
+    json_array_foreach(refs, i, r) {
+        const char *id = json_string_value(
+            json_object_get(r, cfg ? "ConfigID" : "SecretID"));
+        const char *name = json_string_value(
+            json_object_get(r, cfg ? "ConfigName" : "SecretName"));
+        const json_t *obj = id != NULL ? json_object_get(all, id) : NULL;
+        const char *have = obj != NULL ? ctl_secret_name(obj) : NULL;
+        int w;
+
+        if (have != NULL && name != NULL && strcmp(have, name) == 0)
+            continue;
+        w = snprintf(names + used, sizeof(names) - used, "%s%s",
+                     n > 0 ? ", " : "", name != NULL ? name : "");
+        if (w > 0 && (size_t)w < sizeof(names) - used)
+            used += (size_t)w;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    return err_set(err, ERR_INVALID, CTL__RPC_INVALID "%s%s not found: %s",
+                   ctl_secret_noun(k), n == 1 ? "" : "s", names);
+}
+
+int ctl_secret_refs_check(const struct store *s, const json_t *service,
+                          struct err *err)
+{
+    const json_t *cs = json_object_get(
+        json_object_get(json_object_get(service, "Spec"), "TaskTemplate"),
+        "ContainerSpec");
+
+    if (ctl_secret_refs_kind(s, STORE_SECRET, cs, err) != 0)
+        return -err->code;
+    return ctl_secret_refs_kind(s, STORE_CONFIG, cs, err);
+}
+
 json_t *ctl_secret_view(enum store_kind k, const json_t *obj)
 {
     json_t *out = json_deep_copy(obj);
