@@ -8,8 +8,10 @@
 #    3 managers + 2 workers: every node ends with a certificate of the new
 #    root and trusts only it; a certificate of the old root is refused at
 #    the cluster port; old join tokens are refused with Docker's text and
-#    new ones work; node ls works from every manager throughout; a removed
-#    node's certificate is refused.
+#    new ones work; node ls works from every manager throughout; a
+#    replicated service keeps its tasks running throughout (the same task
+#    IDs, all running, before, after and sampled during: none failed nor
+#    was replaced); a removed node's certificate is refused.
 . "$(dirname "$0")/lib.sh"
 
 P=$((26000 + RANDOM % 60 * 8))
@@ -74,6 +76,8 @@ stop_node a2
 
 log "part 2: root CA rotation on 3 managers + 2 workers"
 for n in m1 m2 m3 w1 w2; do start_node "$n"; done
+busybox_tar "$TMP/busybox.tar"
+for n in m1 m2 m3 w1 w2; do run_ok dk $n import "$TMP/busybox.tar" busybox; done
 run_ok dk m1 swarm init --advertise-addr "$(addr m1)" --listen-addr "$(addr m1)" --dispatcher-heartbeat 1s
 mtoken=$(dk m1 swarm join-token -q manager)
 wtoken=$(dk m1 swarm join-token -q worker)
@@ -84,18 +88,35 @@ wait_for 400 0.05 "three managers" managers_ok m1 3
 for n in w1 w2; do
     run_ok dk $n swarm join --token "$wtoken" --advertise-addr "$(addr $n)" --listen-addr "$(addr $n)" "$(addr m1)"
 done
+# tasks M: "ID STATE" of every task of sv (history too), from manager M.
+tasks() {
+    dk "$1" service ps --no-trunc --format '{{.ID}} {{.CurrentState}}' sv |
+        awk '{print $1, $2}' | sort
+}
+all_running() { [ "$(tasks m1 | grep -c ' Running$')" = 5 ]; }
+run_ok dk m1 service create --detach --name sv --replicas 5 \
+    --stop-grace-period 1s busybox sleep 600
+wait_for 300 0.1 "5 tasks of sv running" all_running
+tasks m1 >"$TMP/tasks.before"
+expect_eq "$(wc -l <"$TMP/tasks.before")" 5 "5 tasks of sv, no history"
+
 old_root=$(dk m1 swarm ca)
 expect_eq "$old_root" "$(sed -e '$!b' -e '/^$/d' "$(certs m1)/swarm-root-ca.crt")" "swarm ca prints the root PEM"
 cp "$(certs m1)/swarm-root-ca.crt" "$TMP/old-root.pem"
 cp "$(certs w1)/swarm-node.crt" "$TMP/old-w1.crt"
 cp "$(certs w1)/swarm-node.key" "$TMP/old-w1.key"
 
-# node ls from every manager, all through the rotation.
+# node ls from every manager, all through the rotation, and sv's tasks
+# unchanged.
 : >"$TMP/nodels.fail"
 (
     while [ ! -f "$TMP/nodels.stop" ]; do
         for n in m1 m2 m3; do
             dk $n node ls >/dev/null 2>>"$TMP/nodels.fail" || echo "node ls on $n failed" >>"$TMP/nodels.fail"
+            tasks $n >"$TMP/tasks.during" 2>>"$TMP/nodels.fail"
+            cmp -s "$TMP/tasks.during" "$TMP/tasks.before" ||
+                echo "sv's tasks on $n: $(cat "$TMP/tasks.during")" >>"$TMP/nodels.fail"
+            echo >>"$TMP/tasks.samples"
         done
         sleep 0.2
     done
@@ -112,13 +133,19 @@ expect_contains "$OUT" "$(head -n 2 <<<"$new_root" | tail -n 1)" "rotate prints 
 expect_eq "$(dk m1 info -f '{{.Swarm.Cluster.RootRotationInProgress}}')" false "rotation finished"
 touch "$TMP/nodels.stop"
 wait "$bg"
-[ ! -s "$TMP/nodels.fail" ] || fail "node ls failed during the rotation: $(head -5 "$TMP/nodels.fail")"
+[ ! -s "$TMP/nodels.fail" ] || fail "node ls or sv's tasks failed during the rotation: $(head -5 "$TMP/nodels.fail")"
+[ "$(wc -l <"$TMP/tasks.samples")" -ge 3 ] || fail "too few samples of sv's tasks"
+log "sv's tasks were sampled $(wc -l <"$TMP/tasks.samples") times during the rotation"
 
 printf '%s\n' "$new_root" >"$TMP/new-root.pem"
 root_is_new() { cmp -s <(sed -e '$!b' -e '/^$/d' "$(certs "$1")/swarm-root-ca.crt") "$TMP/new-root.pem"; }
 for n in m1 m2 m3 w1 w2; do
     wait_for 200 0.1 "$n to trust the new root" root_is_new $n
     chains_to "$TMP/new-root.pem" $n || fail "$n: certificate does not chain to the new root"
+done
+expect_eq "$(tasks m1)" "$(cat "$TMP/tasks.before")" "sv's tasks after the rotation"
+for n in m1 m2 m3 w1 w2; do
+    expect_eq "$(dk $n ps -q --filter label=com.docker.swarm.service.name=sv | wc -l)" 1 "sv's container on $n"
 done
 
 log "a certificate of the old root is refused at the cluster port"
