@@ -53,6 +53,10 @@ out=$(api n1 POST /services/create "{\"Name\":\"bad\",\"TaskTemplate\":{\"Contai
 expect_eq "$out" '400 {"message":"rpc error: code = InvalidArgument desc = secret not found: notitsname"}' "secret ID and name that do not match (API)"
 out=$(api n1 POST /services/create '{"Name":"bad","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Configs":[{"File":{"Name":"/x","UID":"0","GID":"0","Mode":292},"ConfigID":"abcdefabcdefabcdefabcdefa","ConfigName":"a"},{"File":{"Name":"/y","UID":"0","GID":"0","Mode":292},"ConfigID":"abcdefabcdefabcdefabcdefb","ConfigName":"b"}]}}}')
 expect_eq "$out" '400 {"message":"rpc error: code = InvalidArgument desc = configs not found: a, b"}' "missing configs (API)"
+out=$(api n1 POST /services/create "{\"Name\":\"bad\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"busybox\",\"Secrets\":[{\"File\":{\"Name\":\"t\"},\"SecretID\":\"$sid\",\"SecretName\":\"db_pass\"},{\"File\":{\"Name\":\"t\"},\"SecretID\":\"$sid\",\"SecretName\":\"db_pass\"}]}}}")
+expect_eq "$out" "400 {\"message\":\"rpc error: code = InvalidArgument desc = secret references 'db_pass' and 'db_pass' have a conflicting target: 't'\"}" "conflicting targets (API)"
+out=$(api n1 POST /services/create '{"Name":"bad","TaskTemplate":{"ContainerSpec":{"Image":"busybox","Secrets":[{"File":{"Name":"t"},"SecretName":"x"}]}}}')
+expect_eq "$out" '400 {"message":"rpc error: code = InvalidArgument desc = malformed secret reference"}' "no secret ID (API)"
 expect_eq "$(dk n1 service ls -q)" "" "no service created"
 
 log "service create with secrets and a config"
@@ -74,6 +78,13 @@ expect_fail dk n1 secret rm db_pass
 expect_contains "$OUT" "Error response from daemon: rpc error: code = InvalidArgument desc = secret 'db_pass' is in use by the following service: app" "secret in use"
 expect_fail dk n1 config rm app_conf
 expect_contains "$OUT" "config 'app_conf' is in use by the following service: app" "config in use"
+
+log "service update to a missing secret is refused"
+spec=$(curl -s --unix-socket "$(node_sock n1)" http://shoal/services/app |
+    python3 -c 'import json,sys; s=json.load(sys.stdin)["Spec"]; s["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"]="gone"; print(json.dumps(s))')
+v=$(dk n1 service inspect -f '{{.Version.Index}}' app)
+out=$(api n1 POST "/services/app/update?version=$v" "$spec")
+expect_eq "$out" '400 {"message":"rpc error: code = InvalidArgument desc = secret not found: gone"}' "update to a missing secret"
 
 log "service update --secret-rm --secret-add replaces the tasks"
 old=$(cids app)

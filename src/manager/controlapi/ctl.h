@@ -260,7 +260,11 @@ json_t *ctl_secret_update(const struct store *s, enum store_kind k,
 json_t *ctl_secret_remove(const struct store *s, enum store_kind k,
                           const char *ref, struct err *err);
 
-/* swarmkit's check of a service's references: every SecretID (ConfigID)
+/* swarmkit's check of a service's references: each has an ID, a name and
+ * a target ("malformed secret reference", "malformed secret reference,
+ * no target provided", "malformed file secret reference, invalid target
+ * file name provided"), no two share a file ("secret references 'a' and
+ * 'b' have a conflicting target: 'f'"), and every SecretID (ConfigID)
  * of service's Spec.TaskTemplate.ContainerSpec names a stored secret
  * (config) of that SecretName (ConfigName), else ERR_INVALID "secret
  * not found: <name>" ("secrets not found: <a>, <b>"; configs alike). */

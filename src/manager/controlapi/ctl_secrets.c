@@ -340,6 +340,57 @@ json_t *ctl_secret_remove(const struct store *s, enum store_kind k,
     return store_action_delete(k, id);
 }
 
+/* swarmkit's form of the references of one kind (k) of the ContainerSpec
+ * cs: an ID and a name each, a target (a config's may be Runtime), file
+ * names given and not shared. */
+static int ctl_secret_refs_form(enum store_kind k, const json_t *cs,
+                                struct err *err)
+{
+    const bool cfg = k == STORE_CONFIG;
+    const char *noun = ctl_secret_noun(k);
+    json_t *refs = json_object_get(cs, cfg ? "Configs" : "Secrets");
+    json_t *r;
+    size_t i;
+    size_t j;
+
+    json_array_foreach(refs, i, r) {
+        const char *id = json_string_value(
+            json_object_get(r, cfg ? "ConfigID" : "SecretID"));
+        const char *name = json_string_value(
+            json_object_get(r, cfg ? "ConfigName" : "SecretName"));
+        const json_t *file = json_object_get(r, "File");
+        const char *fname = json_string_value(json_object_get(file, "Name"));
+
+        if (id == NULL || id[0] == '\0' || name == NULL || name[0] == '\0')
+            return err_set(err, ERR_INVALID,
+                           CTL__RPC_INVALID "malformed %s reference", noun);
+        if (!json_is_object(file)) {
+            if (cfg && json_is_object(json_object_get(r, "Runtime")))
+                continue;
+            return err_set(err, ERR_INVALID, CTL__RPC_INVALID "malformed %s "
+                           "reference, no target provided", noun);
+        }
+        if (fname == NULL || fname[0] == '\0')
+            return err_set(err, ERR_INVALID, CTL__RPC_INVALID "malformed "
+                           "file %s reference, invalid target file name "
+                           "provided", noun);
+        for (j = 0; j < i; j++) {
+            const json_t *p = json_array_get(refs, j);
+            const char *pf = json_string_value(
+                json_object_get(json_object_get(p, "File"), "Name"));
+
+            if (pf != NULL && strcmp(pf, fname) == 0)
+                return err_set(err, ERR_INVALID, CTL__RPC_INVALID "%s "
+                               "references '%s' and '%s' have a "
+                               "conflicting target: '%s'", noun,
+                               json_string_value(json_object_get(
+                                   p, cfg ? "ConfigName" : "SecretName")),
+                               name, fname);
+        }
+    }
+    return 0;
+}
+
 /* The references of one kind (k) of the ContainerSpec cs. */
 static int ctl_secret_refs_kind(const struct store *s, enum store_kind k,
                                 const json_t *cs, struct err *err)
@@ -384,7 +435,9 @@ int ctl_secret_refs_check(const struct store *s, const json_t *service,
         json_object_get(json_object_get(service, "Spec"), "TaskTemplate"),
         "ContainerSpec");
 
-    if (ctl_secret_refs_kind(s, STORE_SECRET, cs, err) != 0)
+    if (ctl_secret_refs_form(STORE_SECRET, cs, err) != 0 ||
+        ctl_secret_refs_form(STORE_CONFIG, cs, err) != 0 ||
+        ctl_secret_refs_kind(s, STORE_SECRET, cs, err) != 0)
         return -err->code;
     return ctl_secret_refs_kind(s, STORE_CONFIG, cs, err);
 }

@@ -271,6 +271,84 @@ static void test_lifecycle(void **state)
     store_free(s);
 }
 
+/* ctl_secret_refs_check of a service with ContainerSpec cs_json: want is
+ * its message ("" if fine). */
+static void check_refs(const struct store *s, const char *cs_json,
+                       const char *want)
+{
+    json_t *svc = json_pack("{s:{s:{s:o}}}", "Spec", "TaskTemplate",
+                            "ContainerSpec", parse(cs_json));
+    struct err err;
+    int rv;
+
+    err_clear(&err);
+    rv = ctl_secret_refs_check(s, svc, &err);
+    json_decref(svc);
+    if (want[0] == '\0') {
+        assert_int_equal(rv, 0);
+        return;
+    }
+    assert_int_equal(rv, -ERR_INVALID);
+    assert_string_equal(err.msg, want);
+}
+
+static void test_refs(void **state)
+{
+    struct store *s = store_new();
+    json_t *spec = parse("{\"Name\":\"db\",\"Data\":\"eA==\"}");
+    json_t *a;
+    struct err err;
+    char sid[32];
+    char cid[32];
+    char cs[512];
+
+    (void)state;
+    a = ctl_secret_create(s, STORE_SECRET, spec, &err);
+    snprintf(sid, sizeof(sid), "%s", store_obj_id(json_object_get(a, "obj")));
+    apply_one(s, 1, a);
+    a = ctl_secret_create(s, STORE_CONFIG, spec, &err);
+    snprintf(cid, sizeof(cid), "%s", store_obj_id(json_object_get(a, "obj")));
+    apply_one(s, 2, a);
+    json_decref(spec);
+
+    check_refs(s, "{}", "");
+    snprintf(cs, sizeof(cs), "{\"Secrets\":[{\"SecretID\":\"%s\","
+             "\"SecretName\":\"db\",\"File\":{\"Name\":\"a\"}},"
+             "{\"SecretID\":\"%s\",\"SecretName\":\"db\",\"File\":"
+             "{\"Name\":\"b\"}}],\"Configs\":[{\"ConfigID\":\"%s\","
+             "\"ConfigName\":\"db\",\"Runtime\":{}}]}", sid, sid, cid);
+    check_refs(s, cs, "");
+    /* the name must be the stored one's */
+    snprintf(cs, sizeof(cs), "{\"Secrets\":[{\"SecretID\":\"%s\","
+             "\"SecretName\":\"x\",\"File\":{\"Name\":\"a\"}}]}", sid);
+    check_refs(s, cs, "rpc error: code = InvalidArgument desc = secret not "
+                      "found: x");
+    check_refs(s, "{\"Configs\":[{\"ConfigID\":\"n1\",\"ConfigName\":"
+                  "\"a\",\"File\":{\"Name\":\"/a\"}},{\"ConfigID\":"
+                  "\"n2\",\"ConfigName\":\"b\",\"File\":{\"Name\":"
+                  "\"/b\"}}]}",
+               "rpc error: code = InvalidArgument desc = configs not found: "
+               "a, b");
+    check_refs(s, "{\"Secrets\":[{\"SecretName\":\"x\"}]}",
+               "rpc error: code = InvalidArgument desc = malformed secret "
+               "reference");
+    check_refs(s, "{\"Secrets\":[{\"SecretID\":\"i\",\"SecretName\":"
+                  "\"x\",\"Runtime\":{}}]}",
+               "rpc error: code = InvalidArgument desc = malformed secret "
+               "reference, no target provided");
+    check_refs(s, "{\"Configs\":[{\"ConfigID\":\"i\",\"ConfigName\":"
+                  "\"x\",\"File\":{\"Name\":\"\"}}]}",
+               "rpc error: code = InvalidArgument desc = malformed file "
+               "config reference, invalid target file name provided");
+    check_refs(s, "{\"Secrets\":[{\"SecretID\":\"i\",\"SecretName\":"
+                  "\"x\",\"File\":{\"Name\":\"t\"}},{\"SecretID\":"
+                  "\"j\",\"SecretName\":\"y\",\"File\":{\"Name\":"
+                  "\"t\"}}]}",
+               "rpc error: code = InvalidArgument desc = secret references "
+               "'x' and 'y' have a conflicting target: 't'");
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_b64),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_refs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
