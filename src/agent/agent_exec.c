@@ -656,8 +656,12 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
             agent_exec_task_free(t);
             return;
         }
-        if (t->state >= STORE_TASK_COMPLETE)
+        if (t->state >= STORE_TASK_COMPLETE) {
+            /* its container ran: the files go now, as Docker's do when a
+             * container stops, not with the task's history entry */
+            agent_exec_files_drop(x, t);
             return;
+        }
         desired = store_task_desired(t->task);
         if (desired >= STORE_TASK_SHUTDOWN) {
             if (t->cid != NULL && t->state >= STORE_TASK_STARTING) {

@@ -100,6 +100,8 @@ for c in $(cids app); do
     expect_eq "$(dk n2 exec "$c" cat /run/secrets/other)" "$VAL2" "the new secret"
     expect_eq "$(dk n2 exec "$c" cat /etc/app.conf)" "$CVAL" "config kept"
 done
+tmpfs_is() { [ "$(grep -c " $(node_dir n2)/root/secrets/" /proc/self/mountinfo)" = "$1" ]; }
+wait_for 200 0.1 "the old tasks' tmpfs unmounted" tmpfs_is 2
 run_ok dk n1 secret rm db_pass
 
 log "the values are on no disk of the worker"
@@ -111,6 +113,7 @@ done
 run_ok dk n1 service rm app
 gone() { [ -z "$(dk n2 ps -aq --filter label=com.docker.swarm.service.name=app)" ]; }
 wait_for 300 0.1 "app's containers removed" gone
+wait_for 200 0.1 "every tmpfs unmounted" tmpfs_is 0
 run_ok dk n1 secret rm other
 run_ok dk n1 config rm app_conf
 for n in n1 n2; do check_node_log "$n"; done

@@ -322,6 +322,8 @@ static void test_secrets(void **st)
     json_t *msg;
     json_t *mounts;
     json_t *files;
+    json_t *t2;
+    json_t *attrs;
     json_t *log = json_array();
 
     (void)st;
@@ -369,11 +371,35 @@ static void test_secrets(void **st)
                     "Changes", "Action", "update", "Secret", "ID", S1);
     assert_int_equal(agent_exec_assign(f.x, msg, &err), -ERR_PROTO);
     json_decref(msg);
-    /* the task leaves: its container goes, then its tmpfs */
-    assign(&f, "INCREMENTAL", "remove", task_with_deps(T2, "pw"));
+    /* the task is shut down but stays assigned (history): its tmpfs goes
+     * when its container stops */
     finish(&f, "start", 0);
-    finish(&f, "remove", 0);
+    assert_non_null(json_object_get(f.mounted, T2));
+    t2 = task_with_deps(T2, "pw");
+    json_object_set_new(t2, "DesiredState", json_string("shutdown"));
+    assign(&f, "INCREMENTAL", "update", t2);
+    assert_non_null(json_object_get(f.mounted, T2));
+    finish(&f, "stop", 0);
+    assert_int_equal(state(&f, T2), STORE_TASK_SHUTDOWN);
     assert_null(json_object_get(f.mounted, T2));
+    assert_non_null(json_object_get(f.containers, "c1"));
+    /* the task leaves: its container goes */
+    assign(&f, "INCREMENTAL", "remove", task_with_deps(T2, "pw"));
+    finish(&f, "remove", 0);
+    assert_null(json_object_get(f.containers, "c1"));
+    /* a task that fails drops its tmpfs too */
+    msg = json_pack("{s:s, s:[{s:s, s:o}]}", "Type", "INCREMENTAL",
+                    "Changes", "Action", "update", "Task",
+                    task_with_deps(T1, "pw"));
+    assert_int_equal(agent_exec_assign(f.x, msg, &err), 0);
+    json_decref(msg);
+    finish(&f, "start", 0);
+    assert_non_null(json_object_get(f.mounted, T1));
+    attrs = json_pack("{s:s}", "exitCode", "1");
+    agent_exec_event(f.x, "die", "c2", attrs);
+    json_decref(attrs);
+    assert_int_equal(state(&f, T1), STORE_TASK_FAILED);
+    assert_null(json_object_get(f.mounted, T1));
     json_decref(log);
     teardown(&f);
 }
