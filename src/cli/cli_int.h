@@ -295,6 +295,11 @@ char *cli_filters_query(const struct cli_args *a, const char *flag);
 /* Print raw JSON objects like `docker inspect`, or through --format. */
 int cli_format_inspect(struct cli_resp *raws, size_t n, const char *format,
                        struct err *err);
+/* GET each of paths[0..n) and print the answers like cli_format_inspect;
+ * the paths that fail are reported together, one message a line, as
+ * ERR_NOTFOUND after the others are printed. paths stay the caller's. */
+int cli_format_inspect_paths(struct cli *c, char *const *paths, size_t n,
+                             const char *format, struct err *err);
 
 /* ---- handlers ---- */
 
