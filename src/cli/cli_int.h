@@ -284,6 +284,10 @@ long long cli_jint(const json_t *v, const char *path);
 bool cli_jbool(const json_t *v, const char *path);
 /* Set a value at a dotted path, creating objects on the way (steals val). */
 void cli_jset(json_t *v, const char *path, json_t *val);
+/* The elements of array arr (borrowed) sorted by cmp (qsort's, called
+ * with json_t ** arguments), in an owned array ending with NULL. */
+json_t **cli_jsorted(const json_t *arr,
+                     int (*cmp)(const void *, const void *));
 
 /* ---- shared command helpers ---- */
 

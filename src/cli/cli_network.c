@@ -121,10 +121,7 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(nets);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(nets, i);
-    qsort(sorted, n, sizeof(*sorted), cli_network_cmp);
+    sorted = cli_jsorted(nets, cli_network_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         json_t *row = cli_network_row(sorted[i], no_trunc);
 

@@ -217,10 +217,7 @@ int cli_service_ls(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(list);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(list, i);
-    qsort(sorted, n, sizeof(*sorted), cli_service_name_cmp);
+    sorted = cli_jsorted(list, cli_service_name_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         const json_t *s = sorted[i];
         char id[13];
@@ -550,10 +547,7 @@ int cli_service_ps(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(tasks);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(tasks, i);
-    qsort(sorted, n, sizeof(*sorted), cli_service_task_cmp);
+    sorted = cli_jsorted(tasks, cli_service_task_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         bool history = i > 0 && cli_service_task_cmp(&sorted[i - 1],
                                                      &sorted[i]) != 0 &&
