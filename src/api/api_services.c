@@ -83,6 +83,27 @@ static const struct store *api_services_store(struct api_req *req)
     return s;
 }
 
+/* The service the path names (borrowed from the store, which *sp gets
+ * when sp is not NULL), or NULL once the error is replied. */
+static json_t *api_services_find(struct api_req *req, const struct store **sp)
+{
+    const struct store *s = api_services_store(req);
+    struct err err;
+    json_t *svc;
+
+    if (s == NULL)
+        return NULL;
+    svc = ctl_service_lookup(store_all(s, STORE_SERVICE), req->params[0],
+                             &err);
+    if (svc == NULL) {
+        api_reply_err(req, &err);
+        return NULL;
+    }
+    if (sp != NULL)
+        *sp = s;
+    return svc;
+}
+
 /* --- create ------------------------------------------------------------- */
 
 static void api_services_created(void *data, int status,
@@ -312,18 +333,10 @@ void api_services_list(struct api_req *req)
 
 void api_services_inspect(struct api_req *req)
 {
-    const struct store *s = api_services_store(req);
-    struct err err;
-    json_t *svc;
+    json_t *svc = api_services_find(req, NULL);
 
-    if (s == NULL)
+    if (svc == NULL)
         return;
-    svc = ctl_service_lookup(store_all(s, STORE_SERVICE), req->params[0],
-                             &err);
-    if (svc == NULL) {
-        api_reply_err(req, &err);
-        return;
-    }
     api_reply_json(req, 200,
                    api_service_view(svc,
                                     api_query_bool(req, "insertDefaults")));
@@ -417,22 +430,16 @@ static void api_services_deleted(void *data, int status,
 
 void api_services_delete(struct api_req *req)
 {
-    const struct store *s = api_services_store(req);
+    const struct store *s = NULL;
+    json_t *svc = api_services_find(req, &s);
     struct err err;
-    json_t *svc;
     json_t *actions;
     const char *sid;
     const char *id;
     json_t *t;
 
-    if (s == NULL)
+    if (svc == NULL)
         return;
-    svc = ctl_service_lookup(store_all(s, STORE_SERVICE), req->params[0],
-                             &err);
-    if (svc == NULL) {
-        api_reply_err(req, &err);
-        return;
-    }
     sid = store_obj_id(svc);
     actions = json_array();
     json_array_append_new(actions, store_action_delete(STORE_SERVICE, sid));
@@ -643,10 +650,10 @@ static const char *api_service_node_addr(const json_t *node)
 
 void api_services_logs(struct api_req *req)
 {
-    const struct store *s = api_services_store(req);
+    const struct store *s = NULL;
+    json_t *svc = api_services_find(req, &s);
     struct api_service_logs *sl;
     struct err err;
-    json_t *svc;
     json_t *by_node;
     json_t *ids;
     json_t *body;
@@ -657,14 +664,8 @@ void api_services_logs(struct api_req *req)
     bool out;
     bool errs;
 
-    if (s == NULL)
+    if (svc == NULL)
         return;
-    svc = ctl_service_lookup(store_all(s, STORE_SERVICE), req->params[0],
-                             &err);
-    if (svc == NULL) {
-        api_reply_err(req, &err);
-        return;
-    }
     out = api_query_bool(req, "stdout");
     errs = api_query_bool(req, "stderr");
     if (!out && !errs) {

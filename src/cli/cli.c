@@ -1184,6 +1184,19 @@ void cli_jset(json_t *v, const char *path, json_t *val)
     json_decref(val);
 }
 
+json_t **cli_jsorted(const json_t *arr,
+                     int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(arr);
+    json_t **sorted = xcalloc(n + 1, sizeof(*sorted));
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        sorted[i] = json_array_get(arr, i);
+    qsort(sorted, n, sizeof(*sorted), cmp);
+    return sorted;
+}
+
 char *cli_filters_query(const struct cli_args *a, const char *flag)
 {
     size_t n;

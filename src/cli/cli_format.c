@@ -211,6 +211,35 @@ int cli_format_inspect(struct cli_resp *raws, size_t n, const char *format,
     }
 }
 
+int cli_format_inspect_paths(struct cli *c, char *const *paths, size_t n,
+                             const char *format, struct err *err)
+{
+    struct cli_resp *raws = xcalloc(n + 1, sizeof(*raws));
+    struct buf errs;
+    size_t got = 0;
+    size_t i;
+    int rv;
+
+    buf_init(&errs, 1 << 20);
+    for (i = 0; i < n; i++) {
+        struct err e;
+
+        err_clear(&e);
+        if (cli_http_request(c, "GET", paths[i], NULL, &raws[got], &e) == 0)
+            got++;
+        else
+            (void)buf_printf(&errs, "%s%s", errs.len ? "\n" : "", e.msg);
+    }
+    rv = cli_format_inspect(raws, got, format, err);
+    for (i = 0; i < got; i++)
+        cli_resp_release(&raws[i]);
+    free(raws);
+    if (rv == 0 && errs.len > 0)
+        rv = err_set(err, ERR_NOTFOUND, "%s", errs.data);
+    buf_release(&errs);
+    return rv;
+}
+
 /* ------------------------------------------------------------------ */
 /* Go's floats and JSON encoding                                       */
 /* ------------------------------------------------------------------ */

@@ -284,6 +284,10 @@ long long cli_jint(const json_t *v, const char *path);
 bool cli_jbool(const json_t *v, const char *path);
 /* Set a value at a dotted path, creating objects on the way (steals val). */
 void cli_jset(json_t *v, const char *path, json_t *val);
+/* The elements of array arr (borrowed) sorted by cmp (qsort's, called
+ * with json_t ** arguments), in an owned array ending with NULL. */
+json_t **cli_jsorted(const json_t *arr,
+                     int (*cmp)(const void *, const void *));
 
 /* ---- shared command helpers ---- */
 
@@ -295,6 +299,11 @@ char *cli_filters_query(const struct cli_args *a, const char *flag);
 /* Print raw JSON objects like `docker inspect`, or through --format. */
 int cli_format_inspect(struct cli_resp *raws, size_t n, const char *format,
                        struct err *err);
+/* GET each of paths[0..n) and print the answers like cli_format_inspect;
+ * the paths that fail are reported together, one message a line, as
+ * ERR_NOTFOUND after the others are printed. paths stay the caller's. */
+int cli_format_inspect_paths(struct cli *c, char *const *paths, size_t n,
+                             const char *format, struct err *err);
 
 /* ---- handlers ---- */
 

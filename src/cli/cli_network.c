@@ -121,10 +121,7 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(nets);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(nets, i);
-    qsort(sorted, n, sizeof(*sorted), cli_network_cmp);
+    sorted = cli_jsorted(nets, cli_network_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         json_t *row = cli_network_row(sorted[i], no_trunc);
 
@@ -142,34 +139,22 @@ out:
 
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err)
 {
-    struct cli_resp *raws = xcalloc((size_t)a->argc + 1, sizeof(*raws));
-    struct buf errs;
-    size_t n = 0;
+    char **paths = xcalloc((size_t)a->argc + 1, sizeof(*paths));
     size_t i;
     int rv;
 
-    buf_init(&errs, 1 << 20);
     for (i = 0; i < (size_t)a->argc; i++) {
-        struct err e;
         char *esc = cli_http_escape(a->argv[i]);
-        char *path = xasprintf("/networks/%s%s", esc,
-                               cli_flag_bool(a, "verbose") ? "?verbose=true"
-                                                           : "");
 
+        paths[i] = xasprintf("/networks/%s%s", esc,
+                             cli_flag_bool(a, "verbose") ? "?verbose=true"
+                                                         : "");
         free(esc);
-        err_clear(&e);
-        if (cli_http_request(c, "GET", path, NULL, &raws[n], &e) == 0)
-            n++;
-        else
-            (void)buf_printf(&errs, "%s%s", errs.len ? "\n" : "", e.msg);
-        free(path);
     }
-    rv = cli_format_inspect(raws, n, cli_flag_str(a, "format"), err);
-    for (i = 0; i < n; i++)
-        cli_resp_release(&raws[i]);
-    free(raws);
-    if (rv == 0 && errs.len > 0)
-        rv = err_set(err, ERR_NOTFOUND, "%s", errs.data);
-    buf_release(&errs);
+    rv = cli_format_inspect_paths(c, paths, (size_t)a->argc,
+                                  cli_flag_str(a, "format"), err);
+    for (i = 0; i < (size_t)a->argc; i++)
+        free(paths[i]);
+    free(paths);
     return rv;
 }

@@ -130,10 +130,7 @@ int cli_node_ls(struct cli *c, struct cli_args *a, struct err *err)
                          "*node.nodeContext", err);
     if (rv != 0)
         goto out;
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(nodes, i);
-    qsort(sorted, n, sizeof(*sorted), cli_node_cmp);
+    sorted = cli_jsorted(nodes, cli_node_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         json_t *row = cli_node_row(sorted[i], info);
 

@@ -171,33 +171,21 @@ out:
 int cli_secret_inspect(struct cli *c, struct cli_args *a, struct err *err)
 {
     const char *kind = cli_secret_kind(a);
-    struct cli_resp *raws = xcalloc((size_t)a->argc + 1, sizeof(*raws));
-    struct buf errs;
-    size_t n = 0;
+    char **paths = xcalloc((size_t)a->argc + 1, sizeof(*paths));
     size_t i;
     int rv;
 
-    buf_init(&errs, 1 << 20);
     for (i = 0; i < (size_t)a->argc; i++) {
         char *esc = cli_http_escape(a->argv[i]);
-        char *path = xasprintf("/%s/%s", kind, esc);
-        struct err e;
 
-        err_clear(&e);
-        if (cli_http_request(c, "GET", path, NULL, &raws[n], &e) == 0)
-            n++;
-        else
-            (void)buf_printf(&errs, "%s%s", errs.len ? "\n" : "", e.msg);
-        free(path);
+        paths[i] = xasprintf("/%s/%s", kind, esc);
         free(esc);
     }
-    rv = cli_format_inspect(raws, n, cli_flag_str(a, "format"), err);
-    for (i = 0; i < n; i++)
-        cli_resp_release(&raws[i]);
-    free(raws);
-    if (rv == 0 && errs.len > 0)
-        rv = err_set(err, ERR_NOTFOUND, "%s", errs.data);
-    buf_release(&errs);
+    rv = cli_format_inspect_paths(c, paths, (size_t)a->argc,
+                                  cli_flag_str(a, "format"), err);
+    for (i = 0; i < (size_t)a->argc; i++)
+        free(paths[i]);
+    free(paths);
     return rv;
 }
 

@@ -217,10 +217,7 @@ int cli_service_ls(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(list);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(list, i);
-    qsort(sorted, n, sizeof(*sorted), cli_service_name_cmp);
+    sorted = cli_jsorted(list, cli_service_name_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         const json_t *s = sorted[i];
         char id[13];
@@ -253,31 +250,17 @@ out:
 
 int cli_service_inspect(struct cli *c, struct cli_args *a, struct err *err)
 {
-    struct cli_resp *raws = xcalloc((size_t)a->argc + 1, sizeof(*raws));
-    struct buf errs;
-    size_t n = 0;
+    char **paths = xcalloc((size_t)a->argc + 1, sizeof(*paths));
     size_t i;
-    int rv = 0;
+    int rv;
 
-    buf_init(&errs, 1 << 20);
-    for (i = 0; i < (size_t)a->argc; i++) {
-        struct err e;
-        char *path = cli_service_path(a->argv[i], "?insertDefaults=false");
-
-        err_clear(&e);
-        if (cli_http_request(c, "GET", path, NULL, &raws[n], &e) == 0)
-            n++;
-        else
-            (void)buf_printf(&errs, "%s%s", errs.len ? "\n" : "", e.msg);
-        free(path);
-    }
-    rv = cli_format_inspect(raws, n, cli_flag_str(a, "format"), err);
-    for (i = 0; i < n; i++)
-        cli_resp_release(&raws[i]);
-    free(raws);
-    if (rv == 0 && errs.len > 0)
-        rv = err_set(err, ERR_NOTFOUND, "%s", errs.data);
-    buf_release(&errs);
+    for (i = 0; i < (size_t)a->argc; i++)
+        paths[i] = cli_service_path(a->argv[i], "?insertDefaults=false");
+    rv = cli_format_inspect_paths(c, paths, (size_t)a->argc,
+                                  cli_flag_str(a, "format"), err);
+    for (i = 0; i < (size_t)a->argc; i++)
+        free(paths[i]);
+    free(paths);
     return rv;
 }
 
@@ -564,10 +547,7 @@ int cli_service_ps(struct cli *c, struct cli_args *a, struct err *err)
     if (rv != 0)
         goto out;
     n = json_array_size(tasks);
-    sorted = xcalloc(n + 1, sizeof(*sorted));
-    for (i = 0; i < n; i++)
-        sorted[i] = json_array_get(tasks, i);
-    qsort(sorted, n, sizeof(*sorted), cli_service_task_cmp);
+    sorted = cli_jsorted(tasks, cli_service_task_cmp);
     for (i = 0; i < n && rv == 0; i++) {
         bool history = i > 0 && cli_service_task_cmp(&sorted[i - 1],
                                                      &sorted[i]) != 0 &&

@@ -10,6 +10,7 @@
 
 #include "base/fsutil.h"
 #include "engine/engine_int.h"
+#include "engine/oci_spec.h"
 
 enum engine_validate_kind {
     EV_STR,
@@ -232,6 +233,7 @@ static int engine_validate_mount(const json_t *m, struct err *err)
     const char *type;
     const char *src;
     const char *dst;
+    int rv;
 
     if (!json_is_object(m))
         return err_set(err, ERR_INVALID,
@@ -251,16 +253,9 @@ static int engine_validate_mount(const json_t *m, struct err *err)
         return err_set(err, ERR_INVALID,
                        "invalid mount config: mount type unknown");
     }
-    if (dst == NULL || dst[0] == '\0')
-        return err_set(err, ERR_INVALID,
-                       "invalid mount config for type \"%s\": field Target "
-                       "must not be empty",
-                       type);
-    if (dst[0] != '/')
-        return err_set(err, ERR_INVALID,
-                       "invalid mount config for type \"%s\": invalid mount "
-                       "path: '%s' mount path must be absolute",
-                       type, dst);
+    rv = oci_spec_mounts_check_target(type, dst, err);
+    if (rv < 0)
+        return rv;
     if (strcmp(type, "tmpfs") == 0) {
         if (src != NULL && src[0] != '\0')
             return err_set(err, ERR_INVALID,

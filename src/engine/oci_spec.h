@@ -46,4 +46,10 @@ json_t *oci_spec_build(const json_t *ctr, const json_t *image_config,
 json_t *oci_spec_exec_process(const json_t *ctr, const json_t *exec_config,
                               struct err *err);
 
+/* Docker's check of a mount's Target (type only names it in the texts):
+ * set and absolute, else ERR_INVALID "invalid mount config for type ...".
+ * Shared by the checks at create and the spec build. */
+int oci_spec_mounts_check_target(const char *type, const char *t,
+                                 struct err *err);
+
 #endif

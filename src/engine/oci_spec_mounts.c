@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/fsutil.h"
 #include "base/mem.h"
+#include "engine/oci_spec.h"
 #include "engine/oci_spec_int.h"
 
 #define OCI_SPEC_MOUNTS__SHM_DEFAULT (64LL << 20)
@@ -308,8 +309,8 @@ static int oci_spec_mounts_tmpfs_opts(const char *dst, const char *extra,
     return oci_spec_mounts_add_user(user, m, err);
 }
 
-static int oci_spec_mounts_check_target(const char *type, const char *t,
-                                        struct err *err)
+int oci_spec_mounts_check_target(const char *type, const char *t,
+                                 struct err *err)
 {
     if (t == NULL || t[0] == '\0')
         return err_set(err, ERR_INVALID,
