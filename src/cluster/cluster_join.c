@@ -91,16 +91,13 @@ struct cluster_join_op
     bool finishing;                 /* result decided, closing handles */
     bool detached;                  /* leave or shutdown owns the teardown */
     bool manager_started;
-    bool key_written;               /* swarm-node.key, as a worker's */
-    /* Root CA and key, written on a worker thread during ca.join. */
+    /* Root CA, written on a worker thread during ca.join. */
     uv_work_t files;
     bool files_busy;
     int files_status;
     struct err files_err;
     char certs_dir[PATH_MAX];
     char root_path[PATH_MAX];
-    char key_path[PATH_MAX];
-    char *key_text;                 /* owned: swarm-node.key's content */
     json_t *answer;                 /* owned: ca.join's, while files_busy */
     int status;
     struct err err;
@@ -228,6 +225,10 @@ static void cluster_join_reset(struct cluster *c)
     memset(c->advertise_addr, 0, sizeof(c->advertise_addr));
     memset(c->advertise_ip, 0, sizeof(c->advertise_ip));
     c->raft_id = 0;
+    c->has_kek = false;
+    c->has_dek = false;
+    c->kek_version = 0;
+    memset(c->kek, 0, sizeof(c->kek));
     json_decref(c->remote_managers);
     c->remote_managers = NULL;
 }
@@ -242,7 +243,6 @@ static void cluster_join_free(struct cluster_join_op *op)
     free(op->root_pem);
     free(op->key_pem);
     free(op->csr_pem);
-    free(op->key_text);
     json_decref(op->answer);
     free(op);
     if (abort_cb != NULL)
@@ -429,6 +429,44 @@ void cluster_join_progress(struct cluster *c)
 
 /* --- admitted: certificate checks, then worker or manager --------------- */
 
+/*
+ * The unlock key a manager's ca.join answer carries when the swarm has
+ * autolock on, and the version of the cluster object it comes from (the
+ * store sync leaves the key file alone until a later one).
+ */
+static int cluster_join_unlock_key(struct cluster_join_op *op,
+                                   const json_t *body, struct err *err)
+{
+    struct cluster *c = op->c;
+    const json_t *key = json_object_get(body, "UnlockKey");
+    const char *version =
+        json_string_value(json_object_get(body, "UnlockKeyVersion"));
+    char *end = NULL;
+    unsigned long long v;
+
+    if (key == NULL)
+        return 0;
+    if (!json_is_string(key) || version == NULL || version[0] < '0' ||
+        version[0] > '9')
+        goto bad;
+    errno = 0;
+    v = strtoull(version, &end, 10);
+    if (errno != 0 || *end != '\0')
+        goto bad;
+    if (ca_unlock_key_parse(json_string_value(key), c->kek, err) != 0)
+        goto bad;
+    c->has_kek = true;
+    c->kek_version = v;
+    return 0;
+
+bad:
+    err_clear(err);
+    return err_set(err, ERR_PROTO,
+                   "the manager at %s answered ca.join with an invalid "
+                   "UnlockKey or UnlockKeyVersion",
+                   op->remote);
+}
+
 static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
 {
     struct cluster *c = op->c;
@@ -476,13 +514,14 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
         err_set(&err, ERR_INVALID, "it is not for the key this node sent");
         goto bad_cert;
     }
-    /* A worker's key file was written while ca.join was in flight; a
-     * manager's carries its new Raft DEK too. */
+    /* A manager's key file carries its new Raft DEK and, in an
+     * autolocked swarm, is locked from its first write. */
     c->has_kek = false;
     c->has_dek = false;
     c->kek_version = 0;
-    if ((manager || !op->key_written) &&
-        cluster_lock_write(c, op->key_pem, manager, &err) != 0)
+    if (manager && cluster_join_unlock_key(op, body, &err) != 0)
+        goto fail;
+    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;
     if (cluster_paths(c, "certificates/swarm-node.crt", path,
                       sizeof(path)) != 0 ||
@@ -544,14 +583,11 @@ static void cluster_join_files_work(uv_work_t *w)
     if (fsutil_mkdir_p(op->certs_dir, 0700, &op->files_err) != 0 ||
         fsutil_write_atomic(op->root_path, op->root_pem,
                             strlen(op->root_pem), 0644,
-                            &op->files_err) != 0 ||
-        fsutil_write_atomic(op->key_path, op->key_text,
-                            strlen(op->key_text), 0600,
                             &op->files_err) != 0)
         op->files_status = -op->files_err.code;
 }
 
-/* Root and key are written: go on with an answer that came meanwhile. */
+/* The root is written: go on with an answer that came meanwhile. */
 static void cluster_join_files_done(uv_work_t *w, int status)
 {
     struct cluster_join_op *op = w->data;
@@ -578,7 +614,6 @@ static void cluster_join_files_done(uv_work_t *w, int status)
         cluster_join_finish(op, op->files_status, &op->files_err);
         return;
     }
-    op->key_written = true;
     if (answer != NULL) {
         cluster_join_admitted(op, answer);
         json_decref(answer);
@@ -628,20 +663,16 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
     op->phase = CLUSTER_JOIN_ADMIT;
     if (!cluster_join_call(op))
         return;
-    /* Durable while the manager admits us, off the loop: the root and
-     * the node's key (as a worker's: the role is known only from the
-     * answer), before the certificate and docker-state.json (last). A
-     * failed join, or a restart without docker-state.json, empties
-     * swarm/. */
-    op->key_text = ca_kek_write(op->key_pem, NULL, NULL, 0, &err);
-    if (op->key_text == NULL)
-        goto fail;
+    /* Durable while the manager admits us, off the loop: the root,
+     * before the key, the certificate and docker-state.json (last). The
+     * key waits for the answer: only it says whether this node is a
+     * manager of an autolocked swarm, whose key is never written in
+     * clear. A failed join, or a restart without docker-state.json,
+     * empties swarm/. */
     if (cluster_paths(c, "certificates", op->certs_dir,
                       sizeof(op->certs_dir)) != 0 ||
         cluster_paths(c, "certificates/swarm-root-ca.crt", op->root_path,
-                      sizeof(op->root_path)) != 0 ||
-        cluster_paths(c, "certificates/swarm-node.key", op->key_path,
-                      sizeof(op->key_path)) != 0)
+                      sizeof(op->root_path)) != 0)
         goto fail_io;
     op->files.data = op;
     if (uv_queue_work(c->loop, &op->files, cluster_join_files_work,

@@ -670,6 +670,28 @@ struct cluster_port_join
     char addr[128];
 };
 
+/*
+ * A joining manager's answer carries the cluster's unlock key when
+ * autolock is on, and the cluster object's version it comes from, so
+ * that the new member writes its key file locked from the first write
+ * (the joiner verified this server against the pinned root and proved
+ * the manager token). Workers never get it.
+ */
+static void cluster_port_add_unlock_key(struct cluster *c, json_t *body)
+{
+    json_t *cl = c->store != NULL ? store_cluster(c->store) : NULL;
+    const char *key = json_string_value(json_object_get(cl, "_UnlockKey"));
+    json_int_t version = json_integer_value(
+        json_object_get(json_object_get(cl, "Version"), "Index"));
+    char num[24];
+
+    if (key == NULL || key[0] == '\0')
+        return;
+    json_object_set_new(body, "UnlockKey", json_string(key));
+    snprintf(num, sizeof(num), "%" PRIu64, (uint64_t)version);
+    json_object_set_new(body, "UnlockKeyVersion", json_string(num));
+}
+
 static void cluster_port_on_joined(void *data, int status,
                                    const struct err *err, json_t *result)
 {
@@ -683,6 +705,8 @@ static void cluster_port_on_joined(void *data, int status,
         body = json_pack("{s:s, s:s, s:s, s:O}", "NodeID", j->out.node_id,
                          "Role", j->out.role, "Certificate", j->out.cert_pem,
                          "Managers", j->managers);
+        if (strcmp(j->out.role, "manager") == 0)
+            cluster_port_add_unlock_key(j->c, body);
         rpc_server_reply(j->req, body);
         json_decref(body);
         log_info(LOG_CLUSTER, "node %s joined as a %s", j->out.node_id,

@@ -113,10 +113,52 @@ for n in m1 m2 m3; do
         bash -c "[ \$($DOCKER -H unix://$(node_sock "$n") node ls --format '{{.ManagerStatus}}' | grep -c -E '^(Leader|Reachable)$') = 3 ]"
 done
 
+log "a manager joining the autolocked swarm never writes its key in clear"
+start_node m4
+# Every PEM type swarm-node.key shows from the start of the join until the
+# stop file appears (bounded: at most 20000 looks).
+seen="$TMP/m4-pem-types"
+: >"$seen"
+(
+    for _ in $(seq 20000); do
+        [ -e "$TMP/m4-stop" ] && break
+        sed -n 's/^-----BEGIN \(.*\)-----$/\1/p' "$(keyfile m4)" 2>/dev/null >>"$seen"
+    done
+) &
+poller=$!
+mtoken=$(dk m1 swarm join-token -q manager)
+run_ok dk m4 swarm join --token "$mtoken" --advertise-addr "$(addr m4)" --listen-addr "$(addr m4)" "$(addr m1)"
+expect_eq "$(head -n 1 "$(keyfile m4)")" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "m4 key file locked when join returns"
+expect_contains "$(cat "$(keyfile m4)")" "raft-dek: " "m4 DEK header"
+touch "$TMP/m4-stop"
+wait "$poller"
+grep -q . "$seen" || fail "the poller never saw m4's key file"
+expect_eq "$(sort -u "$seen" | tr '\n' ' ')" "ENCRYPTED PRIVATE KEY " "PEM types of m4's key file during the join"
+v4=$(kek_version m4)
+[ -n "$v4" ] && [ "$v4" -gt 0 ] || fail "m4's key file has no kek-version"
+wait_for 200 0.05 "m4 to serve node ls" dk m4 node ls
+expect_eq "$(kek_version m4)" "$v4" "m4's key file not rewritten by the store sync"
+expect_not_contains "$(cat "$(node_dir m4)/daemon.log")" "autolock: node key" "m4 store sync rewrite"
+kill9_node m4
+start_node m4
+expect_eq "$(state m4)" locked "m4 locked after kill -9"
+expect_fail dk m4 swarm unlock <<<"$key"
+expect_contains "$OUT" "invalid key provided" "m4 refuses the old key"
+run_ok dk m4 swarm unlock <<<"$new"
+wait_for 200 0.05 "m4 to serve node ls after unlock" dk m4 node ls
+
+log "a worker joining the autolocked swarm keeps its key in clear"
+start_node w5
+run_ok dk w5 swarm join --token "$(dk m1 swarm join-token -q worker)" --advertise-addr "$(addr w5)" --listen-addr "$(addr w5)" "$(addr m1)"
+expect_eq "$(head -n 1 "$(keyfile w5)")" "-----BEGIN PRIVATE KEY-----" "worker key file in clear"
+expect_not_contains "$(cat "$(keyfile w5)")" "raft-dek" "worker key file has no DEK"
+stop_node w5 || fail "clean stop of w5"
+check_node_log w5
+
 log "autolock off: key files in clear, restarts are not locked"
 run_ok dk m1 swarm update --autolock=false
 clear_file() { [ "$(head -n 1 "$(keyfile "$1")")" = "-----BEGIN PRIVATE KEY-----" ]; }
-for n in m1 m2 m3; do
+for n in m1 m2 m3 m4; do
     wait_for 200 0.05 "$n to store its key in clear" clear_file "$n"
 done
 expect_fail dk m1 swarm unlock-key -q
@@ -125,5 +167,5 @@ stop_node m2 || fail "clean stop of m2"
 start_node m2
 wait_for 200 0.05 "m2 to come back active without unlock" is_state m2 active
 wait_for 200 0.05 "m2 to serve node ls" dk m2 node ls
-for n in m1 m2 m3; do check_node_log "$n"; done
+for n in m1 m2 m3 m4; do check_node_log "$n"; done
 log "ok"
