@@ -632,8 +632,7 @@ static void agent_on_renewed(struct rpc_call *call, int status, json_t *body)
     a->busy = true;
     if (cluster_role_apply(a->c, a->renew_manager, key, cert,
                            a->renew_manager ? a->renew_raft_id : 0,
-                           json_object_get(body, "Managers"),
-                           agent_on_role_applied, a, &err) != 0) {
+                           body, agent_on_role_applied, a, &err) != 0) {
         a->busy = false;
         goto fail;
     }

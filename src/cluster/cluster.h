@@ -142,13 +142,16 @@ int cluster_role_set_root(struct cluster *c, const char *root_pem,
                           struct err *err);
 
 /* The agent renewed the node certificate for a new role (manager: with
- * its new Raft ID, and the managers to reach): write key and certificate,
- * then start (promotion) or stop (demotion; swarm/raft is wiped) this
- * node's manager. Returns 0 (cb fires once, maybe before this returns)
- * or -code (cb will not fire). cluster_close waits for a demotion. */
+ * its new Raft ID); `answer` is ca.renew's (its Managers to reach and,
+ * for a manager of an autolocked swarm, UnlockKey and UnlockKeyVersion:
+ * the key file is then locked from its first write). Write key and
+ * certificate, then start (promotion) or stop (demotion; swarm/raft is
+ * wiped) this node's manager. Returns 0 (cb fires once, maybe before
+ * this returns) or -code (cb will not fire). cluster_close waits for a
+ * demotion. */
 int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
                        const char *cert_pem, uint64_t raft_id,
-                       const json_t *managers,
+                       const json_t *answer,
                        void (*cb)(void *data, int status,
                                   const struct err *err),
                        void *data, struct err *err);

@@ -102,6 +102,14 @@ void cluster_restore(struct cluster *c);
  * when the node has one; a worker's is written clear without a DEK. */
 int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
                        struct err *err);
+/* cluster_lock.c: the unlock key and its version (UnlockKey,
+ * UnlockKeyVersion) a manager's ca.join or ca.renew answer carries when
+ * autolock is on become c's KEK and kek_version, so that the key file is
+ * locked from its first write. Nothing to do without UnlockKey. `rpc`
+ * and `remote` name the answer in errors. 0 or -code (c untouched). */
+int cluster_lock_answer_key(struct cluster *c, const json_t *body,
+                            const char *rpc, const char *remote,
+                            struct err *err);
 /* cluster_lock.c: take the node key file's text apart with c's KEK: DEK
  * and kek-version into c, the clear key into *out_key_pem (malloc'd). A
  * manager's file without a DEK gets one. */

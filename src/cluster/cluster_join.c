@@ -429,44 +429,6 @@ void cluster_join_progress(struct cluster *c)
 
 /* --- admitted: certificate checks, then worker or manager --------------- */
 
-/*
- * The unlock key a manager's ca.join answer carries when the swarm has
- * autolock on, and the version of the cluster object it comes from (the
- * store sync leaves the key file alone until a later one).
- */
-static int cluster_join_unlock_key(struct cluster_join_op *op,
-                                   const json_t *body, struct err *err)
-{
-    struct cluster *c = op->c;
-    const json_t *key = json_object_get(body, "UnlockKey");
-    const char *version =
-        json_string_value(json_object_get(body, "UnlockKeyVersion"));
-    char *end = NULL;
-    unsigned long long v;
-
-    if (key == NULL)
-        return 0;
-    if (!json_is_string(key) || version == NULL || version[0] < '0' ||
-        version[0] > '9')
-        goto bad;
-    errno = 0;
-    v = strtoull(version, &end, 10);
-    if (errno != 0 || *end != '\0')
-        goto bad;
-    if (ca_unlock_key_parse(json_string_value(key), c->kek, err) != 0)
-        goto bad;
-    c->has_kek = true;
-    c->kek_version = v;
-    return 0;
-
-bad:
-    err_clear(err);
-    return err_set(err, ERR_PROTO,
-                   "the manager at %s answered ca.join with an invalid "
-                   "UnlockKey or UnlockKeyVersion",
-                   op->remote);
-}
-
 static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
 {
     struct cluster *c = op->c;
@@ -519,7 +481,8 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
     c->has_kek = false;
     c->has_dek = false;
     c->kek_version = 0;
-    if (manager && cluster_join_unlock_key(op, body, &err) != 0)
+    if (manager &&
+        cluster_lock_answer_key(c, body, "ca.join", op->remote, &err) != 0)
         goto fail;
     if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
         goto fail_io;

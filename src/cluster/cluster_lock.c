@@ -4,6 +4,7 @@
  * the KEK (the unlock key) while the cluster object carries one; unlock;
  * following the cluster's unlock key as entries are applied.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,41 @@ int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
         rv = fsutil_write_atomic(path, text, strlen(text), 0600, err);
     free(text);
     return rv;
+}
+
+int cluster_lock_answer_key(struct cluster *c, const json_t *body,
+                            const char *rpc, const char *remote,
+                            struct err *err)
+{
+    const json_t *key = json_object_get(body, "UnlockKey");
+    const char *version =
+        json_string_value(json_object_get(body, "UnlockKeyVersion"));
+    uint8_t kek[CA_UNLOCK_KEY_BYTES];
+    char *end = NULL;
+    unsigned long long v;
+
+    if (key == NULL)
+        return 0;
+    if (!json_is_string(key) || version == NULL || version[0] < '0' ||
+        version[0] > '9')
+        goto bad;
+    errno = 0;
+    v = strtoull(version, &end, 10);
+    if (errno != 0 || *end != '\0')
+        goto bad;
+    if (ca_unlock_key_parse(json_string_value(key), kek, err) != 0)
+        goto bad;
+    memcpy(c->kek, kek, sizeof(kek));
+    c->has_kek = true;
+    c->kek_version = v;
+    return 0;
+
+bad:
+    err_clear(err);
+    return err_set(err, ERR_PROTO,
+                   "the %s answer from %s has an invalid UnlockKey or "
+                   "UnlockKeyVersion",
+                   rpc, remote);
 }
 
 int cluster_lock_load(struct cluster *c, const char *text, bool manager,

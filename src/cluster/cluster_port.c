@@ -671,11 +671,13 @@ struct cluster_port_join
 };
 
 /*
- * A joining manager's answer carries the cluster's unlock key when
- * autolock is on, and the cluster object's version it comes from, so
- * that the new member writes its key file locked from the first write
- * (the joiner verified this server against the pinned root and proved
- * the manager token). Workers never get it.
+ * A joining manager's answer (ca.join), or a manager's renewal (ca.renew:
+ * a promotion), carries the cluster's unlock key when autolock is on, and
+ * the cluster object's version it comes from, so that the new member
+ * writes its key file locked from the first write (the joiner verified
+ * this server against the pinned root and proved the manager token; the
+ * renewing node's certificate names it, and its Spec.Role is manager).
+ * Workers never get it.
  */
 static void cluster_port_add_unlock_key(struct cluster *c, json_t *body)
 {
@@ -1363,6 +1365,9 @@ static void cluster_port_renew_reply(struct cluster_port_renew *rn)
     json_t *body = json_pack("{s:s, s:s, s:o}", "Role", rn->role,
                              "Certificate", rn->cert, "Managers", managers);
 
+    /* A node renewing into (or in) the manager role: never a worker. */
+    if (strcmp(rn->role, "manager") == 0)
+        cluster_port_add_unlock_key(rn->c, body);
     rpc_server_reply(rn->req, body);
     json_decref(body);
     log_info(LOG_CLUSTER, "node %s renewed its certificate as a %s",

@@ -106,11 +106,12 @@ static int cluster_role_write(struct cluster *c, const char *key_pem,
 
 int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
                        const char *cert_pem, uint64_t raft_id,
-                       const json_t *managers,
+                       const json_t *answer,
                        void (*cb)(void *data, int status,
                                   const struct err *err),
                        void *data, struct err *err)
 {
+    const json_t *managers = json_object_get(answer, "Managers");
     struct cluster_role_op *op;
 
     if (c->role_op != NULL || c->close_deferred)
@@ -120,8 +121,20 @@ int cluster_role_apply(struct cluster *c, bool manager, const char *key_pem,
         return err_set(err, ERR_UNAVAILABLE, "this node is not active");
     if (manager && (raft_id == 0 || c->consensus != NULL))
         return err_set(err, ERR_INVALID, "promotion needs a new Raft ID");
-    if (cluster_role_write(c, key_pem, cert_pem, manager, err) != 0)
+    /* A promoted manager of an autolocked swarm never writes its key in
+     * clear: the leader's answer carries the unlock key. */
+    if (manager &&
+        cluster_lock_answer_key(c, answer, "ca.renew", "the leader",
+                                err) != 0)
         return -err->code;
+    if (cluster_role_write(c, key_pem, cert_pem, manager, err) != 0) {
+        if (manager && c->consensus == NULL) {
+            c->has_kek = false;
+            c->has_dek = false;
+            c->kek_version = 0;
+        }
+        return -err->code;
+    }
     if (json_is_array(managers) && json_array_size(managers) > 0) {
         json_decref(c->remote_managers);
         c->remote_managers = json_deep_copy(managers);

@@ -152,13 +152,47 @@ start_node w5
 run_ok dk w5 swarm join --token "$(dk m1 swarm join-token -q worker)" --advertise-addr "$(addr w5)" --listen-addr "$(addr w5)" "$(addr m1)"
 expect_eq "$(head -n 1 "$(keyfile w5)")" "-----BEGIN PRIVATE KEY-----" "worker key file in clear"
 expect_not_contains "$(cat "$(keyfile w5)")" "raft-dek" "worker key file has no DEK"
-stop_node w5 || fail "clean stop of w5"
-check_node_log w5
+
+log "a worker promoted in the autolocked swarm never writes its key in clear"
+# Every first line swarm-node.key shows once it differs from the worker's
+# key file, from before the promotion until the stop file appears
+# (bounded: at most 50000 looks, no process started per look).
+wkey=$(<"$(keyfile w5)")
+seen="$TMP/w5-pem-types"
+: >"$seen"
+(
+    for ((i = 0; i < 50000; i++)); do
+        [ -e "$TMP/w5-stop" ] && break
+        f=$(<"$(keyfile w5)") 2>/dev/null || continue
+        [ -n "$f" ] && [ "$f" != "$wkey" ] && echo "${f%%$'\n'*}" >>"$seen"
+    done
+) &
+poller=$!
+w5id=$(dk w5 info -f '{{.Swarm.NodeID}}')
+run_ok dk m1 node promote "$w5id"
+promoted() { [ "$(dk w5 info -f '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = true ]; }
+wait_for 400 0.05 "w5 to run as a manager" promoted
+wait_for 200 0.05 "w5 to serve node ls" dk w5 node ls
+touch "$TMP/w5-stop"
+wait "$poller"
+grep -q . "$seen" || fail "the poller never saw w5's manager key file"
+expect_eq "$(sort -u "$seen" | tr '\n' ' ')" "-----BEGIN ENCRYPTED PRIVATE KEY----- " "first lines of w5's key file after the promotion"
+expect_contains "$(cat "$(keyfile w5)")" "raft-dek: " "w5 DEK header"
+v5=$(kek_version w5)
+[ -n "$v5" ] && [ "$v5" -gt 0 ] || fail "w5's key file has no kek-version"
+expect_not_contains "$(cat "$(node_dir w5)/daemon.log")" "autolock: node key" "w5 store sync rewrite"
+kill9_node w5
+start_node w5
+expect_eq "$(state w5)" locked "w5 locked after kill -9"
+expect_fail dk w5 swarm unlock <<<"$key"
+expect_contains "$OUT" "invalid key provided" "w5 refuses the old key"
+run_ok dk w5 swarm unlock <<<"$new"
+wait_for 200 0.05 "w5 to serve node ls after unlock" dk w5 node ls
 
 log "autolock off: key files in clear, restarts are not locked"
 run_ok dk m1 swarm update --autolock=false
 clear_file() { [ "$(head -n 1 "$(keyfile "$1")")" = "-----BEGIN PRIVATE KEY-----" ]; }
-for n in m1 m2 m3 m4; do
+for n in m1 m2 m3 m4 w5; do
     wait_for 200 0.05 "$n to store its key in clear" clear_file "$n"
 done
 expect_fail dk m1 swarm unlock-key -q
@@ -167,5 +201,5 @@ stop_node m2 || fail "clean stop of m2"
 start_node m2
 wait_for 200 0.05 "m2 to come back active without unlock" is_state m2 active
 wait_for 200 0.05 "m2 to serve node ls" dk m2 node ls
-for n in m1 m2 m3 m4; do check_node_log "$n"; done
+for n in m1 m2 m3 m4 w5; do check_node_log "$n"; done
 log "ok"
