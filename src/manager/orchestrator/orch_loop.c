@@ -74,7 +74,14 @@ static void orch_loop_mark_pending(json_t *a, int64_t now)
     orch_loop_set_pending(obj, now);
 }
 
-enum orch_loop_took { ORCH_LOOP_EMPTY, ORCH_LOOP_TAKEN, ORCH_LOOP_LATER };
+/* PARTIAL: the first max actions taken, the rest decided again next pass
+ * (the service stays unreconciled). */
+enum orch_loop_took {
+    ORCH_LOOP_EMPTY,
+    ORCH_LOOP_TAKEN,
+    ORCH_LOOP_PARTIAL,
+    ORCH_LOOP_LATER
+};
 
 /*
  * Move the actions of list (stolen) into out unless one of them writes an
@@ -86,6 +93,7 @@ static enum orch_loop_took orch_loop_took(json_t *out, json_t *touched, json_t *
 {
     json_t *a;
     size_t i;
+    enum orch_loop_took took;
 
     if (json_array_size(list) == 0) {
         json_decref(list);
@@ -106,7 +114,17 @@ static enum orch_loop_took orch_loop_took(json_t *out, json_t *touched, json_t *
         json_decref(list);
         return ORCH_LOOP_LATER;
     }
+    took = ORCH_LOOP_TAKEN;
     json_array_foreach(list, i, a) {
+        /* A decision larger than one entry (a service created or scaled
+         * by more than max replicas) goes in max actions at a time: the
+         * orchestrators reconcile from the store, so the next pass decides
+         * the rest. Whole, it would be refused forever. */
+        if (json_array_size(out) >= max) {
+            *more = true;
+            took = ORCH_LOOP_PARTIAL;
+            break;
+        }
         if (strcmp(json_string_value(json_object_get(a, "kind")), "task") ==
             0)
             orch_loop_mark_pending(a, now);
@@ -114,14 +132,16 @@ static enum orch_loop_took orch_loop_took(json_t *out, json_t *touched, json_t *
         json_array_append(out, a);
     }
     json_decref(list);
-    return ORCH_LOOP_TAKEN;
+    return took;
 }
 
 static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
                            size_t max, int64_t now, bool *more)
 {
-    return orch_loop_took(out, touched, list, max, now, more) ==
-           ORCH_LOOP_TAKEN;
+    enum orch_loop_took took =
+        orch_loop_took(out, touched, list, max, now, more);
+
+    return took == ORCH_LOOP_TAKEN || took == ORCH_LOOP_PARTIAL;
 }
 
 /* The orchestrators for one service, the first with something to do. */
@@ -155,7 +175,8 @@ static void orch_loop_service(const json_t *svc, const json_t *tasks,
                                   ? orch_global(svc, tasks, nodes, now)
                                   : orch_replicated(svc, tasks, nodes, now),
                               max, now, more);
-        if (took != ORCH_LOOP_LATER && seen != NULL)
+        if ((took == ORCH_LOOP_EMPTY || took == ORCH_LOOP_TAKEN) &&
+            seen != NULL)
             json_object_set_new(seen, sid, json_integer(version));
         if (took != ORCH_LOOP_EMPTY)
             return;
