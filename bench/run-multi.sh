@@ -6,7 +6,7 @@
 #
 # usage: bench/run-multi.sh [--runs N] [--api-calls N] [--writers P] [--writes N]
 #                           [--fo-timeout S] [--shoal-only] [--no-deps] [--no-build]
-#                           [--out DIR]
+#                           [--out DIR] [--only LIST] [--no-own]
 #
 #   --runs N        fresh-cluster runs per daemon (default 3); the table shows medians
 #   --api-calls N   sequential calls for api_nodes_follower_ms (default 50)
@@ -18,6 +18,9 @@
 #   --no-deps       skip `SHOAL_BENCH=1 ./scripts/install-deps.sh`
 #   --no-build      do not run make; use the existing binary
 #   --out DIR       results directory (default bench/results/<UTC timestamp>-multi)
+#   --only LIST     swarm-bench's metrics in cycle 1 (default init,join,failover);
+#                   issue 5's node-failure rescheduling: init,join,nodedown,failover
+#   --no-own        skip cycle 2 (follower reads, writes, failover_write)
 #
 # Environment: as bench/run.sh (SHOAL_BENCH_HARNESS, SHOAL_BENCH_BUILD,
 # SHOAL_BENCH_CFLAGS, SHOAL_BENCH_BIN, SHOAL_BENCH_PREFIX, DOCKER_CLI).
@@ -36,7 +39,7 @@ AB_PREFIX=${SHOAL_BENCH_PREFIX:-sbench}
 export AB_PREFIX
 DOCKER=${DOCKER_CLI:-/usr/local/bin/docker}
 RUNS=3; API_CALLS=50; WRITERS=4; WRITES=1000; FO_TIMEOUT=60
-SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""
+SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""; ONLY=init,join,failover; OWN_CYCLE=1
 # The same for both daemons (and the same as bench/run.sh).
 INIT_ARGS="--default-addr-pool 198.19.0.0/17"
 CREATE_ARGS="--stop-grace-period 0s"
@@ -57,16 +60,21 @@ while (( $# )); do
     --no-deps) DEPS=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --no-own) OWN_CYCLE=0; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run-multi.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 for v in RUNS API_CALLS WRITERS WRITES FO_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "run-multi.sh: ${v,,} must be a positive integer" >&2; exit 2; }
 done
+[[ $ONLY =~ ^[a-z]+(,[a-z]+)*$ ]] || { echo "run-multi.sh: --only takes a comma list of swarm-bench metrics" >&2; exit 2; }
 
 log() { printf '[bench-multi %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=bench/shoal-leftovers.sh
+. "$BENCH/shoal-leftovers.sh"
 
 # ------------------------------------------------------------------ state + cleanup
 TMP=""; LOCK=""; OWN_LOCK=0; CHILD=""; FO_READER=""; ANCHOR_USED=0
@@ -113,7 +121,7 @@ cleanup() {
   pid_alive "$FO_READER" && kill -TERM "$FO_READER" 2>/dev/null
   stop_shoals
   if (( ANCHOR_USED )); then anchor stop >>"${ANCHOR_LOG:-/dev/null}" 2>&1 || log "anchor-dockerd stop failed"; fi
-  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  [[ -n $TMP && -d $TMP ]] && { shoal_leftovers "$TMP"/shoal-*; rm -rf "$TMP"; }
   if [[ -n ${OUT:-} && -d $OUT && ! -e $OUT/summary.md ]]; then
     printf '# incomplete run\n\nrun-multi.sh stopped early with status %s; only raw/ has results.\n' "$rc" > "$OUT/summary.md"
   fi
@@ -301,6 +309,7 @@ stop_shoal() {  # tag
   for ((k = 1; k <= NODES; k++)); do
     cp -f "$SHOAL_DIR/node$k/shoal.log" "$RAW/shoal-$1-node$k.daemon.log" 2>/dev/null
   done
+  shoal_leftovers "$SHOAL_DIR"
   rm -rf "$SHOAL_DIR"
 }
 
@@ -444,18 +453,18 @@ probe_service_create() {  # target run file
   NOTES+=("$t run $i: failover_ms is not a number: it needs \`docker service create\`, which answers (through node$((k + 1)), after the failover): $(tr '\n' ' ' <<<"$out")(exit status $rc); POST /services/create -> $(grep -m 1 '^HTTP/' "$f.service-create.response" | tr -d '\r') $(tail -n 2 "$f.service-create.response" | tr -d '\r\n') (raw/$t-run-$i.service-create.response)")
 }
 
-HARNESS_METRICS="init_ms join_manager2_ms join_manager2_ready_ms join_manager3_ms join_manager3_ready_ms join_worker4_ms join_worker4_ready_ms failover_leader_ms failover_ms"
+HARNESS_METRICS="init_ms join_manager2_ms join_manager2_ready_ms join_manager3_ms join_manager3_ready_ms join_worker4_ms join_worker4_ready_ms failover_leader_ms failover_ms node_down_detect_ms node_down_ms"
 OWN_METRICS="api_nodes_follower_ms api_nodes_follower_max_ms api_ping_follower_ms api_nodes_leader_ms write_per_s write_post_ms write_ok write_retries write_errors write_ceiling_per_s failover_write_leader_ms failover_write_ms"
 
 bench_target() {  # target run
   local t=$1 i=$2 f=$RAW/$1-run-$2 b0 t0 l0 m k rc specs=()
   : > "$f.txt"
-  # ---- cycle 1: swarm-bench --only init,join,failover on a fresh cluster
-  log "run $i/$RUNS $t: swarm-bench --only init,join,failover ($NODES nodes)"
+  # ---- cycle 1: swarm-bench --only $ONLY (default init,join,failover), fresh cluster
+  log "run $i/$RUNS $t: swarm-bench --only $ONLY ($NODES nodes)"
   if start_target "$t" "run-$i-bench"; then
     for ((k = 0; k < NODES; k++)); do specs+=("${SOCKS[k]}@${ADDRS[k]}"); done
     read -r b0 t0 < <(cpu_busy); l0=$(cut -d' ' -f1-3 /proc/loadavg)
-    run_child "$f.bench" "$f.bench.err" "$HARNESS/swarm-bench" --only init,join,failover \
+    run_child "$f.bench" "$f.bench.err" "$HARNESS/swarm-bench" --only "$ONLY" \
       --managers "$MANAGERS" --pidfiles "$(IFS=,; echo "${PIDFILES[*]}")" \
       --init-args "$INIT_ARGS" --create-args "$CREATE_ARGS" --timeout "$FO_TIMEOUT" --max-runtime 900 \
       --docker "$DOCKER" "${specs[@]}"
@@ -471,6 +480,7 @@ bench_target() {  # target run
     for m in $HARNESS_METRICS; do echo "$m error" >> "$f.txt"; done
     [[ $t == dockerd ]] && return 1
   fi
+  (( OWN_CYCLE )) || return 0
   # ---- cycle 2: follower reads, writes through the leader, write-based failover
   log "run $i/$RUNS $t: follower GET /nodes, $WRITES writes, failover_write"
   if start_target "$t" "run-$i-own"; then
@@ -591,10 +601,12 @@ ROWS=(
   "join_worker4_ready_ms|ms|dockerd/shoal >= 5|time5"
   "failover_leader_ms|ms|dockerd/shoal >= 5|time5"
   "failover_write_ms|ms|dockerd/shoal >= 5|time5"
+  "node_down_ms|ms|dockerd/shoal >= 3|time3"
+  "failover_ms|ms|dockerd/shoal >= 3|time3"
+  "node_down_detect_ms|ms|-|time"
   "api_nodes_follower_ms|ms|-|time"
   "write_per_s|/s|-|rate"
   "init_ms|ms|-|time"
-  "failover_ms|ms|-|time"
   "failover_write_leader_ms|ms|-|time"
   "api_ping_follower_ms|ms|-|time"
   "api_nodes_follower_max_ms|ms|-|time"
@@ -612,11 +624,13 @@ for row in "${ROWS[@]}"; do
   IFS='|' read -r m u goal kind <<<"$row"
   d=$(med dockerd "$m"); s=$(med shoal "$m")
   [[ -n $DOCKERD_WHY ]] && d="n/a"
+  # a metric this run did not ask for (--only, --no-own) gets no row
+  [[ $d == n/a && $s == n/a ]] && continue
   r=$(gain "$d" "$s" "$kind"); [[ $kind == count ]] && r="-"
   met="-"
-  if [[ $kind == time5 ]]; then
+  if [[ $kind == time5 || $kind == time3 ]]; then
     if isnum "$d" && isnum "$s"; then
-      if awk -v a="$d" -v b="$s" 'BEGIN { exit !(b > 0 && a / b >= 5) }'; then met=yes; else met=NO; MISSED=1; fi
+      if awk -v a="$d" -v b="$s" -v g="${kind#time}" 'BEGIN { exit !(b > 0 && a / b >= g) }'; then met=yes; else met=NO; MISSED=1; fi
     else met="n/a"; fi
     isnum "$s" || SHOAL_ERR=1
   fi

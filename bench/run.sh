@@ -5,7 +5,7 @@
 # script.  See bench/README.md.
 #
 # usage: bench/run.sh [--runs N] [--api-calls N] [--shoal-only] [--no-deps] [--no-build]
-#                     [--out DIR] [--no-multi | --multi-only]
+#                     [--out DIR] [--no-multi | --multi-only] [--only LIST] [--no-api]
 #
 #   --runs N        fresh-daemon runs per daemon (default 3); the table shows medians
 #   --api-calls N   sequential calls per endpoint for api_* (default 50)
@@ -16,6 +16,10 @@
 #                   multi-node results go to DIR/multi
 #   --no-multi      only the single-node benchmark
 #   --multi-only    only the multi-node one (= bench/run-multi.sh with these options)
+#   --only LIST     swarm-bench's metrics in cycle 1 (default init,rss); issue 5's
+#                   services: init,rss,converge,scale,update (run-multi.sh takes
+#                   its own --only; run.sh passes it on only with --multi-only)
+#   --no-api        skip cycle 2 (GET /nodes and /info latency)
 #
 # Environment:
 #   SHOAL_BENCH_HARNESS  the shared harness (default <repo>/../shared/bench)
@@ -39,6 +43,7 @@ AB_PREFIX=${SHOAL_BENCH_PREFIX:-sbench}
 export AB_PREFIX
 DOCKER=${DOCKER_CLI:-/usr/local/bin/docker}
 RUNS=3; API_CALLS=50; SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""; MULTI=1
+ONLY=init,rss; ONLY_SET=0; API_CYCLE=1
 INIT_ARGS="--default-addr-pool 198.19.0.0/17"
 # Same for both daemons.  Only the untimed rss_100 load creates services; without a
 # grace period its cleanup does not wait 10 s per task (see the harness README).
@@ -57,22 +62,29 @@ while (( $# )); do
     --out) OUT=$2; shift 2 ;;
     --no-multi) MULTI=0; shift ;;
     --multi-only) MULTI=2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --only) ONLY=$2; ONLY_SET=1; shift 2 ;;
+    --no-api) API_CYCLE=0; shift ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs must be a positive integer" >&2; exit 2; }
 [[ $API_CALLS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --api-calls must be a positive integer" >&2; exit 2; }
+[[ $ONLY =~ ^[a-z]+(,[a-z]+)*$ ]] || { echo "run.sh: --only takes a comma list of swarm-bench metrics" >&2; exit 2; }
 if (( MULTI == 2 )); then
   args=(--runs "$RUNS" --api-calls "$API_CALLS")
   (( SHOAL_ONLY )) && args+=(--shoal-only)
   (( DEPS )) || args+=(--no-deps)
   (( BUILD )) || args+=(--no-build)
   [[ -n $OUT ]] && args+=(--out "$OUT")
+  (( ONLY_SET )) && args+=(--only "$ONLY")
+  (( API_CYCLE )) || args+=(--no-own)
   exec "$(dirname "${BASH_SOURCE[0]}")/run-multi.sh" "${args[@]}"
 fi
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+# shellcheck source=bench/shoal-leftovers.sh
+. "$BENCH/shoal-leftovers.sh"
 die() { log "ERROR: $*"; exit 1; }
 
 # ------------------------------------------------------------------ state + cleanup
@@ -113,7 +125,7 @@ cleanup() {
   fi
   stop_shoal
   if (( ANCHOR_USED )); then anchor stop >>"${ANCHOR_LOG:-/dev/null}" 2>&1 || log "anchor-dockerd stop failed"; fi
-  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
+  [[ -n $TMP && -d $TMP ]] && { shoal_leftovers "$TMP"/shoal-*; rm -rf "$TMP"; }
   if [[ -n ${OUT:-} && -d $OUT && ! -e $OUT/summary.md ]]; then
     printf '# incomplete run\n\nrun.sh stopped early with status %s; only raw/ has results.\n' "$rc" > "$OUT/summary.md"
   fi
@@ -285,6 +297,7 @@ start_shoal() {  # tag
 stop_shoal_target() {  # tag
   stop_shoal
   cp -f "$SHOAL_DIR/shoal.log" "$RAW/shoal-$1.daemon.log" 2>/dev/null
+  shoal_leftovers "$SHOAL_DIR"
   rm -rf "$SHOAL_DIR"
 }
 
@@ -338,11 +351,11 @@ cli_floor() {
 bench_target() {  # target run
   local t=$1 i=$2 f=$RAW/$1-run-$2 b0 t0 b1 t1 l0 m
   : > "$f.txt"
-  # ---- cycle 1: swarm-bench --only init,rss on a fresh daemon
-  log "run $i/$RUNS $t: swarm-bench --only init,rss"
+  # ---- cycle 1: swarm-bench --only $ONLY (default init,rss) on a fresh daemon
+  log "run $i/$RUNS $t: swarm-bench --only $ONLY"
   if start_target "$t" "run-$i-bench"; then
     read -r b0 t0 < <(cpu_busy); l0=$(cut -d' ' -f1-3 /proc/loadavg)
-    run_child "$f.bench" "$f.bench.err" "$HARNESS/swarm-bench" --only init,rss \
+    run_child "$f.bench" "$f.bench.err" "$HARNESS/swarm-bench" --only "$ONLY" \
       --init-args "$INIT_ARGS" --create-args "$CREATE_ARGS" --timeout 120 --max-runtime 900 \
       --docker "$DOCKER" "${RSS_ARGS[@]}" "$SPEC"
     local rc=$?
@@ -353,7 +366,8 @@ bench_target() {  # target run
       "$SPEC" "${RSS_ARGS[*]}" > "$f.bench.env"
     (( rc )) && PROBLEMS+=("$t run $i: swarm-bench exited $rc (raw/$t-run-$i.bench.err)")
     # rss_100 describes the daemon with 111 running tasks; without them it is n/a
-    if grep -q 'setup: [^ ]*-c50 100 running' "$f.bench.err"; then cat "$f.bench" >> "$f.txt"
+    if grep -q 'setup: [^ ]*-c50 100 running' "$f.bench.err" || grep -qE '^scale_ms [0-9]' "$f.bench"; then
+      cat "$f.bench" >> "$f.txt"
     else awk '$1 ~ /^(rss|pss)_100_(kb|procs)$/ { print $1, "n/a"; next } { print }' "$f.bench" >> "$f.txt"; fi
     stop_target "$t" "run-$i-bench"
   else
@@ -362,6 +376,7 @@ bench_target() {  # target run
     for m in $BENCH_METRICS; do echo "$m error" >> "$f.txt"; done
     [[ $t == dockerd ]] && return 1
   fi
+  (( API_CYCLE )) || return 0
   # ---- cycle 2: API latency on another fresh daemon, swarm initialised untimed
   log "run $i/$RUNS $t: GET /nodes and GET /info x $API_CALLS"
   if start_target "$t" "run-$i-api"; then
@@ -482,6 +497,14 @@ ROWS=(
   "api_nodes_max_ms|ms|-|info"
   "api_info_max_ms|ms|-|info"
   "rss_100_kb|kB|-|info"
+  "converge_1_ms|ms|dockerd/shoal >= 3|ratio3"
+  "converge_10_ms|ms|dockerd/shoal >= 3|ratio3"
+  "converge_50_ms|ms|dockerd/shoal >= 3|ratio3"
+  "scale_ms|ms|dockerd/shoal >= 3|ratio3"
+  "update_ms|ms|dockerd/shoal >= 3|ratio3"
+  "update_completed_ms|ms|-|info"
+  "api_services_ms|ms|-|info"
+  "api_tasks_ms|ms|-|info"
 )
 TABLE=$TMP/table; MISSED=0; SHOAL_ERR=0
 : > "$TABLE"
@@ -489,9 +512,15 @@ for row in "${ROWS[@]}"; do
   IFS='|' read -r m u goal kind <<<"$row"
   d=$(med dockerd "$m"); s=$(med shoal "$m")
   [[ -n $DOCKERD_WHY ]] && d="n/a"
+  # a metric this run did not ask for (--only, --no-api) gets no row
+  [[ $d == n/a && $s == n/a ]] && continue
   r=$(ratio "$d" "$s"); [[ $u == count ]] && r="-"
   met="-"
   case $kind in
+    ratio3)
+      if isnum "$d" && isnum "$s"; then
+        if awk -v a="$d" -v b="$s" 'BEGIN { exit !(b > 0 && a / b >= 3) }'; then met=yes; else met=NO; MISSED=1; fi
+      else met="n/a"; fi ;;
     ratio10)
       if isnum "$d" && isnum "$s"; then
         if awk -v a="$d" -v b="$s" 'BEGIN { exit !(b > 0 && a / b >= 10) }'; then met=yes; else met=NO; MISSED=1; fi
@@ -562,6 +591,7 @@ if (( SHOAL_ERR )); then RC=1; elif [[ -n $DOCKERD_WHY ]]; then RC=2; fi
 if (( MULTI )); then
   log "multi-node benchmark: bench/run-multi.sh (results in $OUT/multi)"
   margs=(--runs "$RUNS" --api-calls "$API_CALLS" --no-deps --no-build --out "$OUT/multi")
+  (( API_CYCLE )) || margs+=(--no-own)
   (( SHOAL_ONLY )) && margs+=(--shoal-only)
   SHOAL_BENCH_LOCK_HELD=1 SHOAL_BENCH_BIN=$SHOAL_BIN SHOAL_BENCH_HARNESS=$HARNESS \
     "$BENCH/run-multi.sh" "${margs[@]}" </dev/null &

@@ -44,7 +44,7 @@ struct fleet
 {
     uv_loop_t loop;
     const struct fleet_config *cfg; /* borrowed */
-    char listen[64];              /* ListenAddr of the joins */
+    uint8_t used_ports[65536 / 8]; /* ports handed to a node's ListenAddr */
     char digest[CA_DIGEST_HEX_LEN + 1]; /* the token's root CA digest */
     struct fleet_node *nodes;     /* owned: cfg->n_nodes of them */
     size_t *queue;                /* owned ring: nodes waiting to join */
@@ -113,29 +113,41 @@ static int fleet_raise_nofile(size_t n_nodes, struct err *err)
     return 0;
 }
 
-/* 127.0.0.1 and a port free right now: the joins' ListenAddr, which a
- * worker only probes (it never listens). */
-static int fleet_pick_listen(struct fleet *f, struct err *err)
+/* 127.0.0.1 and a port free right now, never handed to another node of
+ * this fleet: one node's ListenAddr (workers listen on their cluster port
+ * since service logs, so every node needs its own). */
+static int fleet_pick_listen(struct fleet *f, char *out, size_t out_len,
+                             struct err *err)
 {
     struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    socklen_t len;
+    unsigned port;
+    int tries;
+    int fd;
 
-    if (fd == -1)
-        return err_sys(err, ERR_IO, errno, "socket");
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-        getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {
-        err_sys(err, ERR_IO, errno, "bind 127.0.0.1:0");
+    for (tries = 0; tries < 64; tries++) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd == -1)
+            return err_sys(err, ERR_IO, errno, "socket");
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(sa);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+            getsockname(fd, (struct sockaddr *)&sa, &len) == -1) {
+            err_sys(err, ERR_IO, errno, "bind 127.0.0.1:0");
+            close(fd);
+            return -ERR_IO;
+        }
         close(fd);
-        return -ERR_IO;
+        port = ntohs(sa.sin_port);
+        if (f->used_ports[port / 8] & (1u << (port % 8)))
+            continue;
+        f->used_ports[port / 8] |= (uint8_t)(1u << (port % 8));
+        snprintf(out, out_len, "127.0.0.1:%u", port);
+        return 0;
     }
-    close(fd);
-    snprintf(f->listen, sizeof(f->listen), "127.0.0.1:%u",
-             (unsigned)ntohs(sa.sin_port));
-    return 0;
+    return err_set(err, ERR_IO, "no unused port on 127.0.0.1 for a node");
 }
 
 static int fleet_node_root(const struct fleet *f, size_t i, char *out,
@@ -261,12 +273,17 @@ static void fleet_join(struct fleet *f, struct fleet_node *node)
 {
     json_t *req;
     struct err err;
+    char listen[64];
     int rv;
 
-    req = json_pack("{s:[s], s:s, s:s, s:s}", "RemoteAddrs", f->cfg->manager,
-                    "JoinToken", f->cfg->token, "ListenAddr", f->listen,
-                    "Availability", "active");
     err_clear(&err);
+    if (f->cfg->listen_addr != NULL)
+        snprintf(listen, sizeof(listen), "%s", f->cfg->listen_addr);
+    else if (fleet_pick_listen(f, listen, sizeof(listen), &err) != 0)
+        goto refused;
+    req = json_pack("{s:[s], s:s, s:s, s:s}", "RemoteAddrs", f->cfg->manager,
+                    "JoinToken", f->cfg->token, "ListenAddr", listen,
+                    "Availability", "active");
     rv = cluster_join(node->c, req, fleet_on_joined, node, &err);
     json_decref(req);
     if (rv == 0) {
@@ -274,6 +291,7 @@ static void fleet_join(struct fleet *f, struct fleet_node *node)
         return;
     }
     /* Refused before it began (bad token, bad address): all would be. */
+refused:
     log_error(LOG_MAIN, "fleet: node %s%zu: %s", f->cfg->hostname_prefix,
               node->idx, err.msg);
     f->n_failed++;
@@ -434,10 +452,6 @@ int fleet_run(const struct fleet_config *cfg, struct err *err)
     }
     rv = fleet_raise_nofile(cfg->n_nodes, err);
     if (rv != 0)
-        goto out;
-    if (cfg->listen_addr != NULL)
-        snprintf(f->listen, sizeof(f->listen), "%s", cfg->listen_addr);
-    else if ((rv = fleet_pick_listen(f, err)) != 0)
         goto out;
     rv = fsutil_mkdir_p(cfg->data_dir, 0700, err);
     if (rv != 0)

@@ -27,8 +27,10 @@ struct fleet_config
     const char *manager;          /* "host:port" of a manager */
     const char *data_dir;         /* per-node data roots go under it */
     const char *hostname_prefix;  /* node i reports Hostname <prefix><i> */
-    const char *listen_addr;      /* ListenAddr of the joins ("ip:port"),
-                                     NULL: 127.0.0.1 and a free port */
+    const char *listen_addr;      /* ListenAddr of every join ("ip:port";
+                                     workers listen on it, so only for one
+                                     node), NULL: 127.0.0.1 and a free
+                                     port of its own for each node */
 };
 
 /*
