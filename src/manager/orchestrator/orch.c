@@ -257,13 +257,28 @@ bool orch_should_restart(const json_t *service, const json_t *tasks,
     return n < max;
 }
 
+bool orch_node_lost(const json_t *nodes, const json_t *task)
+{
+    const char *node_id = orch_str(task, "NodeID", NULL);
+    const json_t *node;
+
+    if (node_id[0] == '\0' || orch_has_ended(task))
+        return false;
+    node = json_object_get(nodes, node_id);
+    return node == NULL ||
+           strcmp(orch_str(node, "Status", "State"), "down") == 0;
+}
+
 void orch_restart_task(const json_t *service, const json_t *tasks,
-                       const json_t *task, int64_t now, json_t *actions)
+                       const json_t *task, const json_t *nodes, int64_t now,
+                       json_t *actions)
 {
     const json_t *rp = json_object_get(
         json_object_get(json_object_get(service, "Spec"), "TaskTemplate"),
         "RestartPolicy");
     const json_t *delay = json_object_get(rp, "Delay");
+    int64_t wait = json_is_integer(delay) ? json_integer_value(delay)
+                                          : ORCH_DEFAULT_RESTART_DELAY;
     json_t *next;
     const char *node = NULL;
 
@@ -275,11 +290,11 @@ void orch_restart_task(const json_t *service, const json_t *tasks,
         node = orch_str(task, "NodeID", NULL);
     next = orch_task_new(service, (uint64_t)orch_int(task, "Slot", NULL),
                          node, "ready", now);
-    json_object_set_new(
-        next, "_StartAt",
-        json_integer(now + (json_is_integer(delay)
-                                ? json_integer_value(delay)
-                                : ORCH_DEFAULT_RESTART_DELAY)));
+    /* The delay paces restarts of tasks that failed; a task lost with its
+     * node did not fail, and waiting would only lengthen the outage. */
+    if (orch_node_lost(nodes, task))
+        wait = 0;
+    json_object_set_new(next, "_StartAt", json_integer(now + wait));
     json_object_set_new(next, "_Replaces",
                         json_string(orch_str(task, "ID", NULL)));
     json_object_set_new(next, "_RestartedAt", json_integer(now));
@@ -297,7 +312,7 @@ json_t *orch_restart(const json_t *service, const json_t *tasks,
         if (!orch_is_service_task(service, t) || !orch_is_runnable(t))
             continue;
         if (orch_has_ended(t) || !orch_node_valid(nodes, t))
-            orch_restart_task(service, tasks, t, now, actions);
+            orch_restart_task(service, tasks, t, nodes, now, actions);
     }
     return actions;
 }

@@ -115,10 +115,18 @@ json_t *orch_global(const json_t *service, const json_t *tasks,
  * complete; any: always; MaxAttempts restarts within Window, counting
  * earlier restarts in the same slot or node with the same Spec), create a
  * replacement in the same slot or node with DesiredState "ready",
- * _StartAt now + Delay, _Replaces the old task. Appends to actions.
+ * _StartAt now + Delay, _Replaces the old task. A task lost with its node
+ * (orch_node_lost) did not fail: its replacement gets _StartAt now (a
+ * departure from swarmkit, which waits the Delay there too). Appends to
+ * actions.
  */
 void orch_restart_task(const json_t *service, const json_t *tasks,
-                       const json_t *task, int64_t now, json_t *actions);
+                       const json_t *task, const json_t *nodes, int64_t now,
+                       json_t *actions);
+
+/* True if task has not ended and its node (in the {ID: node} map nodes)
+ * is down or gone: it is lost with its node rather than failed. */
+bool orch_node_lost(const json_t *nodes, const json_t *task);
 
 /* Restart supervision for every ended runnable task of the service
  * (orch_restart_task on each). */

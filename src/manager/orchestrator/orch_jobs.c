@@ -38,8 +38,8 @@ static bool orch_jobs_has_failed(const json_t *t)
  * this one. A restart's replacement is added to tasks_now (a copy of
  * tasks the caller owns) so it counts as live. */
 static void orch_jobs_common(const json_t *service, const json_t *tasks,
-                             int64_t now, json_t *tasks_now,
-                             json_t *actions)
+                             const json_t *nodes, int64_t now,
+                             json_t *tasks_now, json_t *actions)
 {
     const char *id;
     json_t *t;
@@ -57,7 +57,7 @@ static void orch_jobs_common(const json_t *service, const json_t *tasks,
         }
         if (!orch_jobs_has_failed(t))
             continue;
-        orch_restart_task(service, tasks, t, now, actions);
+        orch_restart_task(service, tasks, t, nodes, now, actions);
         for (i = before; i < json_array_size(actions); i++) {
             const json_t *o =
                 json_object_get(json_array_get(actions, i), "obj");
@@ -167,7 +167,7 @@ json_t *orch_jobs(const json_t *service, const json_t *tasks,
     if (mode == NULL || !orch_is_job(service))
         return actions;
     tasks_now = json_copy((json_t *)tasks);
-    orch_jobs_common(service, tasks, now, tasks_now, actions);
+    orch_jobs_common(service, tasks, nodes, now, tasks_now, actions);
     if (strcmp(mode, "replicated-job") == 0)
         orch_jobs_replicated(service, tasks_now, now, actions);
     else

@@ -121,7 +121,7 @@ json_t *orch_replicated(const json_t *service, const json_t *tasks,
              * whose only task is shut down for good gets refilled. */
             size_t before = json_array_size(actions);
 
-            orch_restart_task(service, tasks, t, now, actions);
+            orch_restart_task(service, tasks, t, nodes, now, actions);
             if (json_array_size(actions) > before + 1)
                 json_array_append(
                     s->tasks,

@@ -278,11 +278,18 @@ static void test_replicated_invalid_nodes(void **state)
     assert_int_equal(count(acts, "create", "ready"), 4);
     assert_int_equal(count(acts, "create", "running"), 0);
     json_array_foreach(acts, i, a) {
+        const char *old;
+
         if (strcmp(op(a), "create") != 0)
             continue;
+        /* Lost with their node (down, removed): at once; moved off a
+         * node that is alive (drained, constraint): after the Delay. */
+        old = s_of(obj(a), "_Replaces");
         assert_int_equal(
             json_integer_value(json_object_get(obj(a), "_StartAt")),
-            NOW + 5 * SEC);
+            strcmp(old, "t000") == 0 || strcmp(old, "t003") == 0
+                ? NOW
+                : NOW + 5 * SEC);
         assert_null(json_object_get(obj(a), "NodeID"));
     }
     json_decref(acts);
@@ -418,6 +425,74 @@ static void test_restart_max_attempts(void **state)
     json_decref(acts);
 }
 
+/* The restart Delay (10 s here) paces tasks that failed or exited; a task
+ * lost with its node is replaced at once, and still counts as a restart. */
+static void test_restart_node_lost(void **state)
+{
+    struct fix *f = *state;
+    json_t *rp = json_object_get(tmpl(f), "RestartPolicy");
+    json_t *acts;
+    const json_t *a;
+    json_t *t;
+    size_t i;
+
+    json_object_set_new(rp, "Delay", json_integer(10 * SEC));
+    add_node(f, "n1", "ready", "active");
+    add_node(f, "n2", "down", "active");
+    add_task(f, 1, "n1", "failed", "running");    /* t000: failed */
+    add_task(f, 2, "n2", "running", "running");   /* t001: node down */
+    add_task(f, 3, "n2", "failed", "running");    /* t002: failed, then
+                                                     its node went down */
+    add_task(f, 4, "n9", "starting", "running");  /* t003: node removed */
+    acts = orch_restart(f->svc, f->tasks, f->nodes, NOW);
+    assert_int_equal(count(acts, "update", "shutdown"), 4);
+    assert_int_equal(count(acts, "create", "ready"), 4);
+    json_array_foreach(acts, i, a) {
+        const char *old;
+        int64_t at;
+
+        if (strcmp(op(a), "create") != 0)
+            continue;
+        old = s_of(obj(a), "_Replaces");
+        at = json_integer_value(json_object_get(obj(a), "_StartAt"));
+        if (strcmp(old, "t001") == 0 || strcmp(old, "t003") == 0)
+            assert_int_equal(at, NOW);
+        else
+            assert_int_equal(at, NOW + 10 * SEC);
+        assert_int_equal(
+            json_integer_value(json_object_get(obj(a), "_RestartedAt")),
+            NOW);
+    }
+    json_decref(acts);
+    /* orch_replicated takes the same path for the down node's task. */
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    assert_non_null(on_task(acts, "t001"));
+    json_array_foreach(acts, i, a) {
+        if (strcmp(op(a), "create") == 0 &&
+            strcmp(s_of(obj(a), "_Replaces"), "t001") == 0)
+            assert_int_equal(
+                json_integer_value(json_object_get(obj(a), "_StartAt")),
+                NOW);
+    }
+    json_decref(acts);
+    /* MaxAttempts still counts restarts after a node loss: one restart
+     * already in slot 2, at most one allowed. */
+    json_object_set_new(rp, "MaxAttempts", json_integer(1));
+    t = add_task(f, 2, "n2", "running", "running");
+    json_object_set_new(t, "_RestartedAt", json_integer(NOW - SEC));
+    acts = orch_restart(f->svc, f->tasks, f->nodes, NOW);
+    a = on_task(acts, json_string_value(json_object_get(t, "ID")));
+    assert_non_null(a);
+    assert_string_equal(s_of(obj(a), "DesiredState"), "shutdown");
+    json_array_foreach(acts, i, a) {
+        if (strcmp(op(a), "create") == 0)
+            assert_string_not_equal(s_of(obj(a), "_Replaces"),
+                                    json_string_value(
+                                        json_object_get(t, "ID")));
+    }
+    json_decref(acts);
+}
+
 static void test_start_delayed(void **state)
 {
     struct fix *f = *state;
@@ -517,6 +592,7 @@ int main(void)
         T(test_global_constraints_and_done),
         T(test_restart_conditions),
         T(test_restart_max_attempts),
+        T(test_restart_node_lost),
         T(test_start_delayed),
         T(test_history),
         T(test_dirty),
