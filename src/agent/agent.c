@@ -76,6 +76,7 @@ struct agent
     bool streaming;               /* scall in flight */
     bool fresh_stream;            /* no message on scall yet */
     struct rpc_call ucall;        /* a task status call */
+    struct rpc_call gcall;        /* the goodbye at agent_close */
     json_t *sending;              /* owned: ucall's body, or NULL */
     uv_timer_t tflush;            /* statuses batched this long */
     bool closing;
@@ -318,9 +319,16 @@ static void agent_on_stream_end(struct rpc_call *call, int status,
 
     UNUSED(body);
     a->streaming = false;
-    if (!a->closing && status != -ERR_CANCELED)
-        log_info(LOG_CLUSTER, "agent: assignments stream ended: %s",
-                 status ? call->err.msg : "by the manager");
+    if (a->closing || status == -ERR_CANCELED)
+        return;
+    log_info(LOG_CLUSTER, "agent: assignments stream ended: %s",
+             status ? call->err.msg : "by the manager");
+    /* The leader gives a node whose stream ends with its connection
+     * DISPATCHER_CONNLOSS_GRACE_MS to show it is alive: heartbeat now
+     * (which also reopens the stream) rather than after the period. Only
+     * after a stream that worked, so a refused one cannot loop. */
+    if (!a->fresh_stream && !a->busy)
+        agent_after(a, 0);
 }
 
 /* The heartbeat named the leader: keep the assignments stream open to
@@ -904,6 +912,44 @@ static void agent_on_timer_closed(uv_handle_t *h)
     agent_maybe_closed(a);
 }
 
+static void agent_on_goodbye(struct rpc_call *call, int status,
+                             json_t *body)
+{
+    struct agent *a = call->data;
+
+    UNUSED(body);
+    if (status != 0)
+        log_info(LOG_CLUSTER, "agent: goodbye to the leader not "
+                 "delivered: %s", call->err.msg);
+    else
+        log_info(LOG_CLUSTER, "agent: told the leader we leave for a "
+                 "restart");
+    agent_tasks_drop(a);
+    a->n_closing--;
+    agent_maybe_closed(a);
+}
+
+/* Tell the leader, over the assignments stream's connection, that this
+ * node leaves for a restart; then close that connection. False when
+ * there is no such connection (closed at once then). */
+static bool agent_goodbye(struct agent *a)
+{
+    struct err err;
+
+    if (a->tconn == NULL || !a->streaming ||
+        !rpc_client_is_connected(&a->tconn->client))
+        return false;
+    memset(&a->gcall, 0, sizeof(a->gcall));
+    a->gcall.data = a;
+    a->gcall.cb = agent_on_goodbye;
+    err_clear(&err);
+    if (rpc_client_call(&a->tconn->client, &a->gcall, "dispatcher.leaving",
+                        NULL, AGENT_GOODBYE_MS, &err) != 0)
+        return false;
+    a->n_closing++;
+    return true;
+}
+
 void agent_close(struct agent *a, void (*cb)(void *data), void *data)
 {
     if (a == NULL) {
@@ -918,7 +964,8 @@ void agent_close(struct agent *a, void (*cb)(void *data), void *data)
     uv_close((uv_handle_t *)&a->timer, agent_on_timer_closed);
     uv_close((uv_handle_t *)&a->tflush, agent_on_timer_closed);
     agent_drop_conn(a);
-    agent_tasks_drop(a);
+    if (!agent_goodbye(a))
+        agent_tasks_drop(a);
     agent_exec_free(a->exec);
     a->exec = NULL;
 }

@@ -36,6 +36,7 @@
 #define AGENT_MAX_PERIOD_MS 3600000u
 
 #define AGENT_FLUSH_MS 20u        /* task statuses batched this long */
+#define AGENT_GOODBYE_MS 200u     /* agent_close waits this long at most */
 
 struct agent;
 struct agent_exec_ops;
@@ -58,7 +59,11 @@ void agent_kick(struct agent *a);
 /* Heartbeats answered since the start (tests, diagnostics). */
 uint64_t agent_n_ok(const struct agent *a);
 /* Stop: the call in flight is canceled, the connection and timer closed;
- * cb fires once from the loop and a is freed. NULL a: cb fires at once. */
+ * cb fires once from the loop and a is freed. NULL a: cb fires at once.
+ * With an assignments stream open, the agent first tells the leader it is
+ * leaving for a restart ("dispatcher.leaving" on the stream's connection,
+ * at most AGENT_GOODBYE_MS), so the leader keeps the usual heartbeat
+ * expiry for this node rather than the connection-loss grace. */
 void agent_close(struct agent *a, void (*cb)(void *data), void *data);
 
 #endif

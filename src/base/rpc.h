@@ -304,6 +304,16 @@ void rpc_server_warn(const struct rpc_req *req, const struct err *err);
 int rpc_server_send(struct rpc_req *req, json_t *body, struct err *err);
 
 /*
+ * True when req's connection is gone for a reason other than a close on
+ * this side: the peer hung up (EOF, reset), its TLS failed or it broke
+ * the wire format. False while the connection is open (a CANCEL frame:
+ * the client gave up the call, not the connection) and after
+ * rpc_conn_close. Meant for cancel callbacks that must tell "the client
+ * is gone" from "the client gave up".
+ */
+bool rpc_server_peer_lost(const struct rpc_req *req);
+
+/*
  * Install the cancel callback. Returns false (nothing installed, cb will
  * not fire) when req was already canceled.
  */

@@ -165,6 +165,11 @@ void rpc_server_cancel(struct rpc_req *req)
         cb(req, req->cancel_data);
 }
 
+bool rpc_server_peer_lost(const struct rpc_req *req)
+{
+    return req->conn->failed && req->conn->why.code != ERR_CANCELED;
+}
+
 bool rpc_server_on_cancel(struct rpc_req *req, rpc_req_cancel_cb cb,
                           void *data)
 {

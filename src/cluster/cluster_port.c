@@ -1341,6 +1341,22 @@ static void cluster_port_dispatcher_task_status(struct rpc_req *req,
     rpc_server_fail(req, &err);
 }
 
+/* A node's agent stopping on purpose says so to the leader, over the
+ * connection of its assignments stream (never relayed). */
+static void cluster_port_dispatcher_leaving(struct rpc_req *req, void *data)
+{
+    struct cluster_port *p = data;
+    struct err err;
+
+    if (cluster_port_is_leader(p)) {
+        dispatcher_serve_leaving(p->c->dispatcher, req);
+        return;
+    }
+    err_set(&err, ERR_UNAVAILABLE,
+            "rpc error: code = Unavailable desc = dispatcher is stopped");
+    rpc_server_fail(req, &err);
+}
+
 /* --- a node renews its certificate for its desired role ----------------- */
 
 /* Served by the leader (a follower relays it once, naming the caller): a
@@ -1527,6 +1543,8 @@ static const struct rpc_method cluster_port_methods[] = {
      cluster_port_dispatcher_assignments},
     {"dispatcher.update_task_status", RPC_ROLE_NODE,
      cluster_port_dispatcher_task_status},
+    {"dispatcher.leaving", RPC_ROLE_NODE,
+     cluster_port_dispatcher_leaving},
     {"agent.logs", RPC_ROLE_MANAGER, cluster_port_agent_logs},
 };
 

@@ -21,6 +21,8 @@ struct dispatcher_node
     uv_timer_t timer;
     char id[IDS_LEN + 1];
     bool unknown;                 /* in the grace after a leader change */
+    bool leaving;                 /* said goodbye, no session since */
+    bool lost;                    /* in the connection-loss grace */
     struct dispatcher_node *prev, *next;
 };
 
@@ -516,6 +518,83 @@ void dispatcher_leader_changed(struct dispatcher *d)
     }
 }
 
+/* --- sessions and goodbyes --------------------------------------------- */
+
+/* The usual expiry of a tracked node, from now. */
+static void dispatcher_rearm(struct dispatcher *d, struct dispatcher_node *n,
+                             const struct store *s)
+{
+    dispatcher_arm(d, n,
+                   dispatcher_ms(dispatcher_choose_ns(d, s),
+                                 n->unknown ? DISPATCHER_GRACE_UNKNOWN
+                                            : DISPATCHER_GRACE));
+}
+
+void dispatcher__session_opened(struct dispatcher *d, const char *node_id)
+{
+    const struct store *s = d->closing ? NULL : d->ops.store(d->data);
+    struct dispatcher_node *n = dispatcher_find(d, node_id);
+
+    if (s == NULL || n == NULL)
+        return;
+    n->leaving = false;
+    if (n->lost) {
+        n->lost = false;
+        dispatcher_rearm(d, n, s);
+        log_info(LOG_CLUSTER, "dispatcher: node %s is back", node_id);
+    }
+}
+
+void dispatcher__conn_lost(struct dispatcher *d, const char *node_id)
+{
+    struct dispatcher_node *n;
+
+    if (d->closing || !d->leading)
+        return;
+    n = dispatcher_find(d, node_id);
+    if (n == NULL)
+        return;
+    if (n->leaving) {
+        log_info(LOG_CLUSTER, "dispatcher: node %s left for a restart; "
+                 "heartbeat expiry kept (%llu ms)", node_id,
+                 (unsigned long long)uv_timer_get_due_in(&n->timer));
+        return;
+    }
+    if (uv_timer_get_due_in(&n->timer) > DISPATCHER_CONNLOSS_GRACE_MS) {
+        n->lost = true;
+        dispatcher_arm(d, n, DISPATCHER_CONNLOSS_GRACE_MS);
+    }
+    log_info(LOG_CLUSTER, "dispatcher: node %s: connection lost without a "
+             "goodbye; down in %llu ms unless it comes back", node_id,
+             (unsigned long long)uv_timer_get_due_in(&n->timer));
+}
+
+int dispatcher_leaving(struct dispatcher *d, const char *node_id,
+                       struct err *err)
+{
+    const struct store *s;
+    struct dispatcher_node *n;
+
+    if (d != NULL && !d->closing)
+        dispatcher_leader_changed(d);
+    s = d != NULL && d->leading && !d->closing ? d->ops.store(d->data)
+                                               : NULL;
+    if (s == NULL)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "rpc error: code = Unavailable desc = dispatcher is "
+                       "stopped");
+    if (store_get(s, STORE_NODE, node_id) == NULL)
+        return err_set(err, ERR_NOTFOUND,
+                       "rpc error: code = NotFound desc = node not "
+                       "registered");
+    n = dispatcher_find(d, node_id);
+    if (n != NULL)
+        n->leaving = true;
+    log_info(LOG_CLUSTER, "dispatcher: node %s is leaving for a restart",
+             node_id);
+    return 0;
+}
+
 /* --- heartbeats --------------------------------------------------------- */
 
 int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
@@ -541,6 +620,7 @@ int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
                        "registered");
     n = dispatcher_track(d, node_id);
     n->unknown = false;
+    n->lost = false;
     period = dispatcher_choose_ns(d, s);
     dispatcher_arm(d, n, dispatcher_ms(period, DISPATCHER_GRACE));
     exp = dispatcher_expected(d, s, node_id);

@@ -18,6 +18,15 @@
  * sequence") and the dispatcher rebuilds it from the new object. Only
  * Status changes.
  *
+ * Connection loss (a departure from swarmkit, docs/ARCHITECTURE.md): when
+ * a node's assignments session ends because its connection to the leader
+ * closed, and the node did not say goodbye first ("dispatcher.leaving",
+ * sent by an agent that stops on purpose), its expiry is shortened to
+ * DISPATCHER_CONNLOSS_GRACE_MS: a daemon that was killed or crashed goes
+ * down in about a second instead of period x 3. A heartbeat or a new
+ * session within the grace restores the usual expiry; after a goodbye the
+ * usual expiry is kept (a daemon restarting is not down).
+ *
  * Everything runs on one uv loop. The dispatcher exists for the whole life
  * of the cluster object and is inert unless this manager leads.
  */
@@ -47,6 +56,10 @@ struct store;
 #define DISPATCHER_FLUSH_MS 100u        /* status writes batched this long */
 #define DISPATCHER_TICK_MS 250u         /* leader housekeeping */
 #define DISPATCHER_MAX_ACTIONS 200u     /* per entry (store's cap) */
+/* A node whose session to the leader ends without a goodbye (its
+ * connection closed: EOF, reset, TLS error) goes down this long after
+ * unless it heartbeats or opens a session again (shoal's own). */
+#define DISPATCHER_CONNLOSS_GRACE_MS 1000u
 
 #define DISPATCHER_MSG_DOWN "heartbeat failure"
 #define DISPATCHER_MSG_DOWN_UNKNOWN \
@@ -98,6 +111,15 @@ int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
 
 /* Nodes with a running expiry timer (tests, diagnostics). */
 size_t dispatcher_n_tracked(const struct dispatcher *d);
+
+/*
+ * node_id says goodbye: its agent is stopping for a restart (the daemon's
+ * normal shutdown). When its session then ends with the connection, the
+ * node keeps the usual heartbeat expiry instead of the connection-loss
+ * grace, until it opens a session again. Errors as dispatcher_heartbeat.
+ */
+int dispatcher_leaving(struct dispatcher *d, const char *node_id,
+                       struct err *err);
 
 /*
  * Close: timers are closed, pending writes dropped, a proposal in flight
@@ -168,8 +190,14 @@ struct dispatcher_session;
 struct dispatcher_session *dispatcher_session_open(
     struct dispatcher *d, const char *node_id,
     const struct dispatcher_session_ops *ops, void *data, struct err *err);
-/* The peer went away: forget the session (end does not fire). */
+/* The peer gave up its session (canceled the stream; its connection is
+ * still up): forget it (end does not fire). */
 void dispatcher_session_close(struct dispatcher_session *sess);
+/* The session ended with its connection (EOF, reset, TLS error): forget
+ * it as dispatcher_session_close does and, unless the node said goodbye
+ * (dispatcher_leaving), shorten its expiry to the connection-loss
+ * grace. */
+void dispatcher_session_lost(struct dispatcher_session *sess);
 /* Open sessions (tests, diagnostics). */
 size_t dispatcher_n_sessions(const struct dispatcher *d);
 
@@ -196,8 +224,10 @@ int dispatcher_update_task_status(struct dispatcher *d, const char *node_id,
 size_t dispatcher_n_task_updates(const struct dispatcher *d);
 
 /* The RPC methods on the leader: "dispatcher.assignments" (a server
- * stream) and "dispatcher.update_task_status", for the peer's node. */
+ * stream), "dispatcher.update_task_status" and "dispatcher.leaving", for
+ * the peer's node. */
 void dispatcher_serve_assignments(struct dispatcher *d, struct rpc_req *req);
+void dispatcher_serve_leaving(struct dispatcher *d, struct rpc_req *req);
 void dispatcher_serve_update_task_status(struct dispatcher *d,
                                          struct rpc_req *req);
 

@@ -14,6 +14,12 @@ const struct store *dispatcher__store(struct dispatcher *d);
 int dispatcher__propose(struct dispatcher *d, json_t *actions,
                         cluster_done_cb cb, void *cb_data, struct err *err);
 struct dispatcher_tasks *dispatcher__tasks(const struct dispatcher *d);
+/* node_id opened a session: it is alive (the usual expiry again) and no
+ * longer leaving. */
+void dispatcher__session_opened(struct dispatcher *d, const char *node_id);
+/* node_id's session ended with its connection: the connection-loss grace
+ * unless it said goodbye. */
+void dispatcher__conn_lost(struct dispatcher *d, const char *node_id);
 
 /* dispatcher_tasks.c */
 struct dispatcher_tasks *dispatcher_tasks_new(struct dispatcher *d,

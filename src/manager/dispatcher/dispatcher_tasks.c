@@ -296,6 +296,7 @@ struct dispatcher_session *dispatcher_session_open(
     }
     log_info(LOG_CLUSTER, "dispatcher: node %s opened its assignments",
              node_id);
+    dispatcher__session_opened(d, node_id);
     return sess;
 }
 
@@ -305,6 +306,19 @@ void dispatcher_session_close(struct dispatcher_session *sess)
         return;
     dispatcher_session_unlink(sess);
     dispatcher_session_free(sess);
+}
+
+void dispatcher_session_lost(struct dispatcher_session *sess)
+{
+    struct dispatcher *d;
+    char node_id[IDS_LEN + 1];
+
+    if (sess == NULL)
+        return;
+    d = sess->t->d;
+    snprintf(node_id, sizeof(node_id), "%s", sess->node_id);
+    dispatcher_session_close(sess);
+    dispatcher__conn_lost(d, node_id);
 }
 
 size_t dispatcher_n_sessions(const struct dispatcher *d)
@@ -641,7 +655,10 @@ static void dispatcher_rpc_canceled(struct rpc_req *req, void *data)
 {
     struct dispatcher_session *sess = data;
 
-    dispatcher_session_close(sess);
+    if (rpc_server_peer_lost(req))
+        dispatcher_session_lost(sess);
+    else
+        dispatcher_session_close(sess);
     rpc_server_reply(req, NULL);
 }
 
@@ -692,6 +709,18 @@ void dispatcher_serve_update_task_status(struct dispatcher *d,
     err_clear(&err);
     if (dispatcher_update_task_status(d, req->peer->node_id, req->body,
                                       &err) != 0) {
+        rpc_server_fail(req, &err);
+        return;
+    }
+    rpc_server_reply(req, NULL);
+}
+
+void dispatcher_serve_leaving(struct dispatcher *d, struct rpc_req *req)
+{
+    struct err err;
+
+    err_clear(&err);
+    if (dispatcher_leaving(d, req->peer->node_id, &err) != 0) {
         rpc_server_fail(req, &err);
         return;
     }

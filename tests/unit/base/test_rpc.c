@@ -49,6 +49,7 @@ struct fix
     struct rpc_req *parked[8];
     int n_parked;
     int n_canceled;          /* handler cancel callbacks */
+    int n_lost;              /* ... of which saw rpc_server_peer_lost */
     bool reply_in_cancel;
     /* tcp */
     uv_tcp_t *listener;
@@ -105,6 +106,8 @@ static void h_on_cancel(struct rpc_req *req, void *data)
 
     (void)data;
     F->n_canceled++;
+    if (rpc_server_peer_lost(req))
+        F->n_lost++;
     if (!F->reply_in_cancel)
         return;
     for (i = 0; i < F->n_parked; i++)
@@ -633,6 +636,7 @@ static void test_deadline(void **state)
     assert_non_null(strstr(t.msg, "slow"));
     /* the server is told and stops */
     assert_true(run_until(one_canceled, 2000));
+    assert_int_equal(F->n_lost, 0); /* a CANCEL frame, the conn is up */
     /* the late answer is dropped */
     rpc_server_reply(F->parked[0], NULL);
     F->parked[0] = NULL;
@@ -674,6 +678,8 @@ static void test_stream_cancel(void **state)
     assert_int_equal(t.status, -ERR_CANCELED);
     assert_int_equal(t.n_msgs, 1);
     assert_true(run_until(one_canceled, 2000));
+    /* the client gave up the call, not the connection */
+    assert_int_equal(F->n_lost, 0);
     /* sending after the cancel tells the handler to stop */
     assert_int_equal(rpc_server_send(F->parked[0], NULL, &err),
                      -ERR_CANCELED);
@@ -834,6 +840,7 @@ static void test_async_reply_after_disconnect(void **state)
     assert_true(run_until(b_closed_once, 2000));
     assert_int_equal(F->b_why, ERR_UNAVAILABLE);
     assert_int_equal(F->n_canceled, 2); /* each handler told once */
+    assert_int_equal(F->n_lost, 2);     /* the peer hung up */
     /* the conn is gone for its owner; the handlers still answer */
     assert_int_equal(rpc_server_send(F->parked[1], NULL, &err),
                      -ERR_CANCELED);

@@ -791,6 +791,90 @@ static void test_task_status_batching_and_permissions(void **state)
     fake_finish(&f, d);
 }
 
+/* Connection loss: a session that ends with its connection, without a
+ * goodbye, puts the node down after DISPATCHER_CONNLOSS_GRACE_MS (the
+ * period is 10 s here, so expiry alone would take 30 s); a goodbye, a
+ * heartbeat or a new session within the grace, or a stream the node
+ * canceled itself, keep it up. Each phase waits for a witness node that
+ * lost its connection at the same moment to go down: the others had the
+ * same grace and did not. */
+static void test_connection_loss(void **state)
+{
+    struct fake f;
+    struct dispatcher *d;
+    struct dispatcher_session *sa;
+    struct dispatcher_session *sb;
+    struct dispatcher_session *sc;
+    struct sess_log la = {json_array(), 0, {0}, 0};
+    struct sess_log lb = {json_array(), 0, {0}, 0};
+    struct sess_log lc = {json_array(), 0, {0}, 0};
+    struct want w = {C, "down"};
+    struct want wb = {B, "ready"};
+    struct err err;
+
+    (void)state;
+    fake_init(&f, 10000);
+    d = fake_dispatcher(&f);
+    f.leader = f.ready = f.auto_commit = true;
+    dispatcher_leader_changed(d);
+    heartbeat(d, A, "10.0.0.1");
+    heartbeat(d, B, "10.0.0.2");
+    heartbeat(d, C, "10.0.0.3");
+    assert_true(run_until(&f, is_state, &wb, 2000));
+    err_clear(&err);
+    assert_int_equal(dispatcher_leaving(d, "nope", &err), -ERR_NOTFOUND);
+    sa = dispatcher_session_open(d, A, &sess_ops, &la, &err);
+    sb = dispatcher_session_open(d, B, &sess_ops, &lb, &err);
+    sc = dispatcher_session_open(d, C, &sess_ops, &lc, &err);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_non_null(sc);
+    /* A says goodbye then goes; B's connection drops and it heartbeats
+     * at once; C just goes. */
+    assert_int_equal(dispatcher_leaving(d, A, &err), 0);
+    dispatcher_session_lost(sa);
+    dispatcher_session_lost(sb);
+    heartbeat(d, B, "10.0.0.2");
+    dispatcher_session_lost(sc);
+    assert_int_equal(dispatcher_n_sessions(d), 0);
+    assert_true(run_until(&f, is_state, &w, 3000));
+    assert_string_equal(message_of(&f, C), DISPATCHER_MSG_DOWN);
+    assert_string_equal(state_of(&f, A), "ready");
+    assert_string_equal(state_of(&f, B), "ready");
+    assert_int_equal(dispatcher_n_tracked(d), 2);
+    assert_int_equal(la.ended + lb.ended + lc.ended, 0);
+
+    /* C comes back. A opens a session (no longer leaving) and loses it
+     * without a goodbye: the witness. B cancels its stream (connection
+     * up); C loses its connection and opens a new session at once. */
+    heartbeat(d, C, "10.0.0.3");
+    w.state = "ready";
+    assert_true(run_until(&f, is_state, &w, 2000));
+    sa = dispatcher_session_open(d, A, &sess_ops, &la, &err);
+    sb = dispatcher_session_open(d, B, &sess_ops, &lb, &err);
+    sc = dispatcher_session_open(d, C, &sess_ops, &lc, &err);
+    assert_non_null(sa);
+    assert_non_null(sb);
+    assert_non_null(sc);
+    dispatcher_session_close(sb);
+    dispatcher_session_lost(sc);
+    sc = dispatcher_session_open(d, C, &sess_ops, &lc, &err);
+    assert_non_null(sc);
+    dispatcher_session_lost(sa);
+    w.id = A;
+    w.state = "down";
+    assert_true(run_until(&f, is_state, &w, 3000));
+    assert_string_equal(state_of(&f, B), "ready");
+    assert_string_equal(state_of(&f, C), "ready");
+    assert_int_equal(dispatcher_n_sessions(d), 1);
+    assert_int_equal(f.n_failed, 0);
+    fake_finish(&f, d);
+    assert_int_equal(lc.ended, 1); /* the close ended C's session */
+    json_decref(la.msgs);
+    json_decref(lb.msgs);
+    json_decref(lc.msgs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_stop_and_close_with_proposal_in_flight),
         cmocka_unit_test(test_assignments_complete_then_incremental),
         cmocka_unit_test(test_task_status_batching_and_permissions),
+        cmocka_unit_test(test_connection_loss),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
