@@ -203,7 +203,7 @@ else
     BUILD_NOTE="$BUILD_DIR/shoal (existing build)"
   else
     log "build: make BUILD=$BUILD_DIR EXTRA_CFLAGS='$BENCH_CFLAGS' $BUILD_DIR/shoal"
-    if make -C "$ROOT" -j"$(nproc)" BUILD="$BUILD_DIR" "EXTRA_CFLAGS=$BENCH_CFLAGS" "$BUILD_DIR/shoal" >"$RAW/build.log" 2>&1; then
+    if make -C "$ROOT" -j"$(nproc)" BUILD="$BUILD_DIR" "EXTRA_CFLAGS=$BENCH_CFLAGS" "$BUILD_DIR/shoal" "$BUILD_DIR/shoal-monitor" >"$RAW/build.log" 2>&1; then
       BUILD_NOTE="$BUILD_DIR/shoal (make BUILD=$BUILD_DIR EXTRA_CFLAGS='$BENCH_CFLAGS')"
     else
       tail -n 25 "$RAW/build.log" >&2

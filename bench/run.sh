@@ -203,7 +203,7 @@ build_shoal() {
   fi
   local mk=(make -C "$ROOT" -j"$(nproc)" BUILD="$BUILD_DIR" "EXTRA_CFLAGS=$BENCH_CFLAGS")
   log "build: make BUILD=$BUILD_DIR EXTRA_CFLAGS='$BENCH_CFLAGS' $BUILD_DIR/shoal"
-  if "${mk[@]}" "$BUILD_DIR/shoal" >"$RAW/build.log" 2>&1; then
+  if "${mk[@]}" "$BUILD_DIR/shoal" "$BUILD_DIR/shoal-monitor" >"$RAW/build.log" 2>&1; then
     BUILD_NOTE="$BUILD_DIR/shoal (make BUILD=$BUILD_DIR EXTRA_CFLAGS='$BENCH_CFLAGS')"; return
   fi
   tail -n 25 "$RAW/build.log" >&2
