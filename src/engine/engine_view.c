@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/jfilter.h"
 #include "engine/engine_int.h"
 
 void engine_view_now(char out[ENGINE_TIME_LEN])
@@ -352,55 +353,6 @@ json_t *engine_view_summary(const struct engine_ctr *c, double now)
     return out;
 }
 
-static bool engine_view_any(const json_t *filters, const char *key,
-                            const char *v, bool prefix)
-{
-    json_t *vals = json_object_get(filters, key);
-    json_t *want;
-    size_t i;
-
-    if (json_array_size(vals) == 0)
-        return true;
-    json_array_foreach(vals, i, want) {
-        const char *w = json_string_value(want);
-
-        if (w == NULL)
-            continue;
-        if (prefix ? strncmp(v, w, strlen(w)) == 0 : strcmp(v, w) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool engine_view_labels(const json_t *filters, const json_t *labels)
-{
-    json_t *want;
-    size_t i;
-
-    json_array_foreach(json_object_get(filters, "label"), i, want) {
-        const char *w = json_string_value(want);
-        const char *eq = w ? strchr(w, '=') : NULL;
-        char key[256];
-        const char *have;
-
-        if (w == NULL)
-            return false;
-        if (eq == NULL) {
-            if (json_object_get(labels, w) == NULL)
-                return false;
-            continue;
-        }
-        if ((size_t)(eq - w) >= sizeof(key))
-            return false;
-        memcpy(key, w, (size_t)(eq - w));
-        key[eq - w] = '\0';
-        have = json_string_value(json_object_get(labels, key));
-        if (have == NULL || strcmp(have, eq + 1) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* Docker's name filter is a regular-expression search; plain substrings
  * cover what users type. */
 static bool engine_view_name_match(const json_t *filters, const char *name)
@@ -482,14 +434,14 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
 
     if (filters == NULL)
         return true;
-    if (!engine_view_any(filters, "id", c->id, true))
+    if (!jfilter_any(filters, "id", c->id, true))
         return false;
     if (!engine_view_name_match(filters, c->name))
         return false;
-    if (!engine_view_labels(filters,
-                            json_object_get(c->config, "Labels")))
+    if (!jfilter_labels(filters, "label",
+                        json_object_get(c->config, "Labels")))
         return false;
-    if (!engine_view_any(filters, "status", engine_view_ctr_status(c),
+    if (!jfilter_any(filters, "status", engine_view_ctr_status(c),
                          false))
         return false;
     vals = json_object_get(filters, "exited");
@@ -497,7 +449,7 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
         if (c->status != ENGINE_EXITED || c->restarting)
             return false;
         snprintf(code, sizeof(code), "%d", c->exit_code);
-        if (!engine_view_any(filters, "exited", code, false))
+        if (!jfilter_any(filters, "exited", code, false))
             return false;
     }
     vals = json_object_get(filters, "ancestor");
