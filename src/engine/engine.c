@@ -149,6 +149,8 @@ void engine_close(struct engine *e, void (*cb)(void *data), void *data)
     e->close_cb = cb;
     e->close_data = data;
     engine_logs_close_all(e);
+    for (c = e->ctrs; c != NULL; c = c->next)
+        engine_health_stop(c, false);
     engine_exec_free_all(e);
     for (c = e->ctrs; c != NULL; c = c->next) {
         struct engine_waiter *w;

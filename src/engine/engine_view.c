@@ -111,7 +111,14 @@ void engine_view_status_text(const struct engine_ctr *c, double now,
     case ENGINE_RUNNING:
         t = engine_view_parse_time(c->started_at);
         engine_view_human(t < 0 ? 0 : now - t, human, sizeof(human));
-        snprintf(out, cap, "Up %s", human);
+        if (c->health == NULL)
+            snprintf(out, cap, "Up %s", human);
+        else if (strcmp(engine_health_status(c->health),
+                        ENGINE_HEALTH_STARTING) == 0)
+            snprintf(out, cap, "Up %s (health: starting)", human);
+        else
+            snprintf(out, cap, "Up %s (%s)", human,
+                     engine_health_status(c->health));
         return;
     case ENGINE_REMOVING:
         snprintf(out, cap, "Removal In Progress");
@@ -180,7 +187,7 @@ struct engine_ctr *engine_view_lookup(struct engine *e, const char *ref,
 
 static json_t *engine_view_state(const struct engine_ctr *c)
 {
-    return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, "
+    json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, "
                      "s:s}",
                      "Status", engine_view_ctr_status(c), "Running",
                      c->status == ENGINE_RUNNING || c->restarting, "Paused",
@@ -190,6 +197,10 @@ static json_t *engine_view_state(const struct engine_ctr *c)
                      "ExitCode", c->exit_code, "Error",
                      c->error ? c->error : "", "StartedAt", c->started_at,
                      "FinishedAt", c->finished_at);
+
+    if (c->health != NULL)
+        json_object_set_new(st, "Health", json_deep_copy(c->health));
+    return st;
 }
 
 /* Mounts as inspect and ps show them, from Binds, Mounts and Tmpfs. */
@@ -379,7 +390,8 @@ static bool engine_view_name_match(const json_t *filters, const char *name)
 int engine_view_check_filters(const json_t *filters, struct err *err)
 {
     static const char *const keys[] = {"name", "id", "label", "status",
-                                       "exited", "ancestor", NULL};
+                                       "exited", "ancestor", "health",
+                                       NULL};
     const char *key;
     json_t *v;
     size_t i;
@@ -406,6 +418,21 @@ int engine_view_check_filters(const json_t *filters, struct err *err)
                     return err_set(err, ERR_INVALID,
                                    "invalid filter 'status=%s'",
                                    st ? st : "");
+            }
+        }
+        if (strcmp(key, "health") == 0) {
+            json_array_foreach(v, i, s) {
+                const char *h = json_string_value(s);
+
+                if (h == NULL ||
+                    (strcmp(h, ENGINE_HEALTH_STARTING) != 0 &&
+                     strcmp(h, ENGINE_HEALTH_HEALTHY) != 0 &&
+                     strcmp(h, ENGINE_HEALTH_UNHEALTHY) != 0 &&
+                     strcmp(h, "none") != 0))
+                    return err_set(err, ERR_INVALID,
+                                   "Unrecognised filter value for health: "
+                                   "%s",
+                                   h ? h : "");
             }
         }
         if (strcmp(key, "exited") == 0) {
@@ -443,6 +470,9 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
         return false;
     if (!jfilter_any(filters, "status", engine_view_ctr_status(c),
                          false))
+        return false;
+    if (!jfilter_any(filters, "health", engine_health_status(c->health),
+                     false))
         return false;
     vals = json_object_get(filters, "exited");
     if (json_array_size(vals) > 0) {
