@@ -97,7 +97,8 @@ struct engine_ctr
 struct engine_sub
 {
     struct engine_sub *next;
-    engine_event_fn fn;
+    engine_event_fn fn;              /* NULL: unsubscribed during an emit,
+                                        freed after it */
     void *data;
 };
 
@@ -129,6 +130,7 @@ struct engine
     struct runtime *rt;              /* owned */
     struct engine_ctr *ctrs;         /* owned list */
     struct engine_sub *subs;         /* owned list */
+    int emitting;                    /* engine_emit calls in progress */
     struct engine_exec *execs;       /* owned list */
     struct engine_logs *follows;     /* owned list: logs -f in progress */
     struct engine_attach *attaches;  /* owned list */
