@@ -16,10 +16,6 @@
 #include "base/mem.h"
 #include "engine/image_store.h"
 
-/* Docker's HealthConfig defaults (ns). */
-#define AGENT_ENGINE__NS_PER_MS 1000000LL
-#define AGENT_ENGINE__INTERVAL (30000LL * AGENT_ENGINE__NS_PER_MS)
-#define AGENT_ENGINE__RETRIES 3
 /* <data-root>/secrets/<task id>: a tmpfs per task with secrets or
  * configs, mounted while the task lives on this node. */
 static char *agent_engine_files_dir(void *data, const char *task_id)
@@ -191,134 +187,56 @@ static void agent_engine_unsubscribe(void *data, void *sub)
     engine_unsubscribe(data, sub);
 }
 
-/* --- health probes ------------------------------------------------------ */
+/* --- health ------------------------------------------------------------- */
 
-/* One container's health checks: an exec of the test every Interval;
- * Retries failures in a row (outside StartPeriod) make it unhealthy. */
+/* The engine checks a container's health (engine_health.c); the agent
+ * follows its health_status events. */
 struct agent_engine_health
 {
     struct engine *e;
     char *cid;                    /* owned */
-    json_t *cmd;                  /* owned: the probe's argv */
-    int64_t interval_ms;
-    int64_t start_period_ms;
-    int retries;
-    int failures;
-    int status;                   /* -1 unknown, 0 unhealthy, 1 healthy */
-    uint64_t started;             /* uv_now at the watch's start */
-    uv_timer_t timer;
-    struct engine_exec *exec;     /* the probe running, or NULL */
+    void *sub;                    /* the engine subscription */
     void (*fn)(void *fn_data, bool healthy);
     void *fn_data;
 };
 
-static void agent_engine_health_probe(uv_timer_t *t);
-
-static void agent_engine_health_set(struct agent_engine_health *h,
-                                    bool healthy)
-{
-    if (h->status == (int)healthy)
-        return;
-    h->status = healthy;
-    h->fn(h->fn_data, healthy);
-}
-
-static void agent_engine_health_on_exit(void *data, int code)
+static void agent_engine_health_event(void *data, const char *action,
+                                      const char *id, const json_t *attrs)
 {
     struct agent_engine_health *h = data;
-    bool starting = uv_now(h->timer.loop) - h->started <
-                    (uint64_t)h->start_period_ms;
 
-    h->exec = NULL;
-    if (code == 0) {
-        h->failures = 0;
-        agent_engine_health_set(h, true);
-    } else if (!starting && ++h->failures >= h->retries) {
-        agent_engine_health_set(h, false);
-    }
-    /* fn may have stopped the watch: the timer is then closing */
-    if (!uv_is_closing((uv_handle_t *)&h->timer))
-        uv_timer_start(&h->timer, agent_engine_health_probe,
-                       (uint64_t)h->interval_ms, 0);
-}
-
-static void agent_engine_health_probe(uv_timer_t *t)
-{
-    struct agent_engine_health *h = t->data;
-    json_t *body = json_pack("{s:O, s:b, s:b}", "Cmd", h->cmd,
-                             "AttachStdout", 1, "AttachStderr", 1);
-    struct err err;
-    char *id = NULL;
-    bool tty;
-
-    err_clear(&err);
-    if (engine_exec_create(h->e, h->cid, body, &id, &err) == 0)
-        h->exec = engine_exec_start(h->e, id, &tty, NULL,
-                                    agent_engine_health_on_exit, h, &err);
-    json_decref(body);
-    free(id);
-    if (h->exec == NULL)
-        agent_engine_health_on_exit(h, -1);
+    (void)attrs;
+    if (strcmp(id, h->cid) != 0)
+        return;
+    if (strcmp(action, "health_status: healthy") == 0)
+        h->fn(h->fn_data, true);
+    else if (strcmp(action, "health_status: unhealthy") == 0)
+        h->fn(h->fn_data, false);
 }
 
 static void *agent_engine_health_watch(void *data, const char *id,
-                                       const json_t *hc,
                                        void (*fn)(void *fn_data,
                                                   bool healthy),
                                        void *fn_data)
 {
-    const json_t *test = json_object_get(hc, "Test");
-    const char *kind = json_string_value(json_array_get(test, 0));
     struct agent_engine_health *h;
-    json_t *cmd;
-    json_t *iv = json_object_get(hc, "Interval");
-    json_t *rt = json_object_get(hc, "Retries");
-    json_t *sp = json_object_get(hc, "StartPeriod");
-    size_t i;
+    struct err err;
+    json_t *info;
+    bool has;
 
-    if (kind == NULL || strcmp(kind, "NONE") == 0 ||
-        json_array_size(test) < 2)
+    err_clear(&err);
+    info = engine_container_inspect(data, id, &err);
+    has = json_object_get(json_object_get(info, "State"), "Health") != NULL;
+    json_decref(info);
+    if (!has)
         return NULL;
-    if (strcmp(kind, "CMD-SHELL") == 0) {
-        cmd = json_pack("[s, s, O]", "/bin/sh", "-c",
-                        json_array_get(test, 1));
-    } else if (strcmp(kind, "CMD") == 0) {
-        cmd = json_array();
-        for (i = 1; i < json_array_size(test); i++)
-            json_array_append(cmd, json_array_get(test, i));
-    } else {
-        return NULL;
-    }
     h = xcalloc(1, sizeof(*h));
     h->e = data;
     h->cid = xstrdup(id);
-    h->cmd = cmd;
-    h->interval_ms = (json_integer_value(iv) > 0 ? json_integer_value(iv)
-                                                 : AGENT_ENGINE__INTERVAL) /
-                     AGENT_ENGINE__NS_PER_MS;
-    if (h->interval_ms < 1)
-        h->interval_ms = 1;
-    h->start_period_ms = json_integer_value(sp) / AGENT_ENGINE__NS_PER_MS;
-    h->retries = json_integer_value(rt) > 0 ? (int)json_integer_value(rt)
-                                            : AGENT_ENGINE__RETRIES;
-    h->status = -1;
     h->fn = fn;
     h->fn_data = fn_data;
-    uv_timer_init(engine_loop(h->e), &h->timer);
-    h->timer.data = h;
-    h->started = uv_now(h->timer.loop);
-    uv_timer_start(&h->timer, agent_engine_health_probe,
-                   (uint64_t)h->interval_ms, 0);
+    h->sub = engine_subscribe(h->e, agent_engine_health_event, h);
     return h;
-}
-
-static void agent_engine_health_on_closed(uv_handle_t *handle)
-{
-    struct agent_engine_health *h = handle->data;
-
-    json_decref(h->cmd);
-    free(h->cid);
-    free(h);
 }
 
 static void agent_engine_health_stop(void *data, void *watch)
@@ -326,10 +244,9 @@ static void agent_engine_health_stop(void *data, void *watch)
     struct agent_engine_health *h = watch;
 
     (void)data;
-    if (h->exec != NULL)
-        engine_exec_detach(h->exec);
-    h->exec = NULL;
-    uv_close((uv_handle_t *)&h->timer, agent_engine_health_on_closed);
+    engine_unsubscribe(h->e, h->sub);
+    free(h->cid);
+    free(h);
 }
 
 const struct agent_exec_ops agent_engine_ops = {

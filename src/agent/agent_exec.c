@@ -201,6 +201,7 @@ static json_t *agent_exec_create_body(const struct agent_exec *x,
         {"Dir", "WorkingDir"},    {"User", "User"},
         {"Hostname", "Hostname"}, {"TTY", "Tty"},
         {"OpenStdin", "OpenStdin"}, {"StopSignal", "StopSignal"},
+        {"Healthcheck", "Healthcheck"},
     };
     size_t i;
 
@@ -335,12 +336,8 @@ static void agent_exec_on_started(void *data, int status,
     }
     if (t->state == STORE_TASK_STARTING && x->ops.health_watch != NULL &&
         t->health == NULL)
-        t->health = x->ops.health_watch(
-            x->ops_data, t->cid,
-            json_object_get(json_object_get(json_object_get(t->task, "Spec"),
-                                            "ContainerSpec"),
-                            "Healthcheck"),
-            agent_exec_on_health, t);
+        t->health = x->ops.health_watch(x->ops_data, t->cid,
+                                        agent_exec_on_health, t);
     /* with a healthcheck: running once healthy */
     if (t->state == STORE_TASK_STARTING && t->health == NULL)
         agent_exec_report(x, t, STORE_TASK_RUNNING, "started", NULL, -1,

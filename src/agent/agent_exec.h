@@ -57,11 +57,13 @@ struct agent_exec_ops
      * owner then calls agent_exec_event itself). */
     void *(*subscribe)(void *data, engine_event_fn fn, void *fn_data);
     void (*unsubscribe)(void *data, void *sub);
-    /* Optional (NULL: no health checks). Probe a started container per
-     * hc (a HealthConfig, borrowed): fn(fn_data, healthy) on each change
-     * of its health. A handle for health_stop (which must be called
-     * once; fn never fires after it), or NULL when hc runs no test. */
-    void *(*health_watch)(void *data, const char *id, const json_t *hc,
+    /* Optional (NULL: no health checks). Watch the health of a started
+     * container as its engine checks it (its Config.Healthcheck: the
+     * task's, else the image's): fn(fn_data, healthy) on each change to
+     * healthy or unhealthy. A handle for health_stop (which must be
+     * called once; fn never fires after it), or NULL when the container
+     * has no healthcheck. */
+    void *(*health_watch)(void *data, const char *id,
                           void (*fn)(void *fn_data, bool healthy),
                           void *fn_data);
     void (*health_stop)(void *data, void *watch);

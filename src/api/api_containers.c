@@ -123,7 +123,8 @@ void api_containers_create(struct api_req *req)
 void api_containers_list(struct api_req *req)
 {
     static const char *const keys[] = {"name", "id", "label", "status",
-                                       "exited", "ancestor", NULL};
+                                       "exited", "ancestor", "health",
+                                       NULL};
     struct err err;
     json_t *filters;
     json_t *out;

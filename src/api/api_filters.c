@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api_int.h"
+#include "base/jfilter.h"
 
 json_t *api_filters_parse(const struct api_req *req,
                           const char *const *allowed, struct err *err)
@@ -75,63 +76,19 @@ bad:
     return out;
 }
 
-static bool api_filters_any(const json_t *filters, const char *key,
-                            const char *v, bool prefix)
-{
-    json_t *vals = json_object_get(filters, key);
-    json_t *want;
-    size_t i;
-
-    if (json_array_size(vals) == 0)
-        return true;
-    if (v == NULL)
-        return false;
-    json_array_foreach(vals, i, want) {
-        const char *w = json_string_value(want);
-
-        if (prefix ? strncmp(v, w, strlen(w)) == 0 : strcmp(v, w) == 0)
-            return true;
-    }
-    return false;
-}
-
 bool api_filters_match(const json_t *filters, const char *key, const char *v)
 {
-    return api_filters_any(filters, key, v, false);
+    return jfilter_any(filters, key, v, false);
 }
 
 bool api_filters_match_prefix(const json_t *filters, const char *key,
                               const char *v)
 {
-    return api_filters_any(filters, key, v, true);
+    return jfilter_any(filters, key, v, true);
 }
 
 bool api_filters_match_labels(const json_t *filters, const char *key,
                               const json_t *labels)
 {
-    json_t *vals = json_object_get(filters, key);
-    json_t *want;
-    size_t i;
-
-    /* Every label filter must match (Docker ANDs label filters). */
-    json_array_foreach(vals, i, want) {
-        const char *w = json_string_value(want);
-        const char *eq = strchr(w, '=');
-        char name[256];
-        const char *have;
-
-        if (eq == NULL) {
-            if (json_object_get(labels, w) == NULL)
-                return false;
-            continue;
-        }
-        if ((size_t)(eq - w) >= sizeof(name))
-            return false;
-        memcpy(name, w, (size_t)(eq - w));
-        name[eq - w] = '\0';
-        have = json_string_value(json_object_get(labels, name));
-        if (have == NULL || strcmp(have, eq + 1) != 0)
-            return false;
-    }
-    return true;
+    return jfilter_labels(filters, key, labels);
 }

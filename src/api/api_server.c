@@ -16,6 +16,7 @@
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/utf8.h"
 #include "cluster/cluster.h"
 #include "version.h"
 
@@ -713,68 +714,10 @@ void api_reply_empty(struct api_req *req, int status)
              "", 0, NULL);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
- * (overlong forms, surrogates and code points over U+10FFFF included). */
-static size_t api_utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    size_t i;
-    unsigned cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
-}
-
-/* s with every byte that is not part of valid UTF-8 replaced by U+FFFD,
- * as Go's JSON encoder does (messages quote what clients sent). Caller
- * frees. */
-static char *api_utf8_fix(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    struct buf out;
-
-    buf_init(&out, (size_t)-1);
-    while (*p != '\0') {
-        size_t n = api_utf8_seq(p);
-
-        if (n == 0) {
-            buf_append(&out, "\xef\xbf\xbd", 3);
-            p++;
-        } else {
-            buf_append(&out, p, n);
-            p += n;
-        }
-    }
-    buf_append(&out, "", 1);
-    return buf_detach(&out, NULL);
-}
-
 void api_reply_err(struct api_req *req, const struct err *err)
 {
     int status = err_http_status(err->code);
-    char *msg = api_utf8_fix(err->msg);
+    char *msg = utf8_fix(err->msg, strlen(err->msg), NULL);
     json_t *body = json_pack("{s:s}", "message", msg);
 
     free(msg);

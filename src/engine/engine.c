@@ -149,6 +149,8 @@ void engine_close(struct engine *e, void (*cb)(void *data), void *data)
     e->close_cb = cb;
     e->close_data = data;
     engine_logs_close_all(e);
+    for (c = e->ctrs; c != NULL; c = c->next)
+        engine_health_stop(c, false);
     engine_exec_free_all(e);
     for (c = e->ctrs; c != NULL; c = c->next) {
         struct engine_waiter *w;
@@ -186,6 +188,12 @@ void engine_unsubscribe(struct engine *e, void *sub)
 {
     struct engine_sub **pp;
 
+    /* a subscriber may drop itself or another one from an event: the
+     * list being walked stays intact until the walk ends */
+    if (e->emitting > 0) {
+        ((struct engine_sub *)sub)->fn = NULL;
+        return;
+    }
     for (pp = &e->subs; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == sub) {
             *pp = ((struct engine_sub *)sub)->next;
@@ -202,7 +210,7 @@ void engine_emit(struct engine *e, const char *action,
     json_t *attrs = json_object();
     json_t *labels = json_object_get(c->config, "Labels");
     struct engine_sub *s;
-    struct engine_sub *next;
+    struct engine_sub **pp;
 
     if (json_is_object(labels))
         json_object_update(attrs, labels);
@@ -214,9 +222,20 @@ void engine_emit(struct engine *e, const char *action,
     if (extra_key != NULL)
         json_object_set_new(attrs, extra_key, json_string(extra_val));
     log_info(LOG_MAIN, "container %s %s (%s)", action, c->id, c->name + 1);
-    for (s = e->subs; s != NULL; s = next) {
-        next = s->next;
-        s->fn(s->data, action, c->id, attrs);
+    e->emitting++;
+    for (s = e->subs; s != NULL; s = s->next) {
+        if (s->fn != NULL)
+            s->fn(s->data, action, c->id, attrs);
     }
     json_decref(attrs);
+    if (--e->emitting > 0)
+        return;
+    for (pp = &e->subs; (s = *pp) != NULL;) {
+        if (s->fn != NULL) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        free(s);
+    }
 }

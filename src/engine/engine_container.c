@@ -402,6 +402,7 @@ static void engine_container_on_started(void *data, int status,
     free(c->error);
     c->error = xstrdup("");
     engine_view_now(c->started_at);
+    engine_health_start(c, false);
     {
         struct err serr;
 
@@ -677,6 +678,7 @@ static void engine_container_exited(struct engine_ctr *c, int code,
         c->error = xstrdup(error);
     }
     engine_container_stop_timer(c);
+    engine_health_stop(c, true);
     err_clear(&err);
     if (runtime_delete(e->rt, c->id, &err) != 0)
         log_warn(LOG_MAIN, "container %s: %s", c->id, err.msg);
@@ -750,6 +752,7 @@ void engine_container_recover(struct engine *e, struct engine_ctr *c)
         c->pid = pid;
         log_info(LOG_MAIN, "container %s still running (pid %d)", c->id,
                  (int)pid);
+        engine_health_start(c, true);
         return;
     }
     if (rv < 0) {
@@ -1013,6 +1016,7 @@ static void engine_container_do_remove(struct engine_ctr *c)
     char *cdir = engine_container_cdir(c);
 
     c->status = ENGINE_REMOVING;
+    engine_health_stop(c, false);
     engine_container_stop_timer(c);
     engine_container_cancel_restart(c);
     engine_container_unmount(c);

@@ -266,6 +266,35 @@ static void engine_exec_free(struct engine_exec *x)
     free(x);
 }
 
+void engine_exec_kill(struct engine *e, const char *exec_id)
+{
+    struct engine_exec *x;
+
+    for (x = e->execs; x != NULL; x = x->next) {
+        if (strcmp(x->id, exec_id) == 0 && x->rx != NULL) {
+            runtime_exec_kill(x->rx);
+            return;
+        }
+    }
+}
+
+void engine_exec_forget(struct engine *e, const char *exec_id)
+{
+    struct engine_exec **pp;
+
+    for (pp = &e->execs; *pp != NULL; pp = &(*pp)->next) {
+        struct engine_exec *x = *pp;
+
+        if (strcmp(x->id, exec_id) == 0) {
+            *pp = x->next;
+            x->out = NULL;
+            x->exit_fn = NULL;
+            engine_exec_free(x);
+            return;
+        }
+    }
+}
+
 void engine_exec_container_gone(struct engine *e, const char *id)
 {
     struct engine_exec **pp = &e->execs;

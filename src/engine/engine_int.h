@@ -45,6 +45,8 @@ enum {
     ENGINE_WAIT_STOP,     /* the exit, for stop/restart (cb status 0) */
 };
 
+struct engine_health_mon;
+
 struct engine_ctr
 {
     struct engine_ctr *next;
@@ -86,12 +88,17 @@ struct engine_ctr
     bool early_oom;
     char early_finished[ENGINE_TIME_LEN];
     bool gone;                       /* removed (unlinked) */
+    json_t *health;                  /* owned: State.Health, NULL until
+                                        a start with a healthcheck */
+    struct engine_health_mon *hmon;  /* owned: its probes, while it runs
+                                        with a healthcheck */
 };
 
 struct engine_sub
 {
     struct engine_sub *next;
-    engine_event_fn fn;
+    engine_event_fn fn;              /* NULL: unsubscribed during an emit,
+                                        freed after it */
     void *data;
 };
 
@@ -123,6 +130,7 @@ struct engine
     struct runtime *rt;              /* owned */
     struct engine_ctr *ctrs;         /* owned list */
     struct engine_sub *subs;         /* owned list */
+    int emitting;                    /* engine_emit calls in progress */
     struct engine_exec *execs;       /* owned list */
     struct engine_logs *follows;     /* owned list: logs -f in progress */
     struct engine_attach *attaches;  /* owned list */
@@ -238,7 +246,61 @@ void engine_container_free_attaches(struct engine *e);
 
 /* --- engine_exec.c --- */
 void engine_exec_free_all(struct engine *e);
+/* SIGKILL exec_id's process if it runs (no-op for an unknown one). */
+void engine_exec_kill(struct engine *e, const char *exec_id);
+/* Drop exec_id (its callbacks never fire again; a process still running
+ * is left to end on its own). */
+void engine_exec_forget(struct engine *e, const char *exec_id);
 void engine_exec_container_gone(struct engine *e, const char *id);
+
+/* --- engine_health.c --- */
+#define ENGINE_HEALTH_STARTING "starting"
+#define ENGINE_HEALTH_HEALTHY "healthy"
+#define ENGINE_HEALTH_UNHEALTHY "unhealthy"
+#define ENGINE_HEALTH_LOG_MAX 5         /* results kept in Log */
+#define ENGINE_HEALTH_OUTPUT_MAX 4096   /* bytes of a result's Output */
+
+/* A container's healthcheck with Docker's defaults (Interval 30 s,
+ * Timeout 30 s, StartPeriod 0, StartInterval 5 s, Retries 3). */
+struct engine_health_cfg
+{
+    json_t *cmd;                     /* owned: the test's argv */
+    uint64_t interval_ms;
+    uint64_t timeout_ms;
+    uint64_t start_period_ms;
+    uint64_t start_interval_ms;
+    int64_t timeout_ns;              /* as given, for the timeout text */
+    int retries;
+};
+/* From a container's Config: 1 with *out filled (free it with
+ * engine_health_cfg_free) when Healthcheck.Test is "CMD" or "CMD-SHELL"
+ * (through Config.Shell, default /bin/sh -c) with a command; 0 when there
+ * is nothing to run (no Healthcheck, no Test, "NONE"). */
+int engine_health_config(const json_t *config, struct engine_health_cfg *out);
+void engine_health_cfg_free(struct engine_health_cfg *cfg);
+/* Go's time.Duration text of ns ("1s", "1.5s", "500ms", "1m30s"). */
+void engine_health_duration(int64_t ns, char *out, size_t cap);
+/* A new State.Health {Status: "starting", FailingStreak: 0, Log: []}. */
+json_t *engine_health_new(void);
+/* Back to starting with no failing streak (a start); Log is kept. */
+void engine_health_reset(json_t *health);
+/* Its Status, "none" for NULL (the ps filter's value). */
+const char *engine_health_status(const json_t *health);
+/* Record one probe's result (output: len bytes, made valid UTF-8) into
+ * health, Docker's rules: 0 is healthy and ends the streak; a failure
+ * counts unless the container is still starting within its StartPeriod
+ * (in_start_period), and retries of them in a row make it unhealthy. Log
+ * keeps the last ENGINE_HEALTH_LOG_MAX results. True if Status changed. */
+bool engine_health_record(json_t *health, const char *start,
+                          const char *end, int exit_code,
+                          const char *output, size_t len,
+                          bool in_start_period, int retries);
+/* c runs: probe it per its healthcheck, if it has one (State.Health back
+ * to starting, unless resume: after the daemon's restart). */
+void engine_health_start(struct engine_ctr *c, bool resume);
+/* No more probes of c (the one in flight killed); stopped: c exited, so
+ * its Status becomes unhealthy as Docker's does. */
+void engine_health_stop(struct engine_ctr *c, bool stopped);
 
 /* --- engine_logs.c --- */
 void engine_logs_close_all(struct engine *e);

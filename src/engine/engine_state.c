@@ -24,7 +24,7 @@ char *engine_state_log_path(const char *cdir_root, const char *id)
 
 json_t *engine_state_to_json(const struct engine_ctr *c)
 {
-    return json_pack(
+    json_t *doc = json_pack(
         "{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:s, s:i, s:b, s:b, "
         "s:{s:b, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}}",
         "ID", c->id, "Created", c->created, "Path", c->path, "Args",
@@ -39,6 +39,10 @@ json_t *engine_state_to_json(const struct engine_ctr *c)
         "Pid", (int)c->pid, "ExitCode", c->exit_code, "Error",
         c->error ? c->error : "", "StartedAt", c->started_at, "FinishedAt",
         c->finished_at);
+
+    if (c->health != NULL)
+        json_object_set(json_object_get(doc, "State"), "Health", c->health);
+    return doc;
 }
 
 static const char *engine_state_str(const json_t *o, const char *k)
@@ -93,6 +97,8 @@ struct engine_ctr *engine_state_from_json(const json_t *doc,
      * does it */
     c->restarting = json_is_true(json_object_get(st, "Restarting"));
     c->error = xstrdup(engine_state_str(st, "Error") ?: "");
+    if (json_is_object(json_object_get(st, "Health")))
+        c->health = json_deep_copy(json_object_get(st, "Health"));
     engine_state_copy_time(c->started_at, engine_state_str(st, "StartedAt"));
     engine_state_copy_time(c->finished_at,
                            engine_state_str(st, "FinishedAt"));
@@ -211,5 +217,6 @@ void engine_state_free_ctr(struct engine_ctr *c)
     json_decref(c->args);
     json_decref(c->config);
     json_decref(c->host);
+    json_decref(c->health);
     free(c);
 }

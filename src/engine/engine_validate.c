@@ -45,6 +45,16 @@ static const struct engine_validate_field engine_validate_config[] = {
     {"ExposedPorts", EV_OBJ, "nat.PortSet"},
     {"Volumes", EV_OBJ, "map[string]struct {}"},
     {"Shell", EV_STRSLICE, "[]string"},
+    {"Healthcheck", EV_OBJ, "container.HealthConfig"},
+};
+
+static const struct engine_validate_field engine_validate_health[] = {
+    {"Test", EV_STRS, "[]string"},
+    {"Interval", EV_INT, "time.Duration"},
+    {"Timeout", EV_INT, "time.Duration"},
+    {"StartPeriod", EV_INT, "time.Duration"},
+    {"StartInterval", EV_INT, "time.Duration"},
+    {"Retries", EV_INT, "int"},
 };
 
 static const struct engine_validate_field engine_validate_host[] = {
@@ -392,6 +402,36 @@ static int engine_validate_hostconfig(const json_t *h, struct err *err)
     return 0;
 }
 
+/* Docker's validateHealthCheck: durations are 0 (the default) or at
+ * least 1 ms, Retries not negative. */
+static int engine_validate_healthcheck(const json_t *hc, struct err *err)
+{
+    static const char *const durations[] = {"Interval", "Timeout",
+                                            "StartPeriod", "StartInterval"};
+    size_t i;
+
+    if (!json_is_object(hc))
+        return 0;
+    if (engine_validate_fields(hc, "CreateRequest.Config.Healthcheck.",
+                               engine_validate_health,
+                               ARRAY_SIZE(engine_validate_health),
+                               err) != 0)
+        return -ERR_INVALID;
+    for (i = 0; i < ARRAY_SIZE(durations); i++) {
+        json_int_t ns = json_integer_value(json_object_get(hc,
+                                                           durations[i]));
+
+        if (ns != 0 && ns < 1000000)
+            return err_set(err, ERR_INVALID,
+                           "%s in Healthcheck cannot be less than 1ms",
+                           durations[i]);
+    }
+    if (json_integer_value(json_object_get(hc, "Retries")) < 0)
+        return err_set(err, ERR_INVALID,
+                       "Retries in Healthcheck cannot be negative");
+    return 0;
+}
+
 int engine_validate_create(const json_t *body, struct err *err)
 {
     json_t *h;
@@ -424,6 +464,9 @@ int engine_validate_create(const json_t *body, struct err *err)
     if (sig != NULL && sig[0] != '\0' && engine_validate_signal(sig) < 0)
         return err_set(err, ERR_INVALID, "Invalid signal: %s", sig);
     if (json_is_object(h) && engine_validate_hostconfig(h, err) != 0)
+        return -err->code;
+    if (engine_validate_healthcheck(json_object_get(body, "Healthcheck"),
+                                    err) != 0)
         return -err->code;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/jfilter.h"
 #include "engine/engine_int.h"
 
 void engine_view_now(char out[ENGINE_TIME_LEN])
@@ -110,7 +111,14 @@ void engine_view_status_text(const struct engine_ctr *c, double now,
     case ENGINE_RUNNING:
         t = engine_view_parse_time(c->started_at);
         engine_view_human(t < 0 ? 0 : now - t, human, sizeof(human));
-        snprintf(out, cap, "Up %s", human);
+        if (c->health == NULL)
+            snprintf(out, cap, "Up %s", human);
+        else if (strcmp(engine_health_status(c->health),
+                        ENGINE_HEALTH_STARTING) == 0)
+            snprintf(out, cap, "Up %s (health: starting)", human);
+        else
+            snprintf(out, cap, "Up %s (%s)", human,
+                     engine_health_status(c->health));
         return;
     case ENGINE_REMOVING:
         snprintf(out, cap, "Removal In Progress");
@@ -179,7 +187,7 @@ struct engine_ctr *engine_view_lookup(struct engine *e, const char *ref,
 
 static json_t *engine_view_state(const struct engine_ctr *c)
 {
-    return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, "
+    json_t *st = json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, "
                      "s:s}",
                      "Status", engine_view_ctr_status(c), "Running",
                      c->status == ENGINE_RUNNING || c->restarting, "Paused",
@@ -189,6 +197,10 @@ static json_t *engine_view_state(const struct engine_ctr *c)
                      "ExitCode", c->exit_code, "Error",
                      c->error ? c->error : "", "StartedAt", c->started_at,
                      "FinishedAt", c->finished_at);
+
+    if (c->health != NULL)
+        json_object_set_new(st, "Health", json_deep_copy(c->health));
+    return st;
 }
 
 /* Mounts as inspect and ps show them, from Binds, Mounts and Tmpfs. */
@@ -352,55 +364,6 @@ json_t *engine_view_summary(const struct engine_ctr *c, double now)
     return out;
 }
 
-static bool engine_view_any(const json_t *filters, const char *key,
-                            const char *v, bool prefix)
-{
-    json_t *vals = json_object_get(filters, key);
-    json_t *want;
-    size_t i;
-
-    if (json_array_size(vals) == 0)
-        return true;
-    json_array_foreach(vals, i, want) {
-        const char *w = json_string_value(want);
-
-        if (w == NULL)
-            continue;
-        if (prefix ? strncmp(v, w, strlen(w)) == 0 : strcmp(v, w) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool engine_view_labels(const json_t *filters, const json_t *labels)
-{
-    json_t *want;
-    size_t i;
-
-    json_array_foreach(json_object_get(filters, "label"), i, want) {
-        const char *w = json_string_value(want);
-        const char *eq = w ? strchr(w, '=') : NULL;
-        char key[256];
-        const char *have;
-
-        if (w == NULL)
-            return false;
-        if (eq == NULL) {
-            if (json_object_get(labels, w) == NULL)
-                return false;
-            continue;
-        }
-        if ((size_t)(eq - w) >= sizeof(key))
-            return false;
-        memcpy(key, w, (size_t)(eq - w));
-        key[eq - w] = '\0';
-        have = json_string_value(json_object_get(labels, key));
-        if (have == NULL || strcmp(have, eq + 1) != 0)
-            return false;
-    }
-    return true;
-}
-
 /* Docker's name filter is a regular-expression search; plain substrings
  * cover what users type. */
 static bool engine_view_name_match(const json_t *filters, const char *name)
@@ -427,7 +390,8 @@ static bool engine_view_name_match(const json_t *filters, const char *name)
 int engine_view_check_filters(const json_t *filters, struct err *err)
 {
     static const char *const keys[] = {"name", "id", "label", "status",
-                                       "exited", "ancestor", NULL};
+                                       "exited", "ancestor", "health",
+                                       NULL};
     const char *key;
     json_t *v;
     size_t i;
@@ -456,6 +420,21 @@ int engine_view_check_filters(const json_t *filters, struct err *err)
                                    st ? st : "");
             }
         }
+        if (strcmp(key, "health") == 0) {
+            json_array_foreach(v, i, s) {
+                const char *h = json_string_value(s);
+
+                if (h == NULL ||
+                    (strcmp(h, ENGINE_HEALTH_STARTING) != 0 &&
+                     strcmp(h, ENGINE_HEALTH_HEALTHY) != 0 &&
+                     strcmp(h, ENGINE_HEALTH_UNHEALTHY) != 0 &&
+                     strcmp(h, "none") != 0))
+                    return err_set(err, ERR_INVALID,
+                                   "Unrecognised filter value for health: "
+                                   "%s",
+                                   h ? h : "");
+            }
+        }
         if (strcmp(key, "exited") == 0) {
             json_array_foreach(v, i, s) {
                 const char *x = json_string_value(s);
@@ -482,22 +461,25 @@ bool engine_view_matches(const struct engine_ctr *c, const json_t *filters)
 
     if (filters == NULL)
         return true;
-    if (!engine_view_any(filters, "id", c->id, true))
+    if (!jfilter_any(filters, "id", c->id, true))
         return false;
     if (!engine_view_name_match(filters, c->name))
         return false;
-    if (!engine_view_labels(filters,
-                            json_object_get(c->config, "Labels")))
+    if (!jfilter_labels(filters, "label",
+                        json_object_get(c->config, "Labels")))
         return false;
-    if (!engine_view_any(filters, "status", engine_view_ctr_status(c),
+    if (!jfilter_any(filters, "status", engine_view_ctr_status(c),
                          false))
+        return false;
+    if (!jfilter_any(filters, "health", engine_health_status(c->health),
+                     false))
         return false;
     vals = json_object_get(filters, "exited");
     if (json_array_size(vals) > 0) {
         if (c->status != ENGINE_EXITED || c->restarting)
             return false;
         snprintf(code, sizeof(code), "%d", c->exit_code);
-        if (!engine_view_any(filters, "exited", code, false))
+        if (!jfilter_any(filters, "exited", code, false))
             return false;
     }
     vals = json_object_get(filters, "ancestor");

@@ -1291,6 +1291,20 @@ pid_t runtime_exec_pid(const struct runtime_exec *x)
     return pid;
 }
 
+void runtime_exec_kill(struct runtime_exec *x)
+{
+    pid_t pid;
+
+    if (x->exited)
+        return;
+    /* runc exec waits for the process: while runc runs, the PID is its
+     * unreaped child's, never a reused one */
+    pid = runtime_exec_pid(x);
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
+        return;
+    uv_process_kill(&x->proc, SIGKILL);
+}
+
 void runtime_exec_release(struct runtime_exec *x)
 {
     x->released = true;

@@ -120,6 +120,9 @@ int runtime_exec_write(struct runtime_exec *x, const void *buf, size_t len);
 int runtime_exec_resize(struct runtime_exec *x, unsigned rows,
                         unsigned cols);
 pid_t runtime_exec_pid(const struct runtime_exec *x);
+/* SIGKILL the exec's process (its PID from runc's pid file; runc exec
+ * itself while there is none yet), unless it exited already. */
+void runtime_exec_kill(struct runtime_exec *x);
 /* Stop delivering callbacks and free once the process is gone. */
 void runtime_exec_release(struct runtime_exec *x);
 

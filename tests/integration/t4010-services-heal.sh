@@ -43,6 +43,16 @@ run_ok dk n1 service create --detach --name hc --restart-delay 100ms \
     --health-interval 200ms --health-retries 2 \
     busybox sh -c 'touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 300'
 wait_for 300 0.1 "hc running (healthy)" running_is hc 1
+# the engine checks it: the node's ps shows its health
+hc_healthy_in_ps() {
+    local n
+    for n in n1 n2 n3; do
+        dk "$n" ps --format '{{.Names}} {{.Status}}' --filter health=healthy |
+            grep -q '^hc\.1\..*(healthy)$' && return 0
+    done
+    return 1
+}
+wait_for 50 0.1 "hc's container (healthy) in a node's ps" hc_healthy_in_ps
 wait_for 300 0.1 "hc failed as unhealthy" bash -c \
     "DOCKER_HOST=unix://$(node_sock n1) $DOCKER service ps --no-trunc --format '{{.Error}}' hc | grep -q 'task: non-zero exit (1[34][37]): dockerexec: unhealthy container'"
 wait_for 300 0.1 "hc replaced" running_is hc 1

@@ -189,6 +189,39 @@ static void test_values(void **state)
                            &err),
                      -ERR_INVALID);
     assert_string_equal(err.msg, "Invalid signal: SIGNOPE");
+    /* healthchecks: Docker's bounds and Go's type errors */
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":{\"Test\":"
+                           "[\"CMD\",\"true\"],\"Interval\":1000000,"
+                           "\"Retries\":0}}",
+                           &err),
+                     0);
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":"
+                           "{\"Interval\":999}}",
+                           &err),
+                     -ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "Interval in Healthcheck cannot be less than 1ms");
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":"
+                           "{\"StartPeriod\":-5}}",
+                           &err),
+                     -ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "StartPeriod in Healthcheck cannot be less than 1ms");
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":"
+                           "{\"Retries\":-1}}",
+                           &err),
+                     -ERR_INVALID);
+    assert_string_equal(err.msg, "Retries in Healthcheck cannot be negative");
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":"
+                           "{\"Timeout\":\"1s\"}}",
+                           &err),
+                     -ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "invalid JSON: json: cannot unmarshal string into "
+                        "Go struct field CreateRequest.Config.Healthcheck."
+                        "Timeout of type time.Duration");
+    assert_int_equal(check("{\"Image\":\"b\",\"Healthcheck\":3}", &err),
+                     -ERR_INVALID);
 }
 
 static void test_signals(void **state)

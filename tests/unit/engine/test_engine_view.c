@@ -208,6 +208,55 @@ static void test_human_and_status(void **state)
     assert_string_equal(out, "Created");
 }
 
+/* State.Health in ps's status, the health filter and inspect. */
+static void test_health(void **state)
+{
+    struct engine *e = *state;
+    struct engine_ctr *web = engine_view_by_name(e, "web");
+    double t0 = engine_view_parse_time("2026-01-01T00:00:00.5Z");
+    struct err err;
+    json_t *f;
+    json_t *doc;
+    char out[96];
+
+    err_clear(&err);
+    web->health = engine_health_new();
+    engine_view_status_text(web, t0 + 3.5, out, sizeof(out));
+    assert_string_equal(out, "Up 3 seconds (health: starting)");
+    f = json_pack("{s:[s]}", "health", "starting");
+    assert_int_equal(engine_view_check_filters(f, &err), 0);
+    assert_true(engine_view_matches(web, f));
+    assert_false(engine_view_matches(engine_view_by_name(e, "db"), f));
+    json_decref(f);
+    engine_health_record(web->health, "a", "b", 0, "", 0, false, 3);
+    engine_view_status_text(web, t0 + 3.5, out, sizeof(out));
+    assert_string_equal(out, "Up 3 seconds (healthy)");
+    f = json_pack("{s:[s, s]}", "health", "none", "unhealthy");
+    assert_false(engine_view_matches(web, f));
+    assert_true(engine_view_matches(engine_view_by_name(e, "db"), f));
+    json_decref(f);
+    doc = engine_view_inspect(web);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(
+                            json_object_get(doc, "State"), "Health"),
+                                                          "Status")),
+                        "healthy");
+    json_decref(doc);
+    doc = engine_view_inspect(engine_view_by_name(e, "db"));
+    assert_null(json_object_get(json_object_get(doc, "State"), "Health"));
+    json_decref(doc);
+    /* the state file keeps it */
+    doc = engine_state_to_json(web);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(
+                         json_object_get(doc, "State"), "Health"), "Log")),
+                     1);
+    json_decref(doc);
+    f = json_pack("{s:[s]}", "health", "bogus");
+    assert_int_equal(engine_view_check_filters(f, &err), -ERR_INVALID);
+    assert_string_equal(err.msg, "Unrecognised filter value for health: "
+                                 "bogus");
+    json_decref(f);
+}
+
 static void test_shapes(void **state)
 {
     struct engine *e = *state;
@@ -255,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_human_and_status, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
