@@ -11,7 +11,6 @@
 #include "base/mem.h"
 #include "manager/store/store.h"
 
-#define STORE__MAX_ACTIONS 200 /* swarmkit's MaxChangesPerTransaction */
 
 struct store_watcher
 {
@@ -44,7 +43,16 @@ int store_task_state_parse(const char *name)
 {
     size_t i;
 
-    for (i = 0; name != NULL && i < ARRAY_SIZE(store_task_states); i++) {
+    if (name == NULL)
+        return -1;
+    /* Stored states are lowercase: an exact match first, as this runs
+     * for every task in every pass of the orchestrators. */
+    for (i = 0; i < ARRAY_SIZE(store_task_states); i++) {
+        if (store_task_states[i].name[0] == name[0] &&
+            strcmp(store_task_states[i].name, name) == 0)
+            return store_task_states[i].num;
+    }
+    for (i = 0; i < ARRAY_SIZE(store_task_states); i++) {
         if (strcasecmp(store_task_states[i].name, name) == 0)
             return store_task_states[i].num;
     }
@@ -271,8 +279,35 @@ static int store_check_task(const json_t *obj, const json_t *cur,
     return 0;
 }
 
-/* Validate one action against the staged state; 0 or -code. */
-static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
+/*
+ * A task write that is not a status write (DesiredState from the API or
+ * the orchestrators) carries the Status its writer read. Status writes
+ * keep Version.Index, so when the node has moved the task on in between
+ * the version check cannot tell: the newer Status stored stays, rather
+ * than the write being refused as a move back (a `service rm` racing its
+ * tasks' progress).
+ */
+static void store_keep_observed(json_t *objs[STORE__KINDS], json_t *a)
+{
+    json_t *obj = json_object_get(a, "obj");
+    const char *op = json_string_value(json_object_get(a, "op"));
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    const char *id = json_is_object(obj) ? store_obj_id(obj) : NULL;
+    json_t *cur;
+
+    if (id == NULL || op == NULL || kind == NULL ||
+        strcmp(op, "update") != 0 || strcmp(kind, "task") != 0 ||
+        json_is_true(json_object_get(a, "keep_version")))
+        return;
+    cur = json_object_get(objs[STORE_TASK], id);
+    if (cur != NULL && store_task_state(obj) >= 0 &&
+        store_task_state(obj) < store_task_state(cur))
+        json_object_set(obj, "Status", json_object_get(cur, "Status"));
+}
+
+/* Validate one action against the objects as the entry left them so
+ * far; 0 or -code. */
+static int store_check_action(json_t *objs[STORE__KINDS], json_t *a,
                               int *out_kind, struct err *err)
 {
     const char *op = json_string_value(json_object_get(a, "op"));
@@ -292,13 +327,13 @@ static int store_check_action(json_t *staged[STORE__KINDS], json_t *a,
         id = json_string_value(json_object_get(a, "id"));
         if (id == NULL)
             return err_set(err, ERR_PROTO, "store: delete without id");
-        if (json_object_get(staged[k], id) == NULL)
+        if (json_object_get(objs[k], id) == NULL)
             return err_set(err, ERR_NOTFOUND, "%s %s not found", kind, id);
         return 0;
     }
     if (!json_is_object(obj) || (id = store_obj_id(obj)) == NULL)
         return err_set(err, ERR_PROTO, "store: action without object");
-    cur = json_object_get(staged[k], id);
+    cur = json_object_get(objs[k], id);
     if (strcmp(op, "create") == 0) {
         if (cur != NULL)
             return err_set(err, ERR_CONFLICT, "%s %s already exists", kind,
@@ -356,10 +391,28 @@ static json_t *store_stamp(json_t *obj, json_t *prev, uint64_t index,
     return out;
 }
 
+/* Take back what an entry did so far: changes ([kind, id, old|null,
+ * new|null], in action order) undone newest first. */
+static void store_undo(struct store *s, const json_t *changes)
+{
+    size_t i = json_array_size(changes);
+
+    while (i-- > 0) {
+        const json_t *ch = json_array_get(changes, i);
+        int kind = (int)json_integer_value(json_array_get(ch, 0));
+        const char *id = json_string_value(json_array_get(ch, 1));
+        json_t *old = json_array_get(ch, 2);
+
+        if (json_is_null(old))
+            json_object_del(s->objs[kind], id);
+        else
+            json_object_set(s->objs[kind], id, old);
+    }
+}
+
 int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
                 struct err *err)
 {
-    json_t *staged[STORE__KINDS] = {NULL};
     json_t *changes;
     json_t *ch;
     json_t *entry;
@@ -368,7 +421,6 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
     const char *ts;
     json_error_t jerr;
     size_t i;
-    int k;
     int rv = 0;
 
     s->index = index;
@@ -376,15 +428,15 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
     actions = json_object_get(entry, "actions");
     ts = json_string_value(json_object_get(entry, "ts"));
     if (!json_is_array(actions) || ts == NULL ||
-        json_array_size(actions) > STORE__MAX_ACTIONS) {
+        json_array_size(actions) > STORE_MAX_ACTIONS) {
         json_decref(entry);
         return err_set(err, ERR_PROTO, "store: malformed entry at %llu",
                        (unsigned long long)index);
     }
-    /* Stage on shallow copies of the touched kinds: all or nothing. */
-    for (k = 0; k < STORE__KINDS; k++)
-        staged[k] = json_copy(s->objs[k]);
-    /* [[kind, id, old|null, new|null], ...] for the watches */
+    /* Applied in place, each change recorded ([[kind, id, old|null,
+     * new|null], ...], which the watches get too), so that a refused
+     * action undoes the ones before it: all or nothing, at the cost of
+     * the objects the entry touches rather than of the whole store. */
     changes = json_array();
     json_array_foreach(actions, i, a) {
         const char *op;
@@ -393,7 +445,8 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
         json_t *old;
         int kind = 0;
 
-        rv = store_check_action(staged, a, &kind, err);
+        store_keep_observed(s->objs, a);
+        rv = store_check_action(s->objs, a, &kind, err);
         if (rv != 0)
             break;
         op = json_string_value(json_object_get(a, "op"));
@@ -401,27 +454,23 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
             id = json_string_value(json_object_get(a, "id"));
             json_array_append_new(
                 changes, json_pack("[i, s, O, n]", kind, id,
-                                   json_object_get(staged[kind], id)));
-            json_object_del(staged[kind], id);
+                                   json_object_get(s->objs[kind], id)));
+            json_object_del(s->objs[kind], id);
             continue;
         }
-        obj = json_deep_copy(json_object_get(a, "obj"));
-        old = json_object_get(staged[kind], store_obj_id(obj));
+        /* The entry was parsed for this apply alone: its objects are
+         * taken, not copied (store_stamp makes the stored top level). */
+        obj = json_incref(json_object_get(a, "obj"));
+        old = json_object_get(s->objs[kind], store_obj_id(obj));
         obj = store_stamp(obj, old, index, ts, kind == STORE_NETWORK,
                           json_is_true(json_object_get(a, "keep_version")));
         json_array_append_new(
             changes, json_pack("[i, s, O?, O]", kind, store_obj_id(obj),
                                old, obj));
-        json_object_set_new(staged[kind], store_obj_id(obj), obj);
+        json_object_set_new(s->objs[kind], store_obj_id(obj), obj);
     }
-    for (k = 0; k < STORE__KINDS; k++) {
-        if (rv == 0) {
-            json_decref(s->objs[k]);
-            s->objs[k] = staged[k];
-        } else {
-            json_decref(staged[k]);
-        }
-    }
+    if (rv != 0)
+        store_undo(s, changes);
     json_decref(entry);
     if (rv == 0) {
         json_array_foreach(changes, i, ch) {

@@ -59,6 +59,10 @@ json_t *store_cluster(const struct store *s);
  */
 typedef void (*store_watch_fn)(void *data, enum store_kind k, const char *id,
                                const json_t *old, const json_t *cur);
+/* Actions in one entry at most (swarmkit's MaxChangesPerTransaction);
+ * store_apply refuses a longer list. */
+#define STORE_MAX_ACTIONS 200u
+
 /* Add a watch; returns a handle for store_unwatch. At most
  * STORE_MAX_WATCHES. */
 #define STORE_MAX_WATCHES 8

@@ -123,7 +123,18 @@ static void test_apply_is_all_or_nothing(void **state)
     json_array_append_new(a, store_action_delete(STORE_NODE, "nope"));
     assert_int_equal(apply(s, 3, a, &err), -ERR_NOTFOUND);
     assert_non_null(store_get(s, STORE_NODE, "n1"));
-    assert_int_equal(store_index(s), 3);
+    /* an update, then a refused action: the update is taken back too */
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_NODE,
+                                                 node("n1", "drain"), 0));
+    json_array_append_new(a, store_action_delete(STORE_NODE, "nope"));
+    assert_int_equal(apply(s, 4, a, &err), -ERR_NOTFOUND);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(
+                            store_get(s, STORE_NODE, "n1"), "Spec"),
+                                                          "Availability")),
+                        "active");
+    assert_int_equal(store_obj_version(store_get(s, STORE_NODE, "n1")), 1);
+    assert_int_equal(store_index(s), 4);
     store_free(s);
 }
 
@@ -205,24 +216,32 @@ static void test_task_states_never_move_back(void **state)
     assert_int_equal(apply(s, 3, a, &err), 0);
     assert_int_equal(store_task_state(store_get(s, STORE_TASK, "t1")), STORE_TASK_RUNNING);
     assert_int_equal(store_obj_version(store_get(s, STORE_TASK, "t1")), 2);
-    /* backwards: refused, the store keeps the running task */
+    /* a status write backwards: refused, the store keeps the running task */
     a = json_array();
-    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "preparing", "running"), 0));
+    json_array_append_new(a, store_action_update_status(STORE_TASK, task("t1", "preparing", "running"), 2));
     assert_int_equal(apply(s, 4, a, &err), -ERR_INVALID);
     assert_non_null(strstr(err.msg, "cannot move from running back to preparing"));
+    /* a spec write carrying the Status its writer read before the node
+     * moved the task on: its DesiredState is taken, the newer Status
+     * stays */
+    a = json_array();
+    json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "assigned", "shutdown"), 2));
+    assert_int_equal(apply(s, 5, a, &err), 0);
+    assert_int_equal(store_task_state(store_get(s, STORE_TASK, "t1")), STORE_TASK_RUNNING);
+    assert_int_equal(store_task_desired(store_get(s, STORE_TASK, "t1")), STORE_TASK_SHUTDOWN);
     /* unknown state names are refused at create and update */
     a = json_array();
     json_array_append_new(a, store_action_create(STORE_TASK, task("t2", "sleeping", "running")));
-    assert_int_equal(apply(s, 5, a, &err), -ERR_INVALID);
+    assert_int_equal(apply(s, 6, a, &err), -ERR_INVALID);
     a = json_array();
     json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "complete", "later"), 0));
-    assert_int_equal(apply(s, 6, a, &err), -ERR_INVALID);
+    assert_int_equal(apply(s, 7, a, &err), -ERR_INVALID);
     assert_null(store_get(s, STORE_TASK, "t2"));
     /* same state again, and forward: fine */
     a = json_array();
     json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "running", "shutdown"), 0));
     json_array_append_new(a, store_action_update(STORE_TASK, task("t1", "shutdown", "shutdown"), 0));
-    assert_int_equal(apply(s, 7, a, &err), 0);
+    assert_int_equal(apply(s, 8, a, &err), 0);
     assert_int_equal(store_task_state(store_get(s, STORE_TASK, "t1")), STORE_TASK_SHUTDOWN);
     store_free(s);
 }
