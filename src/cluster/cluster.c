@@ -332,12 +332,23 @@ static int cluster_fsm_restore(void *data, const void *buf, size_t len,
     return rv;
 }
 
+/* One cluster_propose: its entries (more than one when the list is longer
+ * than an entry may be) and the caller's callback, fired once the last
+ * entry is in. */
 struct cluster_propose_op
 {
-    struct consensus_propose_req req;
     struct cluster *c;
     cluster_done_cb cb;
     void *data;
+    size_t n_left;                /* entries not yet applied or refused */
+    int status;                   /* the first entry's error, or 0 */
+    struct err err;
+};
+
+struct cluster_propose_entry
+{
+    struct consensus_propose_req req;
+    struct cluster_propose_op *op;
 };
 
 /* Raft's leadership errors reach users as Docker shows swarmkit's: a
@@ -353,44 +364,108 @@ static int cluster_docker_err(struct err *err, int status)
                    msg);
 }
 
-static void cluster_on_proposed(struct consensus_propose_req *req, int status)
+static void cluster_propose_done(struct cluster_propose_op *op)
 {
-    struct cluster_propose_op *op = req->data;
-    struct cluster *c = op->c;
-
-    c->n_inflight--;
-    status = cluster_docker_err(&req->err, status);
+    if (--op->n_left > 0)
+        return;
     if (op->cb != NULL)
-        op->cb(op->data, status, &req->err, NULL);
+        op->cb(op->data, op->status, &op->err, NULL);
     free(op);
 }
 
+static void cluster_on_proposed(struct consensus_propose_req *req, int status)
+{
+    struct cluster_propose_entry *e = req->data;
+    struct cluster_propose_op *op = e->op;
+
+    op->c->n_inflight--;
+    status = cluster_docker_err(&req->err, status);
+    if (status != 0 && op->status == 0) {
+        op->status = status;
+        op->err = req->err;
+    }
+    free(e);
+    cluster_propose_done(op);
+}
+
+/* Propose actions[from, from + n) as one entry of op. */
+static int cluster_propose_entry(struct cluster_propose_op *op,
+                                 const json_t *actions, size_t from,
+                                 size_t n, struct err *err)
+{
+    struct cluster_propose_entry *e;
+    json_t *part = json_array();
+    char *payload;
+    size_t len;
+    size_t i;
+    int rv;
+
+    for (i = from; i < from + n; i++)
+        json_array_append(part, json_array_get(actions, i));
+    payload = store_entry_encode(part, &len);
+    e = xcalloc(1, sizeof(*e));
+    e->op = op;
+    e->req.data = e;
+    rv = consensus_propose(op->c->consensus, &e->req, payload, len,
+                           cluster_on_proposed, err);
+    free(payload);
+    if (rv != 0) {
+        free(e);
+        return cluster_docker_err(err, rv);
+    }
+    op->c->n_inflight++;
+    return 0;
+}
+
+/*
+ * A list longer than one entry may hold goes as consecutive entries of
+ * STORE_MAX_ACTIONS, proposed together (raft appends them in one write)
+ * and applied in order, each all or nothing; cb fires once, after the
+ * last, with the first refusal. Callers that need one atomic write keep
+ * their lists within one entry.
+ */
 int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
                     void *data, struct err *err)
 {
     struct cluster_propose_op *op;
-    char *payload;
-    size_t len;
-    int rv;
+    size_t total = json_array_size(actions);
+    size_t from = 0;
+    int rv = 0;
 
     if (c->consensus == NULL) {
         json_decref(actions);
         return err_set(err, ERR_UNAVAILABLE, "%s", cluster_msg_not_manager);
     }
-    payload = store_entry_encode(actions, &len);
     op = xcalloc(1, sizeof(*op));
     op->c = c;
     op->cb = cb;
     op->data = data;
-    op->req.data = op;
-    rv = consensus_propose(c->consensus, &op->req, payload, len,
-                           cluster_on_proposed, err);
-    free(payload);
-    if (rv != 0) {
+    op->n_left = 1;               /* held until every entry is proposed */
+    err_clear(&op->err);
+    do {
+        size_t n = total - from < STORE_MAX_ACTIONS ? total - from
+                                                    : STORE_MAX_ACTIONS;
+
+        op->n_left++;
+        rv = cluster_propose_entry(op, actions, from, n, err);
+        if (rv != 0) {
+            op->n_left--;
+            break;
+        }
+        from += n;
+    } while (from < total);
+    json_decref(actions);
+    if (rv != 0 && from == 0) {
+        /* Nothing is in: the caller hears of it from the return only. */
         free(op);
-        return cluster_docker_err(err, rv);
+        return rv;
     }
-    c->n_inflight++;
+    if (rv != 0 && op->status == 0) {
+        /* The first entries are in; the callback reports the rest. */
+        op->status = rv;
+        op->err = *err;
+    }
+    cluster_propose_done(op);
     return 0;
 }
 

@@ -190,8 +190,10 @@ int cluster_update(struct cluster *c, uint64_t version, const json_t *spec,
                    bool rotate_unlock, cluster_done_cb cb, void *data,
                    struct err *err);
 
-/* Propose a list of store actions (stolen) made by controlapi; cb fires
- * when they are applied (or rejected). */
+/* Propose a list of store actions (stolen); cb fires when they are
+ * applied (or rejected). A list longer than STORE_MAX_ACTIONS goes as
+ * several entries, each applied all or nothing, in order; cb then gets
+ * the first refusal. */
 int cluster_propose(struct cluster *c, json_t *actions, cluster_done_cb cb,
                     void *data, struct err *err);
 

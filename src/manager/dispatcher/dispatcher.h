@@ -11,7 +11,8 @@
  * given period x 6 to come back.
  *
  * Status writes are store actions proposed through Raft, batched (one
- * entry per DISPATCHER_FLUSH_MS at most, one proposal in flight). Each
+ * batch of at most DISPATCHER_MAX_ACTIONS per DISPATCHER_FLUSH_MS, in
+ * entries of the store's cap, one batch in flight). Each
  * update replaces the node object built from the copy read at flush time
  * and carries that copy's Version.Index, so a write the user made in the
  * meantime is never overwritten: the entry is refused ("update out of
@@ -55,7 +56,8 @@ struct store;
 #define DISPATCHER_GRACE_UNKNOWN 6u     /* after a leader change */
 #define DISPATCHER_FLUSH_MS 100u        /* status writes batched this long */
 #define DISPATCHER_TICK_MS 250u         /* leader housekeeping */
-#define DISPATCHER_MAX_ACTIONS 200u     /* per entry (store's cap) */
+#define DISPATCHER_MAX_ACTIONS 4000u    /* per flush (in entries of the
+                                           store's cap) */
 /* A node whose session to the leader ends without a goodbye (its
  * connection closed: EOF, reset, TLS error) goes down this long after
  * unless it heartbeats or opens a session again (shoal's own). */

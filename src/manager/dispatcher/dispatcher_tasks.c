@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/rpc.h"
+#include "base/strmap.h"
 #include "manager/dispatcher/dispatcher_int.h"
 
 struct dispatcher_session
@@ -21,6 +22,9 @@ struct dispatcher_session
     json_t *deps;                 /* owned: {"Secret": {ID: true},
                                      "Config": {ID: true}} sent to the
                                      node and not removed since */
+    json_t *need;                 /* owned: {"Secret": {ID: n},
+                                     "Config": {ID: n}}: how many of the
+                                     node's tasks reference each now */
     struct dispatcher_session *prev, *next;
 };
 
@@ -36,6 +40,7 @@ struct dispatcher_tasks
     struct dispatcher *d;         /* the owner */
     struct dispatcher_session *sessions;
     size_t n_sessions;
+    struct strmap *by_node;       /* owned map node ID -> its session */
     json_t *pending;              /* owned: task id -> Status to write */
     struct dispatcher_tbatch *batch; /* in flight, or NULL */
     uv_timer_t flush_timer;
@@ -77,6 +82,7 @@ static bool dispatcher_task_stable_equal(const json_t *a, const json_t *b)
 static void dispatcher_session_free(struct dispatcher_session *sess)
 {
     json_decref(sess->deps);
+    json_decref(sess->need);
     free(sess);
 }
 
@@ -91,6 +97,7 @@ static void dispatcher_session_unlink(struct dispatcher_session *sess)
     if (sess->next != NULL)
         sess->next->prev = sess->prev;
     t->n_sessions--;
+    strmap_del(t->by_node, sess->node_id);
 }
 
 /* Send changes (stolen) as one message; a failed send ends sess (its end
@@ -140,46 +147,42 @@ static json_t *dispatcher_change(const char *action, const json_t *task)
  */
 static const char *const dispatcher_dep_kinds[] = {"Secret", "Config"};
 
-/* {"Secret": {ID: object}, "Config": {ID: object}} needed by node_id's
- * tasks now (objects borrowed from s). New reference. */
-static json_t *dispatcher_deps_needed(const struct store *s,
-                                      const char *node_id)
+/* Count task's references into sess->need, delta (+1 or -1) each, if
+ * the task is one that needs them on sess's node. Tracking counts keeps
+ * a task change O(its references) instead of a pass over every task. */
+static void dispatcher_deps_count(struct dispatcher_session *sess,
+                                  const json_t *task, json_int_t delta)
 {
-    json_t *need = json_pack("{s:{}, s:{}}", "Secret", "Config");
-    const char *tid;
-    json_t *task;
+    const json_t *cs;
     size_t k;
 
-    json_object_foreach(store_all(s, STORE_TASK), tid, task) {
-        json_t *cs;
+    if (!dispatcher_task_is_for(task, sess->node_id) ||
+        store_task_state(task) > STORE_TASK_RUNNING)
+        return;
+    cs = json_object_get(json_object_get(task, "Spec"), "ContainerSpec");
+    for (k = 0; k < 2; k++) {
+        const char *kind = dispatcher_dep_kinds[k];
+        json_t *counts = json_object_get(sess->need, kind);
+        char field[16];
+        char idkey[16];
+        json_t *ref;
+        size_t i;
 
-        if (!dispatcher_task_is_for(task, node_id) ||
-            store_task_state(task) > STORE_TASK_RUNNING)
-            continue;
-        cs = json_object_get(json_object_get(task, "Spec"), "ContainerSpec");
-        for (k = 0; k < 2; k++) {
-            const char *kind = dispatcher_dep_kinds[k];
-            char field[16];
-            char idkey[16];
-            json_t *ref;
-            json_t *obj;
-            size_t i;
+        snprintf(field, sizeof(field), "%ss", kind);
+        snprintf(idkey, sizeof(idkey), "%sID", kind);
+        json_array_foreach(json_object_get(cs, field), i, ref) {
+            const char *id = json_string_value(json_object_get(ref, idkey));
+            json_int_t n;
 
-            snprintf(field, sizeof(field), "%ss", kind);
-            snprintf(idkey, sizeof(idkey), "%sID", kind);
-            json_array_foreach(json_object_get(cs, field), i, ref) {
-                const char *id = json_string_value(
-                    json_object_get(ref, idkey));
-
-                obj = id ? store_get(s, k == 0 ? STORE_SECRET : STORE_CONFIG,
-                                     id)
-                         : NULL;
-                if (obj != NULL)
-                    json_object_set(json_object_get(need, kind), id, obj);
-            }
+            if (id == NULL)
+                continue;
+            n = json_integer_value(json_object_get(counts, id)) + delta;
+            if (n > 0)
+                json_object_set_new(counts, id, json_integer(n));
+            else
+                json_object_del(counts, id);
         }
     }
-    return need;
 }
 
 /* The changes bringing the node's dependencies from what it was sent to
@@ -189,24 +192,26 @@ static void dispatcher_deps_diff(struct dispatcher_session *sess,
                                  const struct store *s, json_t *adds,
                                  json_t *dels)
 {
-    json_t *need = dispatcher_deps_needed(s, sess->node_id);
     size_t k;
 
     for (k = 0; k < 2; k++) {
         const char *kind = dispatcher_dep_kinds[k];
+        enum store_kind sk = k == 0 ? STORE_SECRET : STORE_CONFIG;
         json_t *have = json_object_get(sess->deps, kind);
-        json_t *want = json_object_get(need, kind);
+        json_t *want = json_object_get(sess->need, kind);
         const char *id;
         json_t *obj;
+        json_t *n;
         void *tmp;
 
-        json_object_foreach(want, id, obj) {
+        json_object_foreach(want, id, n) {
             json_t *copy;
             const char *key;
             json_t *v;
             void *tmp2;
 
-            if (json_object_get(have, id) != NULL)
+            obj = store_get(s, sk, id);
+            if (obj == NULL || json_object_get(have, id) != NULL)
                 continue;
             copy = json_deep_copy(obj);
             json_object_foreach_safe(copy, tmp2, key, v) {
@@ -218,14 +223,14 @@ static void dispatcher_deps_diff(struct dispatcher_session *sess,
             json_object_set_new(have, id, json_true());
         }
         json_object_foreach_safe(have, tmp, id, obj) {
-            if (json_object_get(want, id) != NULL)
+            if (json_object_get(want, id) != NULL &&
+                store_get(s, sk, id) != NULL)
                 continue;
             json_array_append_new(dels, json_pack("{s:s, s:{s:s}}", "Action",
                                                   "remove", kind, "ID", id));
             json_object_del(have, id);
         }
     }
-    json_decref(need);
 }
 
 static bool dispatcher_session_complete(struct dispatcher_session *sess,
@@ -238,6 +243,11 @@ static bool dispatcher_session_complete(struct dispatcher_session *sess,
 
     json_object_clear(json_object_get(sess->deps, "Secret"));
     json_object_clear(json_object_get(sess->deps, "Config"));
+    json_object_clear(json_object_get(sess->need, "Secret"));
+    json_object_clear(json_object_get(sess->need, "Config"));
+    json_object_foreach(store_all(s, STORE_TASK), id, task) {
+        dispatcher_deps_count(sess, task, 1);
+    }
     dispatcher_deps_diff(sess, s, changes, dels);
     json_decref(dels);
     json_object_foreach(store_all(s, STORE_TASK), id, task) {
@@ -268,10 +278,7 @@ struct dispatcher_session *dispatcher_session_open(
                 "rpc error: code = NotFound desc = node not registered");
         return NULL;
     }
-    for (old = t->sessions; old != NULL; old = old->next) {
-        if (strcmp(old->node_id, node_id) == 0)
-            break;
-    }
+    old = strmap_get(t->by_node, node_id);
     if (old != NULL) {
         dispatcher_session_unlink(old);
         err_set(&why, ERR_INVALID,
@@ -285,6 +292,8 @@ struct dispatcher_session *dispatcher_session_open(
     sess->ops = *ops;
     sess->data = data;
     sess->deps = json_pack("{s:{}, s:{}}", "Secret", "Config");
+    sess->need = json_pack("{s:{}, s:{}}", "Secret", "Config");
+    strmap_set(t->by_node, sess->node_id, sess);
     sess->next = t->sessions;
     if (t->sessions != NULL)
         t->sessions->prev = sess;
@@ -328,6 +337,46 @@ size_t dispatcher_n_sessions(const struct dispatcher *d)
     return t ? t->n_sessions : 0;
 }
 
+/* The session of the node task is on (by its NodeID), or NULL. */
+static struct dispatcher_session *dispatcher_node_session(
+    const struct dispatcher_tasks *t, const json_t *task)
+{
+    const char *n = json_string_value(json_object_get(task, "NodeID"));
+
+    return n != NULL && *n != '\0' ? strmap_get(t->by_node, n) : NULL;
+}
+
+/* Tell sess's node what a change of one task (old -> cur, either NULL)
+ * means to it: the task itself and its secrets and configs. */
+static void dispatcher_session_changed(struct dispatcher_session *sess,
+                                       const struct store *s,
+                                       const json_t *old, const json_t *cur)
+{
+    bool was = dispatcher_task_is_for(old, sess->node_id);
+    bool is = dispatcher_task_is_for(cur, sess->node_id);
+    json_t *changes;
+    json_t *dels;
+
+    if (!is && !was)
+        return;
+    dispatcher_deps_count(sess, old, -1);
+    dispatcher_deps_count(sess, cur, 1);
+    changes = json_array();
+    dels = json_array();
+    dispatcher_deps_diff(sess, s, changes, dels);
+    if (!(is && was && dispatcher_task_stable_equal(old, cur)))
+        json_array_append_new(changes,
+                              dispatcher_change(is ? "update" : "remove",
+                                                is ? cur : old));
+    json_array_extend(changes, dels);
+    json_decref(dels);
+    if (json_array_size(changes) == 0) {
+        json_decref(changes);
+        return;
+    }
+    dispatcher_session_send(sess, "INCREMENTAL", changes);
+}
+
 void dispatcher_store_changed(void *data, enum store_kind k, const char *id,
                               const json_t *old, const json_t *cur)
 {
@@ -350,30 +399,17 @@ void dispatcher_store_changed(void *data, enum store_kind k, const char *id,
         return;
     }
     s = dispatcher__store(d);
-    for (sess = t->sessions; s != NULL && sess != NULL; sess = next) {
-        bool was = dispatcher_task_is_for(old, sess->node_id);
-        bool is = dispatcher_task_is_for(cur, sess->node_id);
-        json_t *changes;
-        json_t *dels;
-
-        next = sess->next;
-        if (!is && !was)
-            continue;
-        changes = json_array();
-        dels = json_array();
-        dispatcher_deps_diff(sess, s, changes, dels);
-        if (!(is && was && dispatcher_task_stable_equal(old, cur)))
-            json_array_append_new(changes,
-                                  dispatcher_change(is ? "update" : "remove",
-                                                    is ? cur : old));
-        json_array_extend(changes, dels);
-        json_decref(dels);
-        if (json_array_size(changes) == 0) {
-            json_decref(changes);
-            continue;
-        }
-        dispatcher_session_send(sess, "INCREMENTAL", changes);
-    }
+    if (s == NULL)
+        return;
+    /* Only the sessions of the task's node before and after can care. */
+    sess = dispatcher_node_session(t, old);
+    next = dispatcher_node_session(t, cur);
+    if (next == sess)
+        next = NULL;              /* the same node: tell it once */
+    if (sess != NULL)
+        dispatcher_session_changed(sess, s, old, cur);
+    if (next != NULL)
+        dispatcher_session_changed(next, s, old, cur);
 }
 
 /* --- task statuses ------------------------------------------------------ */
@@ -586,6 +622,7 @@ struct dispatcher_tasks *dispatcher_tasks_new(struct dispatcher *d,
 
     t->d = d;
     t->pending = json_object();
+    t->by_node = strmap_new();
     uv_timer_init(loop, &t->flush_timer);
     t->flush_timer.data = t;
     return t;
@@ -616,6 +653,7 @@ static void dispatcher_on_tasks_timer_closed(uv_handle_t *h)
     void *data = t->done_data;
 
     json_decref(t->pending);
+    strmap_free(t->by_node);
     free(t);
     done(data);
 }
