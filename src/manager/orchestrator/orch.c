@@ -186,12 +186,16 @@ bool orch_task_is_dirty(const json_t *service, const json_t *task)
 {
     const json_t *tmpl =
         json_object_get(json_object_get(service, "Spec"), "TaskTemplate");
-    json_t *ep = orch_endpoint(service);
     const json_t *have = json_object_get(task, "_Endpoint");
+    json_t *ep;
     bool dirty;
 
-    dirty = !json_equal((json_t *)tmpl, json_object_get(task, "Spec")) ||
-            (have != NULL && !json_equal(ep, (json_t *)have));
+    if (!json_equal((json_t *)tmpl, json_object_get(task, "Spec")))
+        return true;
+    if (have == NULL)
+        return false;
+    ep = orch_endpoint(service);
+    dirty = !json_equal(ep, (json_t *)have);
     json_decref(ep);
     return dirty;
 }

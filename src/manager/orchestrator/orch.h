@@ -91,10 +91,11 @@ const char *orch_service_mode(const json_t *service);
  * nodes with most copies, then the highest slots; restarts runnable tasks
  * whose node is gone, down, drained or no longer satisfies their
  * constraints (the old one shut down, a replacement in the same slot,
- * see orch_restart_task).
+ * see orch_restart_task). At most max new tasks (0: no limit): a larger
+ * service is filled by later passes.
  */
 json_t *orch_replicated(const json_t *service, const json_t *tasks,
-                        const json_t *nodes, int64_t now);
+                        const json_t *nodes, int64_t now, size_t max);
 
 /*
  * Global services: one task per eligible node (not down, not drained,

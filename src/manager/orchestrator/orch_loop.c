@@ -28,6 +28,7 @@ struct orch_loop
     struct orch_loop_batch *batch; /* the proposal in flight, or NULL */
     json_t *seen;                  /* owned: service ID -> the version
                                       last reconciled */
+    uint64_t pass_ms;              /* how long the last pass took */
     bool leading;
     bool closing;
     void (*close_cb)(void *data);
@@ -116,10 +117,10 @@ static enum orch_loop_took orch_loop_took(json_t *out, json_t *touched, json_t *
     }
     took = ORCH_LOOP_TAKEN;
     json_array_foreach(list, i, a) {
-        /* A decision larger than one entry (a service created or scaled
+        /* A decision larger than a pass (a service created or scaled
          * by more than max replicas) goes in max actions at a time: the
          * orchestrators reconcile from the store, so the next pass decides
-         * the rest. Whole, it would be refused forever. */
+         * the rest. */
         if (json_array_size(out) >= max) {
             *more = true;
             took = ORCH_LOOP_PARTIAL;
@@ -142,6 +143,45 @@ static bool orch_loop_take(json_t *out, json_t *touched, json_t *list,
         orch_loop_took(out, touched, list, max, now, more);
 
     return took == ORCH_LOOP_TAKEN || took == ORCH_LOOP_PARTIAL;
+}
+
+/*
+ * The update orchestrator compares every task's spec with the service's,
+ * which is most of a pass over a large service. With no update under way
+ * (UpdateStatus absent or completed) and this version of the service
+ * found settled, nothing can be out of date until the version changes:
+ * seen remembers it under "u:<ID>".
+ */
+static bool orch_loop_update_quiet(const json_t *svc)
+{
+    const char *state = json_string_value(
+        json_object_get(json_object_get(svc, "UpdateStatus"), "State"));
+    size_t n = state != NULL ? strlen(state) : 0;
+
+    return n == 0 ||
+           (n >= 9 && strcmp(state + n - 9, "completed") == 0);
+}
+
+static bool orch_loop_update_idle(const json_t *svc, const json_t *seen,
+                                  json_int_t version)
+{
+    char key[80];
+
+    if (seen == NULL || !orch_loop_update_quiet(svc))
+        return false;
+    snprintf(key, sizeof(key), "u:%s", store_obj_id(svc));
+    return json_integer_value(json_object_get(seen, key)) == version;
+}
+
+static void orch_loop_update_settled(const json_t *svc, json_t *seen,
+                                     json_int_t version)
+{
+    char key[80];
+
+    if (seen == NULL || !orch_loop_update_quiet(svc))
+        return;
+    snprintf(key, sizeof(key), "u:%s", store_obj_id(svc));
+    json_object_set_new(seen, key, json_integer(version));
 }
 
 /* The orchestrators for one service, the first with something to do. */
@@ -170,14 +210,22 @@ static void orch_loop_service(const json_t *svc, const json_t *tasks,
         /* Reconciled when the service or a node changed (as swarmkit's
          * orchestrators react to those events), not after each task
          * change: a slot the restart policy gave up on stays empty. */
-        took = orch_loop_took(out, touched,
-                              strcmp(mode, "global") == 0
-                                  ? orch_global(svc, tasks, nodes, now)
-                                  : orch_replicated(svc, tasks, nodes, now),
-                              max, now, more);
+        /* A large service is filled a pass's room at a time rather than
+         * made whole and mostly thrown away. */
+        size_t room = json_array_size(out) < max
+                          ? max - json_array_size(out)
+                          : 1;
+        json_t *list = strcmp(mode, "global") == 0
+                           ? orch_global(svc, tasks, nodes, now)
+                           : orch_replicated(svc, tasks, nodes, now, room);
+        bool capped = json_array_size(list) >= room;
+
+        took = orch_loop_took(out, touched, list, max, now, more);
         if ((took == ORCH_LOOP_EMPTY || took == ORCH_LOOP_TAKEN) &&
-            seen != NULL)
+            !capped && seen != NULL)
             json_object_set_new(seen, sid, json_integer(version));
+        if (capped)
+            *more = true;
         if (took != ORCH_LOOP_EMPTY)
             return;
     }
@@ -193,10 +241,14 @@ static void orch_loop_service(const json_t *svc, const json_t *tasks,
         return;
     if (n < *next)
         *next = n;
-    if (!job) {
+    if (!job && !orch_loop_update_idle(svc, seen, version)) {
+        json_t *list;
+
         n = INT64_MAX;
-        if (orch_loop_take(out, touched, orch_update(svc, tasks, now, &n),
-                           max, now, more))
+        list = orch_update(svc, tasks, now, &n);
+        if (json_array_size(list) == 0 && n == INT64_MAX)
+            orch_loop_update_settled(svc, seen, version);
+        if (orch_loop_take(out, touched, list, max, now, more))
             return;
         if (n < *next)
             *next = n;
@@ -274,6 +326,32 @@ static void orch_loop_new_tasks(const json_t *tasks, int64_t now, json_t *out,
     }
 }
 
+/* Tasks grouped by service, {ServiceID: {TaskID: task}} (tasks shared
+ * with the store), and {"": {}} for services without any: each service's
+ * orchestrators look at its own tasks only, so a pass costs the number of
+ * tasks, not services times tasks. New reference. */
+static json_t *orch_loop_by_service(const json_t *tasks)
+{
+    json_t *by = json_pack("{s:{}}", "");
+    const char *id;
+    json_t *t;
+
+    json_object_foreach((json_t *)tasks, id, t) {
+        const char *sid = json_string_value(json_object_get(t, "ServiceID"));
+        json_t *mine;
+
+        if (sid == NULL || sid[0] == '\0')
+            continue;
+        mine = json_object_get(by, sid);
+        if (mine == NULL) {
+            mine = json_object();
+            json_object_set_new(by, sid, mine);
+        }
+        json_object_set(mine, id, t);
+    }
+    return by;
+}
+
 json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
                        const json_t *nodes, int64_t now, int64_t history,
                        json_t *seen, size_t max,
@@ -281,6 +359,7 @@ json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
 {
     json_t *out = json_array();
     json_t *touched = json_object();
+    json_t *by_svc;
     json_t *placed;
     json_t *a;
     const char *id;
@@ -289,13 +368,19 @@ json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
 
     *out_next = INT64_MAX;
     *out_more = false;
+    by_svc = orch_loop_by_service(tasks);
     json_object_foreach((json_t *)services, id, svc) {
-        orch_loop_service(svc, tasks, nodes, now, history, seen, max, out,
+        json_t *mine = json_object_get(by_svc, id);
+
+        if (mine == NULL)
+            mine = json_object_get(by_svc, "");
+        orch_loop_service(svc, mine, nodes, now, history, seen, max, out,
                           touched, out_next, out_more);
     }
+    json_decref(by_svc);
     orch_loop_orphans(services, tasks, nodes, out, touched, max, out_more);
     orch_loop_new_tasks(tasks, now, out, touched, max, out_more);
-    placed = sched_run(nodes, tasks, now);
+    placed = sched_run(nodes, tasks, now, max);
     json_array_foreach(placed, i, a) {
         const char *tid = orch_loop_action_id(a);
 
@@ -365,6 +450,7 @@ static void orch_loop_run(struct orch_loop *o)
     struct err err;
     json_t *actions;
     json_t *limit;
+    uint64_t started;
     int64_t now;
     int64_t next;
     bool more;
@@ -376,6 +462,7 @@ static void orch_loop_run(struct orch_loop *o)
     if (o->batch != NULL)
         return; /* its completion runs the next pass */
     now = orch_loop_now();
+    started = uv_hrtime();
     limit = json_object_get(
         json_object_get(json_object_get(store_cluster(s), "Spec"),
                         "Orchestration"),
@@ -386,6 +473,11 @@ static void orch_loop_run(struct orch_loop *o)
         json_is_integer(limit) ? json_integer_value(limit)
                                : ORCH_DEFAULT_HISTORY_LIMIT,
         o->seen, ORCH_LOOP_MAX_ACTIONS, &next, &more);
+    o->pass_ms = (uv_hrtime() - started) / 1000000u;
+    log_debug(LOG_CLUSTER, "orchestrator: a pass over %zu task(s) took "
+              "%llu ms: %zu action(s)", json_object_size(store_all(s,
+              STORE_TASK)), (unsigned long long)o->pass_ms,
+              json_array_size(actions));
     if (json_array_size(actions) == 0) {
         uint64_t ms = ORCH_LOOP_TICK_MS;
 
@@ -459,19 +551,54 @@ void orch_loop_leader_changed(struct orch_loop *o)
     }
 }
 
+/*
+ * A task's progress on its node (a status write: the dispatcher's keep
+ * the task's Version.Index) up to RUNNING is nothing the orchestrators
+ * act on, except RUNNING while its service updates (the update waits for
+ * new tasks to run) or is a job: such changes, most of a large service's
+ * start, schedule no pass. The periodic pass covers anything else.
+ */
+static bool orch_loop_progress_only(struct orch_loop *o, const json_t *old,
+                                    const json_t *cur)
+{
+    const char *sid = json_string_value(json_object_get(cur, "ServiceID"));
+    const struct store *s;
+    const json_t *svc;
+    const char *mode;
+    int state;
+
+    if (old == NULL || cur == NULL ||
+        store_obj_version(old) != store_obj_version(cur))
+        return false;
+    state = store_task_state(cur);
+    if (state < 0 || state > STORE_TASK_RUNNING)
+        return false;
+    if (state < STORE_TASK_RUNNING)
+        return true;
+    s = o->ops.store(o->data);
+    svc = s != NULL && sid != NULL ? store_get(s, STORE_SERVICE, sid) : NULL;
+    mode = svc != NULL ? orch_service_mode(svc) : NULL;
+    return svc != NULL && mode != NULL && strstr(mode, "-job") == NULL &&
+           orch_loop_update_quiet(svc);
+}
+
 void orch_loop_store_changed(void *data, enum store_kind k, const char *id,
                              const json_t *old, const json_t *cur)
 {
     struct orch_loop *o = data;
 
-    (void)id;
-    (void)old;
-    (void)cur;
     if (o == NULL || k == STORE_CLUSTER)
         return;
     if (k == STORE_NODE || id == NULL)
         json_object_clear(o->seen);
-    orch_loop_schedule(o, ORCH_LOOP_COALESCE_MS);
+    if (k == STORE_TASK && orch_loop_progress_only(o, old, cur))
+        return;
+    /* Changes come in floods (every task status of a large service): a
+     * pass waits at least twice as long as the last one took, so passes
+     * over the store take at most a third of the loop's time. */
+    orch_loop_schedule(o, 2 * o->pass_ms > ORCH_LOOP_COALESCE_MS
+                              ? 2 * o->pass_ms
+                              : ORCH_LOOP_COALESCE_MS);
 }
 
 static void orch_loop_on_closed(uv_handle_t *h)

@@ -8,11 +8,12 @@
  * loop dirty; changes are coalesced for ORCH_LOOP_COALESCE_MS), when a
  * deadline an orchestrator returned arrives (restart delays, update
  * Delay and Monitor), and at least every ORCH_LOOP_TICK_MS. One pass
- * proposes one entry; no pass runs while it is in flight, and one runs
- * again when it completes. Per service the orchestrators run in order
+ * proposes at most ORCH_LOOP_MAX_ACTIONS actions at once (as entries of
+ * the store's cap, cluster_propose); no pass runs while they are in
+ * flight, and one runs again when they complete. Per service the orchestrators run in order
  * (reconcile, restart, delayed starts, update, history) and only the
- * first that has something to do contributes to the entry, so their
- * decisions never contradict each other; an entry never carries two
+ * first that has something to do contributes to the pass, so their
+ * decisions never contradict each other; a pass never carries two
  * writes to one task. New tasks are created PENDING ("pending task
  * scheduling": there is no allocator); the scheduler places PENDING ones.
  * Tasks of removed services get DesiredState "remove" and are deleted
@@ -37,7 +38,7 @@
 #define ORCH_LOOP_COALESCE_MS 10u
 #define ORCH_LOOP_TICK_MS 1000u
 #define ORCH_LOOP_RETRY_MS 100u   /* store not ready, or a failed entry */
-#define ORCH_LOOP_MAX_ACTIONS 200u /* per entry (store's cap) */
+#define ORCH_LOOP_MAX_ACTIONS 2000u /* per pass (10 entries) */
 
 struct orch_loop;
 
@@ -72,8 +73,10 @@ void orch_loop_store_changed(void *data, enum store_kind k, const char *id,
  * now (ns) with the cluster's task history limit, at most max of them;
  * seen (service ID -> Version.Index, updated; NULL: always) holds the
  * services reconciled (orch_replicated / orch_global) since the last node
- * change, which are not reconciled again until their version changes; *out_next gets the earliest future
- * deadline (or INT64_MAX) and *out_more whether something was left out.
+ * change, which are not reconciled again until their version changes,
+ * and ("u:" + ID) those the update orchestrator found settled with no
+ * update under way; *out_next gets the earliest future deadline (or
+ * INT64_MAX) and *out_more whether something was left out.
  * Pure; exposed for unit tests. Caller owns the array.
  */
 json_t *orch_loop_pass(const json_t *services, const json_t *tasks,

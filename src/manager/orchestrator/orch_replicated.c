@@ -95,7 +95,7 @@ static struct orch__slot *orch_slot_get(struct orch__slot **slots, size_t *n,
 }
 
 json_t *orch_replicated(const json_t *service, const json_t *tasks,
-                        const json_t *nodes, int64_t now)
+                        const json_t *nodes, int64_t now, size_t max)
 {
     json_t *actions = json_array();
     json_t *index = json_object();
@@ -108,6 +108,7 @@ json_t *orch_replicated(const json_t *service, const json_t *tasks,
     size_t j;
     int64_t slot;
     int64_t missing;
+    size_t created = 0;
 
     json_object_foreach((json_t *)tasks, id, t) {
         struct orch__slot *s;
@@ -165,7 +166,7 @@ json_t *orch_replicated(const json_t *service, const json_t *tasks,
         json_object_set_new(index, key, json_true());
     }
     missing = want - (int64_t)n_slots;
-    for (slot = 1; missing > 0; slot++) {
+    for (slot = 1; missing > 0 && (max == 0 || created < max); slot++) {
         char key[32];
 
         snprintf(key, sizeof(key), "%lld", (long long)slot);
@@ -175,6 +176,7 @@ json_t *orch_replicated(const json_t *service, const json_t *tasks,
             actions, orch_action_create(orch_task_new(
                          service, (uint64_t)slot, NULL, "running", now)));
         missing--;
+        created++;
     }
     for (i = 0; i < n_slots; i++)
         json_decref(slots[i].tasks);

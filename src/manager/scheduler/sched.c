@@ -72,6 +72,7 @@ struct sched__pass
     json_t *group_index;       /* owned: service ID -> first group */
     json_t *preassigned;       /* owned array of borrowed tasks */
     json_t *out;               /* the actions, owned until returned */
+    size_t max;                /* actions at most in out; 0: no limit */
     char now[48];
 };
 
@@ -633,6 +634,12 @@ static void sched_place(struct sched__pass *p, size_t at, const char *svc,
                NULL);
 }
 
+/* Has the pass made as many actions as it may? */
+static bool sched_full(const struct sched__pass *p)
+{
+    return p->max != 0 && json_array_size(p->out) >= p->max;
+}
+
 static void sched_group_run(struct sched__pass *p, struct sched__group *g)
 {
     struct sched__want w;
@@ -649,7 +656,7 @@ static void sched_group_run(struct sched__pass *p, struct sched__group *g)
             elig[n_elig++] = i;
     }
     sched_spread_init(&sp, p, &w, elig, n_elig);
-    for (t = 0; t < g->n_tasks; t++) {
+    for (t = 0; t < g->n_tasks && !sched_full(p); t++) {
         size_t best = SIZE_MAX;
 
         for (i = 0; i < n_elig; i++) {
@@ -711,12 +718,34 @@ static void sched_preassigned(struct sched__pass *p, const json_t *task)
     sched_want_clear(&w);
 }
 
-json_t *sched_run(const json_t *nodes, const json_t *tasks, int64_t now)
+/* Is any task waiting to be placed (sched_load_tasks' test)? */
+static bool sched_any_pending(const json_t *tasks)
+{
+    const char *id;
+    json_t *task;
+
+    json_object_foreach((json_t *)tasks, id, task) {
+        int ds;
+
+        if (store_task_state(task) != STORE_TASK_PENDING)
+            continue;
+        ds = store_task_desired(task);
+        if (ds >= 0 && ds <= STORE_TASK_COMPLETE)
+            return true;
+    }
+    return false;
+}
+
+json_t *sched_run(const json_t *nodes, const json_t *tasks, int64_t now,
+                  size_t max)
 {
     struct sched__pass p;
     json_t *out;
     size_t i;
 
+    /* Most passes have nothing to place: skip loading every node. */
+    if (!sched_any_pending(tasks))
+        return json_array();
     memset(&p, 0, sizeof(p));
     p.node_index = json_object();
     p.svc_index = json_object();
@@ -726,9 +755,10 @@ json_t *sched_run(const json_t *nodes, const json_t *tasks, int64_t now)
     sched_timestamp(now, p.now, sizeof(p.now));
     sched_load_nodes(&p, nodes);
     sched_load_tasks(&p, tasks);
-    for (i = 0; i < json_array_size(p.preassigned); i++)
+    p.max = max;
+    for (i = 0; i < json_array_size(p.preassigned) && !sched_full(&p); i++)
         sched_preassigned(&p, json_array_get(p.preassigned, i));
-    for (i = 0; i < p.n_groups; i++)
+    for (i = 0; i < p.n_groups && !sched_full(&p); i++)
         sched_group_run(&p, &p.groups[i]);
 
     out = p.out;

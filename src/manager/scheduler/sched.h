@@ -87,8 +87,10 @@ bool sched_node_fits_spec(const json_t *task_spec, const json_t *node);
  * placed tasks get NodeID and Status {assigned, "scheduler assigned task
  * to node"}; a task that fits nowhere keeps Status.State pending with
  * Status.Err "no suitable node (<reasons>)" (an action only if the text
- * changed). now stamps Status.Timestamp.
+ * changed). now stamps Status.Timestamp. At most max actions (0: no
+ * limit); the tasks left are decided by a later pass.
  */
-json_t *sched_run(const json_t *nodes, const json_t *tasks, int64_t now);
+json_t *sched_run(const json_t *nodes, const json_t *tasks, int64_t now,
+                  size_t max);
 
 #endif

@@ -157,7 +157,7 @@ static const json_t *on_task(const json_t *actions, const char *id)
 static void test_replicated_create(void **state)
 {
     struct fix *f = *state;
-    json_t *acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    json_t *acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     const json_t *t;
     size_t i;
 
@@ -198,7 +198,7 @@ static void test_replicated_fill_gap(void **state)
     add_task(f, 1, "n1", "running", "running");
     add_task(f, 2, "n1", "failed", "shutdown"); /* dead slot */
     add_task(f, 3, "n1", "running", "running");
-    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     assert_int_equal(json_array_size(acts), 1);
     assert_int_equal(
         json_integer_value(json_object_get(obj(json_array_get(acts, 0)),
@@ -216,7 +216,7 @@ static void test_replicated_steady(void **state)
     add_task(f, 1, "n1", "running", "running");
     add_task(f, 2, NULL, "pending", "running");
     add_task(f, 3, "n1", "failed", "running"); /* restart's business */
-    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     assert_int_equal(json_array_size(acts), 0);
     json_decref(acts);
 }
@@ -238,7 +238,7 @@ static void test_replicated_scale_down(void **state)
     add_task(f, 3, "a", "running", "running"); /* t002 */
     add_task(f, 4, "b", "running", "running"); /* t003 */
     add_task(f, 5, "b", "pending", "running"); /* t004: not running */
-    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     /* Keep one on each node: slot 1 on a (first copy) and slot 4 on b. */
     assert_int_equal(json_array_size(acts), 3);
     assert_int_equal(count(acts, "update", "remove"), 3);
@@ -273,7 +273,7 @@ static void test_replicated_invalid_nodes(void **state)
     json_object_set_new(
         json_object_get(json_object_get(f->svc, "Spec"), "Mode"),
         "Replicated", json_pack("{s:i}", "Replicas", 4));
-    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     assert_int_equal(count(acts, "update", "shutdown"), 4);
     assert_int_equal(count(acts, "create", "ready"), 4);
     assert_int_equal(count(acts, "create", "running"), 0);
@@ -465,7 +465,7 @@ static void test_restart_node_lost(void **state)
     }
     json_decref(acts);
     /* orch_replicated takes the same path for the down node's task. */
-    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW);
+    acts = orch_replicated(f->svc, f->tasks, f->nodes, NOW, 0);
     assert_non_null(on_task(acts, "t001"));
     json_array_foreach(acts, i, a) {
         if (strcmp(op(a), "create") == 0 &&

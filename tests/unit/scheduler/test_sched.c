@@ -103,7 +103,7 @@ static void spec_set(json_t *task, const char *key, json_t *v)
  * and count placements per node into a {node: n} object. */
 static json_t *run_apply(struct fix *f, json_t **out_actions)
 {
-    json_t *actions = sched_run(f->nodes, f->tasks, NOW);
+    json_t *actions = sched_run(f->nodes, f->tasks, NOW, 0);
     json_t *per_node = json_object();
     json_t *a;
     size_t i;
@@ -578,7 +578,7 @@ static void test_bench(void **state)
         add_task(f, id, NULL, "pending");
     }
     clock_gettime(CLOCK_MONOTONIC, &a);
-    actions = sched_run(f->nodes, f->tasks, NOW);
+    actions = sched_run(f->nodes, f->tasks, NOW, 0);
     clock_gettime(CLOCK_MONOTONIC, &b);
     ms = (double)(b.tv_sec - a.tv_sec) * 1e3 +
          (double)(b.tv_nsec - a.tv_nsec) / 1e6;
