@@ -123,6 +123,10 @@ void api_reply_ping(struct api_req *req, const char *swarm_state);
 /* A store object as the API shows it: a deep copy without the internal
  * ('_'-prefixed) fields. Caller owns it. */
 json_t *api_public_copy(const json_t *obj);
+/* The same as a shallow copy: the fields are the store's own, so it is
+ * only for a reply encoded at once (api_reply_json) and never changed.
+ * Lists of many objects (GET /tasks) cost no copy of each. */
+json_t *api_public_view(const json_t *obj);
 /* A node as the API shows it, with ManagerStatus filled from Raft. */
 json_t *api_node_view(const struct api_req *req, const json_t *node);
 /* Parse a ?version= value like Docker ("invalid <kind> version '<v>'..."). */

@@ -65,6 +65,20 @@ json_t *api_public_copy(const json_t *obj)
     return out;
 }
 
+json_t *api_public_view(const json_t *obj)
+{
+    json_t *out = json_copy((json_t *)obj);
+    const char *key;
+    json_t *v;
+    void *tmp;
+
+    json_object_foreach_safe(out, tmp, key, v) {
+        if (key[0] == '_')
+            json_object_del(out, key);
+    }
+    return out;
+}
+
 /* The daemon's engine ID: a UUID kept in <data-root>/engine-id. */
 static const char *api_engine_id(const struct cluster *c)
 {

@@ -143,7 +143,7 @@ void api_tasks_list(struct api_req *req)
         if (json_object_get(filters, "_up-to-date") != NULL &&
             (svc == NULL || orch_task_is_dirty(svc, task)))
             continue;
-        json_array_append_new(out, api_public_copy(task));
+        json_array_append_new(out, api_public_view(task));
     }
     json_decref(nodes);
     json_decref(filters);
@@ -161,5 +161,5 @@ void api_tasks_inspect(struct api_req *req)
         api_reply_err(req, &err);
         return;
     }
-    api_reply_json(req, 200, api_public_copy(task));
+    api_reply_json(req, 200, api_public_view(task));
 }
