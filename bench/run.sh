@@ -6,6 +6,7 @@
 #
 # usage: bench/run.sh [--runs N] [--api-calls N] [--shoal-only] [--no-deps] [--no-build]
 #                     [--out DIR] [--no-multi | --multi-only] [--only LIST] [--no-api]
+#                     [--converge] [--only-own LIST] [--replicas N]
 #
 #   --runs N        fresh-daemon runs per daemon (default 3); the table shows medians
 #   --api-calls N   sequential calls per endpoint for api_* (default 50)
@@ -20,6 +21,12 @@
 #                   services: init,rss,converge,scale,update (run-multi.sh takes
 #                   its own --only; run.sh passes it on only with --multi-only)
 #   --no-api        skip cycle 2 (GET /nodes and /info latency)
+#   --converge      also run cycle 3: bench/converge (converge_100_ms, issue 5) on
+#                   another fresh daemon, swarm and image set up untimed
+#   --only-own LIST only our own cycles in LIST (api, converge): no swarm-bench
+#                   cycle 1 and no multi-node run; `--only-own converge` measures
+#                   converge_100_ms alone
+#   --replicas N    replicas for cycle 3 (default 100): the metric is converge_N_ms
 #
 # Environment:
 #   SHOAL_BENCH_HARNESS  the shared harness (default <repo>/../shared/bench)
@@ -44,6 +51,7 @@ export AB_PREFIX
 DOCKER=${DOCKER_CLI:-/usr/local/bin/docker}
 RUNS=3; API_CALLS=50; SHOAL_ONLY=0; DEPS=1; BUILD=1; OUT=""; MULTI=1
 ONLY=init,rss; ONLY_SET=0; API_CYCLE=1
+BENCH_CYCLE=1; CONV_CYCLE=0; REPLICAS=100; ONLY_OWN=""
 INIT_ARGS="--default-addr-pool 198.19.0.0/17"
 # Same for both daemons.  Only the untimed rss_100 load creates services; without a
 # grace period its cleanup does not wait 10 s per task (see the harness README).
@@ -64,13 +72,28 @@ while (( $# )); do
     --multi-only) MULTI=2; shift ;;
     --only) ONLY=$2; ONLY_SET=1; shift 2 ;;
     --no-api) API_CYCLE=0; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    --converge) CONV_CYCLE=1; shift ;;
+    --only-own) ONLY_OWN=$2; shift 2 ;;
+    --replicas) REPLICAS=$2; shift 2 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --runs must be a positive integer" >&2; exit 2; }
 [[ $API_CALLS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --api-calls must be a positive integer" >&2; exit 2; }
 [[ $ONLY =~ ^[a-z]+(,[a-z]+)*$ ]] || { echo "run.sh: --only takes a comma list of swarm-bench metrics" >&2; exit 2; }
+[[ $REPLICAS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --replicas must be a positive integer" >&2; exit 2; }
+if [[ -n $ONLY_OWN ]]; then
+  [[ $ONLY_OWN =~ ^(api|converge)(,(api|converge))*$ ]] ||
+    { echo "run.sh: --only-own takes a comma list of: api, converge" >&2; exit 2; }
+  (( MULTI == 2 )) && { echo "run.sh: --only-own and --multi-only exclude each other" >&2; exit 2; }
+  BENCH_CYCLE=0; MULTI=0; API_CYCLE=0; CONV_CYCLE=0
+  [[ ,$ONLY_OWN, == *,api,* ]] && API_CYCLE=1
+  [[ ,$ONLY_OWN, == *,converge,* ]] && CONV_CYCLE=1
+fi
+if (( CONV_CYCLE && BENCH_CYCLE )) && [[ ,$ONLY, == *,converge,* && $REPLICAS =~ ^(1|10|50)$ ]]; then
+  echo "run.sh: --replicas $REPLICAS: swarm-bench's converge gives converge_${REPLICAS}_ms too" >&2; exit 2
+fi
 if (( MULTI == 2 )); then
   args=(--runs "$RUNS" --api-calls "$API_CALLS")
   (( SHOAL_ONLY )) && args+=(--shoal-only)
@@ -188,6 +211,13 @@ if [[ ! -x $DOCKER ]]; then
   fi
 fi
 export DOCKER_CLI=$DOCKER
+
+# the image of cycle 3, built once (untimed): the harness's bench/busybox:1
+CONV_IMAGE=bench/busybox:1; CONV_TAR=$TMP/rootfs.tar
+if (( CONV_CYCLE )); then
+  "$HARNESS/mkrootfs-tar" "$CONV_TAR" >"$RAW/mkrootfs-tar.log" 2>&1 ||
+    die "mkrootfs-tar failed: $(tail -n 3 "$RAW/mkrootfs-tar.log")"
+fi
 
 # ------------------------------------------------------------------ build
 BUILD_NOTE=""
@@ -333,6 +363,7 @@ check_api() {  # target run: the fields the harness and the CLI read
 }
 
 BENCH_METRICS="init_ms rss_idle_kb pss_idle_kb rss_idle_procs rss_100_kb pss_100_kb rss_100_procs"
+CONV_METRICS="converge_${REPLICAS}_ms converge_${REPLICAS}_cli_ms converge_${REPLICAS}_cleanup_ms"
 API_METRICS="cli_version_ms api_nodes_ms api_nodes_max_ms api_nodes_non200 api_info_ms api_info_max_ms api_info_non200 api_ping_ms api_ping_max_ms api_ping_non200"
 
 # The docker CLI's own cost, which is part of init_ms: the median wall time of a
@@ -348,10 +379,9 @@ cli_floor() {
   printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "cli_version_ms %s ms\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-bench_target() {  # target run
+# cycle 1: swarm-bench --only $ONLY (default init,rss) on a fresh daemon
+cycle_bench() {  # target run -> 1 when dockerd did not start
   local t=$1 i=$2 f=$RAW/$1-run-$2 b0 t0 b1 t1 l0 m
-  : > "$f.txt"
-  # ---- cycle 1: swarm-bench --only $ONLY (default init,rss) on a fresh daemon
   log "run $i/$RUNS $t: swarm-bench --only $ONLY"
   if start_target "$t" "run-$i-bench"; then
     read -r b0 t0 < <(cpu_busy); l0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -376,17 +406,33 @@ bench_target() {  # target run
     for m in $BENCH_METRICS; do echo "$m error" >> "$f.txt"; done
     [[ $t == dockerd ]] && return 1
   fi
-  (( API_CYCLE )) || return 0
-  # ---- cycle 2: API latency on another fresh daemon, swarm initialised untimed
+  return 0
+}
+
+# Untimed `docker swarm init` with the same arguments as cycle 1, then wait until the
+# node is ready.  On failure: a problem noted, INIT_OUTCOME = error or timeout.
+INIT_OUTCOME=""
+init_untimed() {  # target run outfile what
+  local t=$1 i=$2 out=$3 what=$4
+  # shellcheck disable=SC2086
+  if ! timeout 60 "$DOCKER" -H "unix://$SOCK" swarm init "${ADDR_ARGS[@]}" $INIT_ARGS >"$out" 2>&1; then
+    PROBLEMS+=("$t run $i: untimed swarm init for $what failed: $(tr '\n' ' ' < "$out")")
+    INIT_OUTCOME=error; return 1
+  fi
+  if ! wait_ready; then
+    PROBLEMS+=("$t run $i: swarm not active with a ready node within ${READY_TIMEOUT}s after init ($what)")
+    INIT_OUTCOME=timeout; return 1
+  fi
+  return 0
+}
+
+# cycle 2: API latency on another fresh daemon, swarm initialised untimed
+cycle_api() {  # target run -> 1 when dockerd did not start
+  local t=$1 i=$2 f=$RAW/$1-run-$2 m
   log "run $i/$RUNS $t: GET /nodes and GET /info x $API_CALLS"
   if start_target "$t" "run-$i-api"; then
-    # shellcheck disable=SC2086
-    if ! timeout 60 "$DOCKER" -H "unix://$SOCK" swarm init "${ADDR_ARGS[@]}" $INIT_ARGS >"$f.api.init" 2>&1; then
-      PROBLEMS+=("$t run $i: untimed swarm init for the API cycle failed: $(tr '\n' ' ' < "$f.api.init")")
-      for m in $API_METRICS; do echo "$m error" >> "$f.txt"; done
-    elif ! wait_ready; then
-      PROBLEMS+=("$t run $i: swarm not active with a ready node within ${READY_TIMEOUT}s after init")
-      for m in $API_METRICS; do echo "$m timeout" >> "$f.txt"; done
+    if ! init_untimed "$t" "$i" "$f.api.init" "the API cycle"; then
+      for m in $API_METRICS; do echo "$m $INIT_OUTCOME" >> "$f.txt"; done
     else
       # GET /_ping: the same method on the cheapest endpoint, i.e. the floor that
       # curl + connect + one HTTP exchange puts under every api_* figure
@@ -410,11 +456,55 @@ bench_target() {  # target run
   return 0
 }
 
+# cycle 3: bench/converge on another fresh daemon: swarm init and `docker import` of
+# the harness's image untimed, then converge_N_ms (create -> N tasks running)
+cycle_converge() {  # target run -> 1 when dockerd did not start
+  local t=$1 i=$2 f=$RAW/$1-run-$2 m rc b0 t0 b1 t1 l0
+  log "run $i/$RUNS $t: bench/converge --replicas $REPLICAS"
+  if start_target "$t" "run-$i-conv"; then
+    if ! init_untimed "$t" "$i" "$f.conv.init" "the converge cycle"; then
+      for m in $CONV_METRICS; do echo "$m $INIT_OUTCOME" >> "$f.txt"; done
+    elif ! timeout 120 "$DOCKER" -H "unix://$SOCK" import "$CONV_TAR" "$CONV_IMAGE" >"$f.conv.import" 2>&1; then
+      PROBLEMS+=("$t run $i: untimed docker import of $CONV_IMAGE failed: $(tr '\n' ' ' < "$f.conv.import")")
+      for m in $CONV_METRICS; do echo "$m error" >> "$f.txt"; done
+    else
+      read -r b0 t0 < <(cpu_busy); l0=$(cut -d' ' -f1-3 /proc/loadavg)
+      run_child "$f.conv" "$f.conv.err" "$BENCH/converge" --replicas "$REPLICAS" \
+        --image "$CONV_IMAGE" --docker "$DOCKER" --raw "$f.conv.d" "$SOCK"
+      rc=$?
+      read -r b1 t1 < <(cpu_busy)
+      printf 'converge_rc %s\nloadavg_before %s\nloadavg_after %s\ncpu_busy_pct %s\n' \
+        "$rc" "$l0" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+        "$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * b / t : 0) }')" > "$f.conv.env"
+      (( rc )) && PROBLEMS+=("$t run $i: bench/converge exited $rc: $(grep -v '^\[converge [0-9:]*\] docker service' "$f.conv.err" | tr '\n' ' ' | cut -c1-300)")
+      if grep -q "^converge_${REPLICAS}_ms " "$f.conv"; then cat "$f.conv" >> "$f.txt"
+      else for m in $CONV_METRICS; do echo "$m error" >> "$f.txt"; done; fi
+      echo "converge_loadavg $(cut -d' ' -f1 <<<"$l0") load" >> "$f.txt"
+    fi
+    stop_target "$t" "run-$i-conv"
+  else
+    log "run $i $t: start failed: $LAST_START_ERROR"
+    [[ $t == shoal ]] && PROBLEMS+=("shoal run $i: $LAST_START_ERROR")
+    for m in $CONV_METRICS; do echo "$m error" >> "$f.txt"; done
+    [[ $t == dockerd ]] && return 1
+  fi
+  return 0
+}
+
+bench_target() {  # target run -> 1 when dockerd did not start
+  : > "$RAW/$1-run-$2.txt"
+  if (( BENCH_CYCLE )); then cycle_bench "$1" "$2" || return 1; fi
+  if (( API_CYCLE )); then cycle_api "$1" "$2" || return 1; fi
+  if (( CONV_CYCLE )); then cycle_converge "$1" "$2" || return 1; fi
+  return 0
+}
+
 # ------------------------------------------------------------------ facts
 {
   echo "# shoal bench $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "runs: $RUNS (fresh daemons for every measurement cycle)"
   echo "api_calls: $API_CALLS"
+  echo "cycles: $( ((BENCH_CYCLE)) && echo "1:swarm-bench --only $ONLY ")$( ((API_CYCLE)) && echo "2:api-latency ")$( ((CONV_CYCLE)) && echo "3:converge --replicas $REPLICAS --image $CONV_IMAGE")"
   echo "harness: $HARNESS"
   echo "init_args: $INIT_ARGS"
   echo "create_args: $CREATE_ARGS"
@@ -506,6 +596,14 @@ ROWS=(
   "api_services_ms|ms|-|info"
   "api_tasks_ms|ms|-|info"
 )
+# cycle 3's row, unless the harness has one of that name (--replicas 1, 10 or 50)
+[[ " ${ROWS[*]} " == *" converge_${REPLICAS}_ms|"* ]] ||
+  ROWS+=("converge_${REPLICAS}_ms|ms|dockerd/shoal >= 3|ratio3")
+ROWS+=(
+  "converge_${REPLICAS}_cli_ms|ms|-|info"
+  "converge_${REPLICAS}_cleanup_ms|ms|-|info"
+  "converge_loadavg|load|-|info"
+)
 TABLE=$TMP/table; MISSED=0; SHOAL_ERR=0
 : > "$TABLE"
 for row in "${ROWS[@]}"; do
@@ -514,7 +612,7 @@ for row in "${ROWS[@]}"; do
   [[ -n $DOCKERD_WHY ]] && d="n/a"
   # a metric this run did not ask for (--only, --no-api) gets no row
   [[ $d == n/a && $s == n/a ]] && continue
-  r=$(ratio "$d" "$s"); [[ $u == count ]] && r="-"
+  r=$(ratio "$d" "$s"); [[ $u == count || $u == load ]] && r="-"
   met="-"
   case $kind in
     ratio3)
