@@ -373,7 +373,9 @@ static void agent_exec_on_removed(void *data, int status,
 
     if (t == NULL)
         return;
-    if (status != 0)
+    /* The engine's removal completes with the container's last exit
+     * code; only a negative status is a failure. */
+    if (status < 0)
         log_warn(LOG_CLUSTER, "agent: task %s: remove its container: %s",
                  t->id, err ? err->msg : "");
     free(t->cid);
@@ -387,7 +389,7 @@ static void agent_exec_on_orphan_removed(void *data, int status,
 {
     struct agent_exec *x = data;
 
-    if (status != 0)
+    if (status < 0)
         log_warn(LOG_CLUSTER, "agent: remove a container of an unassigned "
                  "task: %s", err ? err->msg : "");
     x->n_ops--;

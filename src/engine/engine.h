@@ -54,6 +54,8 @@ int engine_container_stop_sig(struct engine *e, const char *ref,
                               int timeout_s, const char *sig,
                               engine_done_cb cb, void *data,
                               struct err *err);
+/* Remove (force: kill a running one first); cb gets the container's last
+ * exit code (>= 0) once it is gone, or -code. */
 int engine_container_remove(struct engine *e, const char *ref, bool force,
                             engine_done_cb cb, void *data, struct err *err);
 /* GET /containers/{id}/json shape; new reference. */
