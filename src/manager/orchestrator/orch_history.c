@@ -33,6 +33,18 @@ static bool orch_is_history(const json_t *t)
            (!orch_is_runnable(t) && store_task_state(t) < STORE_TASK_ASSIGNED);
 }
 
+static bool orch_history_any(const json_t *service, const json_t *tasks)
+{
+    const char *id;
+    json_t *t;
+
+    json_object_foreach((json_t *)tasks, id, t) {
+        if (orch_is_service_task(service, t) && orch_is_history(t))
+            return true;
+    }
+    return false;
+}
+
 static void orch_trim(json_t *group, int64_t keep, json_t *actions)
 {
     size_t n = json_array_size(group);
@@ -69,6 +81,12 @@ json_t *orch_history(const json_t *service, const json_t *tasks,
 
     if (attempts > 0 && limit >= 0 && limit < attempts + 1)
         limit = attempts + 1;
+    /* Only ended (or never started) tasks are ever deleted: a service
+     * with none, as a large one mostly is, needs no grouping. */
+    if (!orch_history_any(service, tasks)) {
+        json_decref(groups);
+        return actions;
+    }
     json_object_foreach((json_t *)tasks, id, t) {
         char place[64];
 
