@@ -201,13 +201,38 @@ void api_services_create(struct api_req *req)
 
 /* --- list / inspect ----------------------------------------------------- */
 
-/* ServiceStatus as moby computes it: running tasks on nodes not down;
- * desired: the replica count, for global services the tasks not shut
- * down, for jobs the tasks still to complete; jobs count completed tasks
- * of the current iteration. */
-static json_t *api_service_status(const struct store *s, const json_t *svc)
+/* The tasks of each service, {ServiceID: [task, ...]} (shared with the
+ * store): one pass over the tasks for a whole list. New reference. */
+static json_t *api_services_tasks(const struct store *s)
 {
-    const char *sid = store_obj_id(svc);
+    json_t *by = json_object();
+    const char *id;
+    json_t *t;
+
+    json_object_foreach(store_all(s, STORE_TASK), id, t) {
+        const char *sid = json_string_value(json_object_get(t, "ServiceID"));
+        json_t *mine;
+
+        if (sid == NULL)
+            continue;
+        mine = json_object_get(by, sid);
+        if (mine == NULL) {
+            mine = json_array();
+            json_object_set_new(by, sid, mine);
+        }
+        json_array_append(mine, t);
+    }
+    return by;
+}
+
+/* ServiceStatus as moby computes it from the service's tasks (an array,
+ * may be NULL): running tasks on nodes not down; desired: the replica
+ * count, for global services the tasks not shut down, for jobs the tasks
+ * still to complete; jobs count completed tasks of the current
+ * iteration. */
+static json_t *api_service_status(const struct store *s, const json_t *svc,
+                                  const json_t *tasks)
+{
     const char *mode = orch_service_mode(svc);
     const json_t *spec_mode = json_object_get(
         json_object_get(svc, "Spec"), "Mode");
@@ -218,21 +243,16 @@ static json_t *api_service_status(const struct store *s, const json_t *svc)
     json_int_t live = 0;
     json_int_t completed = 0;
     json_int_t desired;
-    const char *id;
+    size_t i;
     json_t *t;
 
-    json_object_foreach(store_all(s, STORE_TASK), id, t) {
+    json_array_foreach(tasks, i, t) {
         const char *nid = json_string_value(json_object_get(t, "NodeID"));
         const json_t *node = nid != NULL ? store_get(s, STORE_NODE, nid)
                                          : NULL;
         const char *ns = json_string_value(json_object_get(
             json_object_get(node, "Status"), "State"));
 
-        if (strcmp(json_string_value(json_object_get(t, "ServiceID")) != NULL
-                       ? json_string_value(json_object_get(t, "ServiceID"))
-                       : "",
-                   sid) != 0)
-            continue;
         if (store_task_desired(t) != STORE_TASK_SHUTDOWN &&
             store_task_desired(t) < STORE_TASK_REMOVE)
             live++;
@@ -281,6 +301,7 @@ void api_services_list(struct api_req *req)
     const struct store *s = api_services_store(req);
     struct err err;
     json_t *filters;
+    json_t *by_svc;
     json_t *out;
     json_t *v;
     const char *id;
@@ -307,6 +328,7 @@ void api_services_list(struct api_req *req)
         }
     }
     status = api_query_bool(req, "status");
+    by_svc = status ? api_services_tasks(s) : NULL;
     out = json_array();
     json_object_foreach(store_all(s, STORE_SERVICE), id, svc) {
         const json_t *spec = json_object_get(svc, "Spec");
@@ -324,9 +346,11 @@ void api_services_list(struct api_req *req)
         view = api_service_view(svc, false);
         if (status)
             json_object_set_new(view, "ServiceStatus",
-                                api_service_status(s, svc));
+                                api_service_status(
+                                    s, svc, json_object_get(by_svc, id)));
         json_array_append_new(out, view);
     }
+    json_decref(by_svc);
     json_decref(filters);
     api_reply_json(req, 200, out);
 }
