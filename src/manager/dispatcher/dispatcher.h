@@ -11,7 +11,8 @@
  * given period x 6 to come back.
  *
  * Status writes are store actions proposed through Raft, batched (one
- * batch of at most DISPATCHER_MAX_ACTIONS per DISPATCHER_FLUSH_MS, in
+ * batch of at most DISPATCHER_MAX_ACTIONS per DISPATCHER_FLUSH_MS (task
+ * statuses: DISPATCHER_TASK_FLUSH_MS after the last write), in
  * entries of the store's cap, one batch in flight). Each
  * update replaces the node object built from the copy read at flush time
  * and carries that copy's Version.Index, so a write the user made in the
@@ -54,7 +55,11 @@ struct store;
 #define DISPATCHER_EPSILON_MS 500u      /* jitter, at most period / 2 */
 #define DISPATCHER_GRACE 3u             /* expiry = period x 3 */
 #define DISPATCHER_GRACE_UNKNOWN 6u     /* after a leader change */
-#define DISPATCHER_FLUSH_MS 100u        /* status writes batched this long */
+#define DISPATCHER_FLUSH_MS 100u        /* node status writes batched */
+/* Task statuses wait this long before a write when none is in flight; a
+ * write in flight batches what comes meanwhile, so batches grow with the
+ * load and a lone task's RUNNING costs no 100 ms. */
+#define DISPATCHER_TASK_FLUSH_MS 10u
 #define DISPATCHER_TICK_MS 250u         /* leader housekeeping */
 #define DISPATCHER_MAX_ACTIONS 4000u    /* per flush (in entries of the
                                            store's cap) */

@@ -428,7 +428,7 @@ static void dispatcher_tschedule(struct dispatcher_tasks *t)
         uv_is_active((uv_handle_t *)&t->flush_timer))
         return;
     uv_timer_start(&t->flush_timer, dispatcher_on_tflush_timer,
-                   DISPATCHER_FLUSH_MS, 0);
+                   DISPATCHER_TASK_FLUSH_MS, 0);
 }
 
 /* Queue st (borrowed) for task id unless what is queued is further. */
