@@ -23,20 +23,30 @@
  * user space walk (the pool threads call fsutil_openat2 too). */
 static atomic_bool fsutil__no_openat2;
 
-int fsutil_fsync_dir(const char *dir, struct err *err)
+static int fsutil_fsync_open(const char *path, int flags, struct err *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 
     if (fd == -1)
-        return err_sys(err, ERR_IO, errno, "open %s", dir);
+        return err_sys(err, ERR_IO, errno, "open %s", path);
     if (fsync(fd) == -1) {
         int e = errno;
 
         close(fd);
-        return err_sys(err, ERR_IO, e, "fsync %s", dir);
+        return err_sys(err, ERR_IO, e, "fsync %s", path);
     }
     close(fd);
     return 0;
+}
+
+int fsutil_fsync_dir(const char *dir, struct err *err)
+{
+    return fsutil_fsync_open(dir, O_DIRECTORY, err);
+}
+
+int fsutil_fsync_file(const char *path, struct err *err)
+{
+    return fsutil_fsync_open(path, O_NOFOLLOW, err);
 }
 
 static int fsutil_fsync_parent(const char *path, struct err *err)

@@ -37,6 +37,10 @@ int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
 /* fsync the directory dir (a rename in it made durable). 0 or -ERR_IO. */
 int fsutil_fsync_dir(const char *dir, struct err *err);
 
+/* fsync the file at path (written with FSUTIL_NO_SYNC: several files
+ * written first, then made durable together). 0 or -ERR_IO. */
+int fsutil_fsync_file(const char *path, struct err *err);
+
 /* Read the whole file (at most max bytes, else -ERR_TOOBIG). On 0, *out is
  * a NUL-terminated malloc'd buffer owned by the caller. ENOENT gives
  * -ERR_NOTFOUND. */

@@ -1616,10 +1616,6 @@ static char *cluster_port_read(struct cluster *c, const char *name,
 
 int cluster_port_start(struct cluster *c, struct err *err)
 {
-    static const char *const alpn[] = {cluster_port_alpn_rpc,
-                                       cluster_port_alpn_raft};
-    struct tls_ctx_config cfg;
-    struct cluster_port *p;
     char *root = NULL;
     char *cert = NULL;
     char *key = NULL;
@@ -1631,8 +1627,26 @@ int cluster_port_start(struct cluster *c, struct err *err)
     cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
                 : NULL;
     key = cert ? cluster_node_key_pem(c, err) : NULL;
-    if (key == NULL)
-        goto out;
+    if (key != NULL)
+        rv = cluster_port_start_pem(c, root, cert, key, err);
+    free(root);
+    free(cert);
+    free(key);
+    return rv;
+}
+
+int cluster_port_start_pem(struct cluster *c, const char *root,
+                           const char *cert, const char *key,
+                           struct err *err)
+{
+    static const char *const alpn[] = {cluster_port_alpn_rpc,
+                                       cluster_port_alpn_raft};
+    struct tls_ctx_config cfg;
+    struct cluster_port *p;
+    int rv;
+
+    if (c->port != NULL)
+        return 0;
     p = xcalloc(1, sizeof(*p));
     p->c = c;
     rpc_server_init(&p->rpc, cluster_port_methods,
@@ -1669,7 +1683,7 @@ int cluster_port_start(struct cluster *c, struct err *err)
     c->port = p;
     cluster_port_attach(c);
     log_info(LOG_CLUSTER, "cluster port listening on %s", c->listen_addr);
-    goto out;
+    return 0;
 
 err_after_client:
     tls_ctx_free(p->node_ctx);
@@ -1678,10 +1692,6 @@ err_after_server:
     tls_ctx_free(p->server_ctx);
 err_after_port:
     free(p);
-out:
-    free(root);
-    free(cert);
-    free(key);
     return rv;
 }
 
