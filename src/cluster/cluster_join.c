@@ -94,6 +94,11 @@ struct cluster_join_op
     bool finishing;                 /* result decided, closing handles */
     bool detached;                  /* leave or shutdown owns the teardown */
     bool port_started;              /* a failure now stops the port */
+    /* The node's key and CSR, made on a worker thread during the dial. */
+    uv_work_t keygen;
+    bool keygen_busy;
+    int keygen_status;
+    struct err keygen_err;
     bool manager_started;
     /* Files, on a worker thread: the root CA during ca.join, then, once
      * admitted, the key and certificate and the durable commit. */
@@ -318,7 +323,8 @@ static void cluster_join_complete(struct cluster_join_op *op)
 static void cluster_join_try_complete(struct cluster_join_op *op)
 {
     if (!op->finishing || op->timer_open || op->gai_busy || op->dialing ||
-        op->n_conns > 0 || op->n_streams > 0 || op->files_busy)
+        op->n_conns > 0 || op->n_streams > 0 || op->files_busy ||
+        op->keygen_busy)
         return;
     cluster_join_complete(op);
 }
@@ -685,10 +691,9 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
         return;
     }
     op->root_pem = xstrdup(pem);
-    if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
-        goto fail;
     op->phase = CLUSTER_JOIN_ADMIT;
-    if (!cluster_join_call(op))
+    /* ca.join goes now, or once the key is made (cluster_join_keygen_done) */
+    if (!op->keygen_busy && !cluster_join_call(op))
         return;
     /* Written while the manager admits us, off the loop: the root, before
      * the key, the certificate and docker-state.json (last). The key
@@ -715,6 +720,44 @@ fail_io:
         err_set(&err, ERR_IO, "data root path too long");
 fail:
     cluster_join_finish(op, -err.code, &err);
+}
+
+/* --- the node's key ----------------------------------------------------- */
+
+/* On a worker thread: only op's key fields, set before and read after. */
+static void cluster_join_keygen_work(uv_work_t *w)
+{
+    struct cluster_join_op *op = w->data;
+
+    err_clear(&op->keygen_err);
+    op->keygen_status =
+        ca_node_key_create(&op->key_pem, &op->csr_pem, &op->keygen_err);
+    ca_thread_done();
+}
+
+/* The key is made: send ca.join if the server is verified already. */
+static void cluster_join_keygen_done(uv_work_t *w, int status)
+{
+    struct cluster_join_op *op = w->data;
+
+    op->keygen_busy = false;
+    if (status != 0 && op->keygen_status == 0) {
+        err_set(&op->keygen_err, ERR_INTERNAL, "node key: %s",
+                uv_strerror(status));
+        op->keygen_status = -ERR_INTERNAL;
+    }
+    if (op->finishing) {
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op))
+        return;
+    if (op->keygen_status != 0) {
+        cluster_join_finish(op, op->keygen_status, &op->keygen_err);
+        return;
+    }
+    if (op->phase == CLUSTER_JOIN_ADMIT)
+        (void)cluster_join_call(op);
 }
 
 /* --- connections and calls ---------------------------------------------- */
@@ -1172,6 +1215,19 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
     op->next = cluster_join_ops;
     cluster_join_ops = op;
     log_info(LOG_CLUSTER, "joining the swarm through %s", op->remote);
+    /* The key and CSR are made meanwhile: they do not depend on the
+     * swarm. */
+    op->keygen.data = op;
+    if (uv_queue_work(c->loop, &op->keygen, cluster_join_keygen_work,
+                      cluster_join_keygen_done) == 0) {
+        op->keygen_busy = true;
+    } else {
+        struct err e;
+
+        err_set(&e, ERR_INTERNAL, "cannot queue the node key's creation");
+        cluster_join_finish(op, -ERR_INTERNAL, &e);
+        return 0;
+    }
     if (cluster_join_is_literal(op->host)) {
         snprintf(op->dial_addr, sizeof(op->dial_addr), "%s", op->remote);
         op->phase = CLUSTER_JOIN_ROOT;
