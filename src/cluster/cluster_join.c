@@ -472,12 +472,7 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
                 info.o, info.ou, node_id, role);
         goto bad_cert;
     }
-    if (ca_verify(op->root_pem, cert, &err) != 0)
-        goto bad_cert;
-    if (!ca_key_matches(cert, op->key_pem)) {
-        err_set(&err, ERR_INVALID, "it is not for the key this node sent");
-        goto bad_cert;
-    }
+    /* Its chain and key are checked by the commit, off the loop. */
     /* A manager's key file carries its new Raft DEK and, in an
      * autolocked swarm, is locked from its first write. */
     c->has_kek = false;
@@ -572,6 +567,19 @@ static int cluster_join_root_file(struct cluster_join_op *op, struct err *err)
 static int cluster_join_commit_files(struct cluster_join_op *op,
                                      struct err *err)
 {
+    int rv;
+
+    /* Nothing is written for a certificate that does not chain to the
+     * pinned root or is not for our key. */
+    rv = ca_verify(op->root_pem, op->cert_pem, err);
+    if (rv == 0 && !ca_key_matches(op->cert_pem, op->key_pem))
+        rv = err_set(err, ERR_INVALID, "it is not for the key this node sent");
+    if (rv != 0) {
+        err_wrap(err, "the manager at %s issued an invalid certificate",
+                 op->remote);
+        err->code = ERR_PROTO;
+        return -ERR_PROTO;
+    }
     if (fsutil_write_atomic_ex(op->key_path, op->key_text,
                                strlen(op->key_text), 0600, FSUTIL_NO_SYNC,
                                err) != 0 ||
@@ -594,9 +602,12 @@ static void cluster_join_files_work(uv_work_t *w)
     struct cluster_join_op *op = w->data;
 
     err_clear(&op->files_err);
-    op->files_status = op->files_commit
-                           ? cluster_join_commit_files(op, &op->files_err)
-                           : cluster_join_root_file(op, &op->files_err);
+    if (!op->files_commit) {
+        op->files_status = cluster_join_root_file(op, &op->files_err);
+        return;
+    }
+    op->files_status = cluster_join_commit_files(op, &op->files_err);
+    ca_thread_done();
 }
 
 /* Every file is durable: a worker has joined; a manager has once it has

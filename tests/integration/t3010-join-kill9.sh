@@ -14,7 +14,9 @@ join() { # join NAME TOKEN
     dk "$1" swarm join --token "$2" --advertise-addr "$(addr "$1")" \
         --listen-addr "$(addr "$1")" "$(addr n1)"
 }
-node_ls() { dk n1 node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}' | sort; }
+node_ls() {
+    dk n1 node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}' | sort
+}
 shows() { [ "$(node_ls)" = "$1" ]; }
 
 start_node n1
@@ -50,14 +52,15 @@ wait_for 200 0.05 "n3 to be active" \
     eval '[ "$(dk n3 info -f "{{.Swarm.LocalNodeState}}")" = active ]'
 n2_id=$(dk n2 info -f '{{.Swarm.NodeID}}')
 n3_id=$(dk n3 info -f '{{.Swarm.NodeID}}')
-expect_eq "$(dk n2 info -f '{{.Swarm.Cluster.ID}} {{.Swarm.ControlAvailable}}')" \
-    "$cluster true" "n2's swarm"
+n2_info=$(dk n2 info -f '{{.Swarm.Cluster.ID}} {{.Swarm.ControlAvailable}}')
+expect_eq "$n2_info" "$cluster true" "n2's swarm"
 expect_eq "$(dk n3 info -f '{{.Swarm.ControlAvailable}}')" false "n3's role"
 want=$(printf '%s\n' "$n1_id Ready Leader" "$n2_id Ready Reachable" \
     "$n3_id Ready " | sort)
-wait_for 200 0.05 "n1 to show n2 reachable and n3 ready" shows "$want"
+wait_for 200 0.05 "n1 to show n2 reachable, n3 ready" shows "$want"
 expect_eq "$(node_ls)" "$want" "node ls after the restarts"
-wait_for 200 0.05 "n2 to serve node ls" eval '[ "$(dk n2 node ls -q | wc -l)" -eq 3 ]'
+wait_for 200 0.05 "n2 to serve node ls" \
+    eval '[ "$(dk n2 node ls -q | wc -l)" -eq 3 ]'
 
 for n in n1 n2 n3; do check_node_log "$n"; done
 log "passed"
