@@ -71,6 +71,13 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
     return fsutil_write_atomic_ex(path, data, len, mode, 0, err);
 }
 
+int fsutil_rename_durable(const char *from, const char *to, struct err *err)
+{
+    if (rename(from, to) == -1)
+        return err_sys(err, ERR_IO, errno, "rename %s", to);
+    return fsutil_fsync_parent(to, err);
+}
+
 int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
                            mode_t mode, unsigned flags, struct err *err)
 {
@@ -99,6 +106,9 @@ int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
     }
     if (!(flags & FSUTIL_NO_SYNC) && fsync(fd) == -1)
         goto err_after_open;
+    /* Only a hint: the caller's fsync is what makes the data durable. */
+    if ((flags & FSUTIL_NO_SYNC) && (flags & FSUTIL_WRITEBACK))
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (close(fd) == -1) {
         e = errno;
         unlink(tmp);

@@ -556,17 +556,21 @@ static int cluster_join_root_file(struct cluster_join_op *op, struct err *err)
     if (fsutil_mkdir_p(op->certs_dir, 0700, err) != 0)
         return -err->code;
     return fsutil_write_atomic_ex(op->root_path, op->root_pem,
-                                  strlen(op->root_pem), 0644, FSUTIL_NO_SYNC,
-                                  err);
+                                  strlen(op->root_pem), 0644,
+                                  FSUTIL_NO_SYNC | FSUTIL_WRITEBACK, err);
 }
 
-/* The key and certificate next to the root, the three files and their
- * directory made durable together (the first fsync commits the others'
- * journal entries with it), then docker-state.json, durable, last: a
- * restart restores the swarm only when it is there. */
+/* The key and certificate next to the root, and docker-state.json under
+ * a temporary name: the four files and the certificates' directory made
+ * durable together (the first fsync commits the others' journal entries
+ * with it), then docker-state.json renamed into place, durably, last: a
+ * restart restores the swarm only when it is there (and empties an
+ * unfinished swarm/). */
 static int cluster_join_commit_files(struct cluster_join_op *op,
                                      struct err *err)
 {
+    const unsigned later = FSUTIL_NO_SYNC | FSUTIL_WRITEBACK;
+    char state_new[PATH_MAX + 8];
     int rv;
 
     /* Nothing is written for a certificate that does not chain to the
@@ -580,18 +584,22 @@ static int cluster_join_commit_files(struct cluster_join_op *op,
         err->code = ERR_PROTO;
         return -ERR_PROTO;
     }
+    if (snprintf(state_new, sizeof(state_new), "%s.new", op->state_path) >=
+        (int)sizeof(state_new))
+        return err_set(err, ERR_IO, "data root path too long");
     if (fsutil_write_atomic_ex(op->key_path, op->key_text,
-                               strlen(op->key_text), 0600, FSUTIL_NO_SYNC,
-                               err) != 0 ||
+                               strlen(op->key_text), 0600, later, err) != 0 ||
         fsutil_write_atomic_ex(op->cert_path, op->cert_pem,
-                               strlen(op->cert_pem), 0644, FSUTIL_NO_SYNC,
+                               strlen(op->cert_pem), 0644, later, err) != 0 ||
+        fsutil_write_atomic_ex(state_new, op->state_text,
+                               strlen(op->state_text), 0600, later,
                                err) != 0 ||
         fsutil_fsync_file(op->root_path, err) != 0 ||
         fsutil_fsync_file(op->key_path, err) != 0 ||
         fsutil_fsync_file(op->cert_path, err) != 0 ||
+        fsutil_fsync_file(state_new, err) != 0 ||
         fsutil_fsync_dir(op->certs_dir, err) != 0 ||
-        fsutil_write_atomic(op->state_path, op->state_text,
-                            strlen(op->state_text), 0600, err) != 0)
+        fsutil_rename_durable(state_new, op->state_path, err) != 0)
         return -err->code;
     return 0;
 }
