@@ -29,6 +29,8 @@
     "raft: failed to process the request: node lost leader status"
 #define CONSENSUS__STOPPED \
     "raft: failed to process the request: node is stopped"
+/* Catch-up kicks per member being added (consensus_ops_sample). */
+#define CONSENSUS__MAX_KICKS 3
 #define CONSENSUS__NO_QUORUM \
     "can't remove member from the raft: this would result in a loss of quorum"
 
@@ -617,12 +619,14 @@ void consensus_ops_sample(struct consensus *c)
             continue;
         peer = consensus_peer_get(c, s->id);
         peer->last_seen = now;
-        /* A member being added has answered and holds nothing yet. */
+        /* A member being added has answered and holds nothing yet (a
+         * few times at most: one taking a snapshot stays so a while). */
         if ((s->role != RAFT_VOTER ||
              s->id == c->raft.leader_state.promotee_id) &&
-            pr->match_index == 0 &&
+            pr->match_index == 0 && peer->n_kicks < CONSENSUS__MAX_KICKS &&
             now - peer->kicked >= c->raft.heartbeat_timeout) {
             peer->kicked = now;
+            peer->n_kicks++;
             kick = s->id;
         }
     }
