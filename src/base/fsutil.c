@@ -23,20 +23,30 @@
  * user space walk (the pool threads call fsutil_openat2 too). */
 static atomic_bool fsutil__no_openat2;
 
-int fsutil_fsync_dir(const char *dir, struct err *err)
+static int fsutil_fsync_open(const char *path, int flags, struct err *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
 
     if (fd == -1)
-        return err_sys(err, ERR_IO, errno, "open %s", dir);
+        return err_sys(err, ERR_IO, errno, "open %s", path);
     if (fsync(fd) == -1) {
         int e = errno;
 
         close(fd);
-        return err_sys(err, ERR_IO, e, "fsync %s", dir);
+        return err_sys(err, ERR_IO, e, "fsync %s", path);
     }
     close(fd);
     return 0;
+}
+
+int fsutil_fsync_dir(const char *dir, struct err *err)
+{
+    return fsutil_fsync_open(dir, O_DIRECTORY, err);
+}
+
+int fsutil_fsync_file(const char *path, struct err *err)
+{
+    return fsutil_fsync_open(path, O_NOFOLLOW, err);
 }
 
 static int fsutil_fsync_parent(const char *path, struct err *err)
@@ -59,6 +69,13 @@ int fsutil_write_atomic(const char *path, const void *data, size_t len,
                         mode_t mode, struct err *err)
 {
     return fsutil_write_atomic_ex(path, data, len, mode, 0, err);
+}
+
+int fsutil_rename_durable(const char *from, const char *to, struct err *err)
+{
+    if (rename(from, to) == -1)
+        return err_sys(err, ERR_IO, errno, "rename %s", to);
+    return fsutil_fsync_parent(to, err);
 }
 
 int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
@@ -89,6 +106,9 @@ int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
     }
     if (!(flags & FSUTIL_NO_SYNC) && fsync(fd) == -1)
         goto err_after_open;
+    /* Only a hint: the caller's fsync is what makes the data durable. */
+    if ((flags & FSUTIL_NO_SYNC) && (flags & FSUTIL_WRITEBACK))
+        (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (close(fd) == -1) {
         e = errno;
         unlink(tmp);

@@ -23,6 +23,10 @@ enum
     /* Atomic, not durable: no fsync at all (files regenerated from
      * durable state, or whose loss in a machine crash loses nothing). */
     FSUTIL_NO_SYNC = 1u << 1,
+    /* With FSUTIL_NO_SYNC: start writing the data out now (Linux's
+     * sync_file_range), so that the caller's later fsyncs of several
+     * such files are served by one journal commit, not one each. */
+    FSUTIL_WRITEBACK = 1u << 2,
 };
 
 /* Write data to path atomically with the given mode, durably (the file,
@@ -36,6 +40,14 @@ int fsutil_write_atomic_ex(const char *path, const void *data, size_t len,
 
 /* fsync the directory dir (a rename in it made durable). 0 or -ERR_IO. */
 int fsutil_fsync_dir(const char *dir, struct err *err);
+
+/* fsync the file at path (written with FSUTIL_NO_SYNC: several files
+ * written first, then made durable together). 0 or -ERR_IO. */
+int fsutil_fsync_file(const char *path, struct err *err);
+
+/* rename(from, to), then fsync to's directory: a file made durable under
+ * a temporary name appears durably under its own. 0 or -ERR_IO. */
+int fsutil_rename_durable(const char *from, const char *to, struct err *err);
 
 /* Read the whole file (at most max bytes, else -ERR_TOOBIG). On 0, *out is
  * a NUL-terminated malloc'd buffer owned by the caller. ENOENT gives

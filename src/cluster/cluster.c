@@ -661,17 +661,12 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
     consensus_close(cons, cluster_on_consensus_closed, st);
 }
 
-int cluster_save_state(struct cluster *c, const json_t *extra,
-                       struct err *err)
+char *cluster_state_text(const struct cluster *c, const json_t *extra)
 {
-    char path[PATH_MAX];
     char raft_id[32];
     json_t *st;
     char *text;
-    int rv;
 
-    if (cluster_paths(c, "docker-state.json", path, sizeof(path)) != 0)
-        return err_set(err, ERR_IO, "data root path too long");
     st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "LocalAddr", "",
                    "RemoteAddr", "", "ListenAddr", c->listen_addr,
                    "AdvertiseAddr", c->advertise_addr, "DataPathAddr", "",
@@ -682,6 +677,19 @@ int cluster_save_state(struct cluster *c, const json_t *extra,
         json_object_update(st, (json_t *)extra);
     text = json_dumps(st, JSON_COMPACT);
     json_decref(st);
+    return text;
+}
+
+int cluster_save_state(struct cluster *c, const json_t *extra,
+                       struct err *err)
+{
+    char path[PATH_MAX];
+    char *text;
+    int rv;
+
+    if (cluster_paths(c, "docker-state.json", path, sizeof(path)) != 0)
+        return err_set(err, ERR_IO, "data root path too long");
+    text = cluster_state_text(c, extra);
     rv = fsutil_write_atomic(path, text, strlen(text), 0600, err);
     free(text);
     return rv;

@@ -90,6 +90,9 @@ void cluster_manager_stop(struct cluster *c, void (*cb)(void *data),
                           void *data);
 int cluster_save_state(struct cluster *c, const json_t *extra,
                        struct err *err);
+/* docker-state.json's text as cluster_save_state writes it (owned by the
+ * caller). */
+char *cluster_state_text(const struct cluster *c, const json_t *extra);
 /* This node's Engine-API Description (c->hostname, else the machine's). */
 json_t *cluster_node_description(const struct cluster *c,
                                  const char *root_pem);
@@ -102,6 +105,10 @@ void cluster_restore(struct cluster *c);
  * when the node has one; a worker's is written clear without a DEK. */
 int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
                        struct err *err);
+/* cluster_lock.c: the text cluster_lock_write writes (owned by the
+ * caller), or NULL with err set. */
+char *cluster_lock_key_text(struct cluster *c, const char *key_pem,
+                            bool manager, struct err *err);
 /* cluster_lock.c: the unlock key and its version (UnlockKey,
  * UnlockKeyVersion) a manager's ca.join or ca.renew answer carries when
  * autolock is on become c's KEK and kek_version, so that the key file is
@@ -125,6 +132,11 @@ void cluster_lock_sync(struct cluster *c);
  * Start when the node enters a swarm (init, join, restore); stop on leave
  * and shutdown (cb fires once everything is closed). */
 int cluster_port_start(struct cluster *c, struct err *err);
+/* cluster_port_start with the root, certificate and clear key given (a
+ * joining node's, before its files are durable). */
+int cluster_port_start_pem(struct cluster *c, const char *root,
+                           const char *cert, const char *key,
+                           struct err *err);
 void cluster_port_stop(struct cluster *c, void (*cb)(void *data), void *data);
 /* Build the port's TLS contexts again from swarm/certificates/ (after a
  * renewal or a root change); established connections keep theirs. 0 when

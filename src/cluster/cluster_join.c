@@ -7,7 +7,10 @@
  * node ID, role and a certificate for our CSR; the token goes only to a
  * server proven to hold a certificate of that root), then run as a
  * worker, or as a Raft member without a log that the leader adds and
- * catches up. docker-state.json is written last.
+ * catches up. The files are written on a worker thread (the root during
+ * ca.join; then the key, certificate and docker-state.json, the commit
+ * point, made durable together) while the cluster port and a manager's
+ * Raft start on the loop; the join answers once they are durable.
  *
  * Every step is asynchronous on c->loop and bounded: dials and calls have
  * deadlines inside Docker's 20 s, and a manager that has not received the
@@ -90,14 +93,29 @@ struct cluster_join_op
     unsigned n_streams;             /* stray streams being closed */
     bool finishing;                 /* result decided, closing handles */
     bool detached;                  /* leave or shutdown owns the teardown */
+    bool port_started;              /* a failure now stops the port */
+    /* The node's key and CSR, made on a worker thread during the dial. */
+    uv_work_t keygen;
+    bool keygen_busy;
+    int keygen_status;
+    struct err keygen_err;
     bool manager_started;
-    /* Root CA, written on a worker thread during ca.join. */
+    /* Files, on a worker thread: the root CA during ca.join, then, once
+     * admitted, the key and certificate and the durable commit. */
     uv_work_t files;
     bool files_busy;
+    bool files_commit;              /* the job is the commit */
+    bool committed;                 /* every file is durable */
     int files_status;
     struct err files_err;
     char certs_dir[PATH_MAX];
     char root_path[PATH_MAX];
+    char key_path[PATH_MAX];
+    char cert_path[PATH_MAX];
+    char state_path[PATH_MAX];
+    char *key_text;                 /* owned: swarm-node.key's */
+    char *cert_pem;                 /* owned */
+    char *state_text;               /* owned: docker-state.json's */
     json_t *answer;                 /* owned: ca.join's, while files_busy */
     int status;
     struct err err;
@@ -112,6 +130,8 @@ static void cluster_join_finish(struct cluster_join_op *op, int status,
                                 const struct err *err);
 static void cluster_join_dial(struct cluster_join_op *op);
 static bool cluster_join_call(struct cluster_join_op *op);
+static void cluster_join_files_work(uv_work_t *w);
+static void cluster_join_files_done(uv_work_t *w, int status);
 
 static struct cluster_join_op *cluster_join_find(const struct cluster *c)
 {
@@ -243,6 +263,9 @@ static void cluster_join_free(struct cluster_join_op *op)
     free(op->root_pem);
     free(op->key_pem);
     free(op->csr_pem);
+    free(op->key_text);
+    free(op->cert_pem);
+    free(op->state_text);
     json_decref(op->answer);
     free(op);
     if (abort_cb != NULL)
@@ -287,7 +310,7 @@ static void cluster_join_complete(struct cluster_join_op *op)
     } else {
         log_warn(LOG_CLUSTER, "join through %s failed: %s", op->remote,
                  op->err.msg);
-        if (op->manager_started) {
+        if (op->port_started) {
             cluster_port_stop(op->c, cluster_join_on_port_stopped, op);
             return;
         }
@@ -300,7 +323,8 @@ static void cluster_join_complete(struct cluster_join_op *op)
 static void cluster_join_try_complete(struct cluster_join_op *op)
 {
     if (!op->finishing || op->timer_open || op->gai_busy || op->dialing ||
-        op->n_conns > 0 || op->n_streams > 0 || op->files_busy)
+        op->n_conns > 0 || op->n_streams > 0 || op->files_busy ||
+        op->keygen_busy)
         return;
     cluster_join_complete(op);
 }
@@ -352,8 +376,8 @@ void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
     }
     op->abort_cb = cb;
     op->abort_data = data;
-    /* A started manager and its port are the closer's to stop. */
-    if (op->manager_started)
+    /* A started port (and manager) are the closer's to stop. */
+    if (op->port_started)
         op->detached = true;
     err_set(&err, ERR_CANCELED,
             "the join was canceled: the node is leaving the swarm or "
@@ -363,48 +387,26 @@ void cluster_join_abort(struct cluster *c, void (*cb)(void *data),
 
 /* --- the manager catches up --------------------------------------------- */
 
-static int cluster_join_save(struct cluster_join_op *op, struct err *err)
-{
-    json_t *extra;
-    int rv;
-
-    extra = json_pack("{s:s, s:O}", "RemoteAddr", op->remote, "Managers",
-                      op->c->remote_managers ? op->c->remote_managers
-                                             : json_null());
-    rv = cluster_save_state(op->c, extra, err);
-    json_decref(extra);
-    return rv;
-}
-
+/* The files are durable and, for a manager, the swarm's state is here. */
 static void cluster_join_on_poll(uv_timer_t *t)
 {
     struct cluster_join_op *op = t->data;
     struct cluster *c = op->c;
-    struct err err;
 
-    if (op->finishing || cluster_join_gone(op))
+    if (op->finishing || cluster_join_gone(op) || !op->committed)
         return;
-    err_clear(&err);
     if (c->store != NULL && store_cluster(c->store) != NULL &&
         store_get(c->store, STORE_NODE, c->node_id) != NULL &&
         consensus_leader_id(c->consensus) != 0) {
-        if (op->phase == CLUSTER_JOIN_WAIT &&
-            cluster_join_save(op, &err) != 0) {
-            cluster_join_finish(op, -err.code, &err);
-            return;
-        }
         c->state = CLUSTER_ACTIVE;
         cluster_join_finish(op, 0, NULL);
         return;
     }
     if (op->phase != CLUSTER_JOIN_WAIT || cluster_join_remaining(op) > 0)
         return;
-    /* Docker's answer after 20 s; the member keeps catching up and the
-     * state is saved so that a restart resumes it. */
-    if (cluster_join_save(op, &err) != 0) {
-        cluster_join_finish(op, -err.code, &err);
-        return;
-    }
+    /* Docker's answer after 20 s; the member keeps catching up, and its
+     * docker-state.json (written with the certificate) makes a restart
+     * resume it. */
     log_warn(LOG_CLUSTER, "join: no swarm state from the leader after %u "
                           "ms; still waiting in the background",
              CLUSTER_JOIN__DEADLINE_MS);
@@ -440,7 +442,7 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
     json_t *managers = json_object_get(body, "Managers");
     const char *ou;
     bool manager;
-    char path[PATH_MAX];
+    json_t *extra;
 
     err_clear(&err);
     if (node_id == NULL || role == NULL || cert == NULL ||
@@ -470,12 +472,7 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
                 info.o, info.ou, node_id, role);
         goto bad_cert;
     }
-    if (ca_verify(op->root_pem, cert, &err) != 0)
-        goto bad_cert;
-    if (!ca_key_matches(cert, op->key_pem)) {
-        err_set(&err, ERR_INVALID, "it is not for the key this node sent");
-        goto bad_cert;
-    }
+    /* Its chain and key are checked by the commit, off the loop. */
     /* A manager's key file carries its new Raft DEK and, in an
      * autolocked swarm, is locked from its first write. */
     c->has_kek = false;
@@ -484,37 +481,54 @@ static void cluster_join_admitted(struct cluster_join_op *op, json_t *body)
     if (manager &&
         cluster_lock_answer_key(c, body, "ca.join", op->remote, &err) != 0)
         goto fail;
-    if (cluster_lock_write(c, op->key_pem, manager, &err) != 0)
-        goto fail_io;
-    if (cluster_paths(c, "certificates/swarm-node.crt", path,
-                      sizeof(path)) != 0 ||
-        fsutil_write_atomic(path, cert, strlen(cert), 0644, &err) != 0)
+    op->key_text = cluster_lock_key_text(c, op->key_pem, manager, &err);
+    if (op->key_text == NULL)
+        goto fail;
+    if (cluster_paths(c, "certificates/swarm-node.key", op->key_path,
+                      sizeof(op->key_path)) != 0 ||
+        cluster_paths(c, "certificates/swarm-node.crt", op->cert_path,
+                      sizeof(op->cert_path)) != 0 ||
+        cluster_paths(c, "docker-state.json", op->state_path,
+                      sizeof(op->state_path)) != 0)
         goto fail_io;
     memcpy(c->node_id, node_id, sizeof(c->node_id));
     memcpy(c->cluster_id, info.o, sizeof(c->cluster_id));
     json_decref(c->remote_managers);
     c->remote_managers = json_deep_copy(managers);
+    if (!manager)
+        c->raft_id = 0;
     log_info(LOG_CLUSTER, "admitted by %s as %s %s in cluster %s", op->remote,
              role, node_id, info.o);
+    op->cert_pem = xstrdup(cert);
+    extra = json_pack("{s:s, s:O}", "RemoteAddr", op->remote, "Managers",
+                      c->remote_managers);
+    op->state_text = cluster_state_text(c, extra);
+    json_decref(extra);
+    op->files_commit = true;
+    if (uv_queue_work(c->loop, &op->files, cluster_join_files_work,
+                      cluster_join_files_done) != 0) {
+        err_set(&err, ERR_INTERNAL, "cannot queue the certificate writes");
+        goto fail;
+    }
+    op->files_busy = true;
 
-    if (!manager) {
-        c->raft_id = 0;
-        if (cluster_join_save(op, &err) != 0)
+    /* Meanwhile the port listens (from the PEMs in memory). For a manager
+     * it opens before Raft starts: the leader dials this member as soon
+     * as it has added it, and its first connection then waits in the
+     * backlog while libraft starts (its I/O probe takes tens of ms)
+     * instead of being refused and retried. */
+    if (cluster_port_start_pem(c, op->root_pem, cert, op->key_pem, &err) !=
+        0) {
+        if (manager)
             goto fail;
         /* Managers reach workers too (agent.logs); not fatal. */
-        if (cluster_port_start(c, &err) != 0)
-            log_error(LOG_CLUSTER, "cluster port: %s", err.msg);
-        c->state = CLUSTER_ACTIVE;
-        cluster_join_finish(op, 0, NULL);
-        return;
+        log_error(LOG_CLUSTER, "cluster port: %s", err.msg);
+        return; /* cluster_join_committed answers */
     }
-    /* The port first: the leader dials this member as soon as it has
-     * added it, and its first connection then waits in the backlog while
-     * libraft starts (its I/O probe takes tens of ms) instead of being
-     * refused and retried. */
-    if (cluster_port_start(c, &err) != 0)
-        goto fail;
-    op->manager_started = true; /* a failure now stops port and manager */
+    op->port_started = true; /* a failure now stops the port */
+    if (!manager)
+        return;
+    op->manager_started = true;
     if (cluster_manager_start(c, false, &err) != 0)
         goto fail;
     op->phase = CLUSTER_JOIN_WAIT;
@@ -536,21 +550,92 @@ fail:
 
 /* --- the root CA -------------------------------------------------------- */
 
+/* The root CA, not synced yet: the commit makes it durable. */
+static int cluster_join_root_file(struct cluster_join_op *op, struct err *err)
+{
+    if (fsutil_mkdir_p(op->certs_dir, 0700, err) != 0)
+        return -err->code;
+    return fsutil_write_atomic_ex(op->root_path, op->root_pem,
+                                  strlen(op->root_pem), 0644,
+                                  FSUTIL_NO_SYNC | FSUTIL_WRITEBACK, err);
+}
+
+/* The key and certificate next to the root, and docker-state.json under
+ * a temporary name: the four files and the certificates' directory made
+ * durable together (the first fsync commits the others' journal entries
+ * with it), then docker-state.json renamed into place, durably, last: a
+ * restart restores the swarm only when it is there (and empties an
+ * unfinished swarm/). */
+static int cluster_join_commit_files(struct cluster_join_op *op,
+                                     struct err *err)
+{
+    const unsigned later = FSUTIL_NO_SYNC | FSUTIL_WRITEBACK;
+    char state_new[PATH_MAX + 8];
+    int rv;
+
+    /* Nothing is written for a certificate that does not chain to the
+     * pinned root or is not for our key. */
+    rv = ca_verify(op->root_pem, op->cert_pem, err);
+    if (rv == 0 && !ca_key_matches(op->cert_pem, op->key_pem))
+        rv = err_set(err, ERR_INVALID, "it is not for the key this node sent");
+    if (rv != 0) {
+        err_wrap(err, "the manager at %s issued an invalid certificate",
+                 op->remote);
+        err->code = ERR_PROTO;
+        return -ERR_PROTO;
+    }
+    if (snprintf(state_new, sizeof(state_new), "%s.new", op->state_path) >=
+        (int)sizeof(state_new))
+        return err_set(err, ERR_IO, "data root path too long");
+    if (fsutil_write_atomic_ex(op->key_path, op->key_text,
+                               strlen(op->key_text), 0600, later, err) != 0 ||
+        fsutil_write_atomic_ex(op->cert_path, op->cert_pem,
+                               strlen(op->cert_pem), 0644, later, err) != 0 ||
+        fsutil_write_atomic_ex(state_new, op->state_text,
+                               strlen(op->state_text), 0600, later,
+                               err) != 0 ||
+        fsutil_fsync_file(op->root_path, err) != 0 ||
+        fsutil_fsync_file(op->key_path, err) != 0 ||
+        fsutil_fsync_file(op->cert_path, err) != 0 ||
+        fsutil_fsync_file(state_new, err) != 0 ||
+        fsutil_fsync_dir(op->certs_dir, err) != 0 ||
+        fsutil_rename_durable(state_new, op->state_path, err) != 0)
+        return -err->code;
+    return 0;
+}
+
 /* On a worker thread: only op's file fields, set before and read after. */
 static void cluster_join_files_work(uv_work_t *w)
 {
     struct cluster_join_op *op = w->data;
 
     err_clear(&op->files_err);
-    op->files_status = 0;
-    if (fsutil_mkdir_p(op->certs_dir, 0700, &op->files_err) != 0 ||
-        fsutil_write_atomic(op->root_path, op->root_pem,
-                            strlen(op->root_pem), 0644,
-                            &op->files_err) != 0)
-        op->files_status = -op->files_err.code;
+    if (!op->files_commit) {
+        op->files_status = cluster_join_root_file(op, &op->files_err);
+        return;
+    }
+    op->files_status = cluster_join_commit_files(op, &op->files_err);
+    ca_thread_done();
 }
 
-/* The root is written: go on with an answer that came meanwhile. */
+/* Every file is durable: a worker has joined; a manager has once it has
+ * the swarm's state (cluster_join_on_poll). */
+static void cluster_join_committed(struct cluster_join_op *op)
+{
+    op->committed = true;
+    if (op->manager_started) {
+        uv_timer_start(&op->timer, cluster_join_on_poll, 0,
+                       op->phase == CLUSTER_JOIN_BACKGROUND
+                           ? CLUSTER_JOIN__BG_POLL_MS
+                           : CLUSTER_JOIN__POLL_MS);
+        return;
+    }
+    op->c->state = CLUSTER_ACTIVE;
+    cluster_join_finish(op, 0, NULL);
+}
+
+/* A file job ended: go on with an answer that came meanwhile, or with
+ * the committed join. */
 static void cluster_join_files_done(uv_work_t *w, int status)
 {
     struct cluster_join_op *op = w->data;
@@ -575,6 +660,10 @@ static void cluster_join_files_done(uv_work_t *w, int status)
     if (op->files_status != 0) {
         json_decref(answer);
         cluster_join_finish(op, op->files_status, &op->files_err);
+        return;
+    }
+    if (op->files_commit) {
+        cluster_join_committed(op);
         return;
     }
     if (answer != NULL) {
@@ -621,17 +710,16 @@ static void cluster_join_on_root(struct cluster_join_op *op, json_t *body)
         return;
     }
     op->root_pem = xstrdup(pem);
-    if (ca_node_key_create(&op->key_pem, &op->csr_pem, &err) != 0)
-        goto fail;
     op->phase = CLUSTER_JOIN_ADMIT;
-    if (!cluster_join_call(op))
+    /* ca.join goes now, or once the key is made (cluster_join_keygen_done) */
+    if (!op->keygen_busy && !cluster_join_call(op))
         return;
-    /* Durable while the manager admits us, off the loop: the root,
-     * before the key, the certificate and docker-state.json (last). The
-     * key waits for the answer: only it says whether this node is a
-     * manager of an autolocked swarm, whose key is never written in
-     * clear. A failed join, or a restart without docker-state.json,
-     * empties swarm/. */
+    /* Written while the manager admits us, off the loop: the root, before
+     * the key, the certificate and docker-state.json (last). The key
+     * waits for the answer: only it says whether this node is a manager
+     * of an autolocked swarm, whose key is never written in clear. A
+     * failed join, or a restart without docker-state.json, empties
+     * swarm/. */
     if (cluster_paths(c, "certificates", op->certs_dir,
                       sizeof(op->certs_dir)) != 0 ||
         cluster_paths(c, "certificates/swarm-root-ca.crt", op->root_path,
@@ -651,6 +739,44 @@ fail_io:
         err_set(&err, ERR_IO, "data root path too long");
 fail:
     cluster_join_finish(op, -err.code, &err);
+}
+
+/* --- the node's key ----------------------------------------------------- */
+
+/* On a worker thread: only op's key fields, set before and read after. */
+static void cluster_join_keygen_work(uv_work_t *w)
+{
+    struct cluster_join_op *op = w->data;
+
+    err_clear(&op->keygen_err);
+    op->keygen_status =
+        ca_node_key_create(&op->key_pem, &op->csr_pem, &op->keygen_err);
+    ca_thread_done();
+}
+
+/* The key is made: send ca.join if the server is verified already. */
+static void cluster_join_keygen_done(uv_work_t *w, int status)
+{
+    struct cluster_join_op *op = w->data;
+
+    op->keygen_busy = false;
+    if (status != 0 && op->keygen_status == 0) {
+        err_set(&op->keygen_err, ERR_INTERNAL, "node key: %s",
+                uv_strerror(status));
+        op->keygen_status = -ERR_INTERNAL;
+    }
+    if (op->finishing) {
+        cluster_join_try_complete(op);
+        return;
+    }
+    if (cluster_join_gone(op))
+        return;
+    if (op->keygen_status != 0) {
+        cluster_join_finish(op, op->keygen_status, &op->keygen_err);
+        return;
+    }
+    if (op->phase == CLUSTER_JOIN_ADMIT)
+        (void)cluster_join_call(op);
 }
 
 /* --- connections and calls ---------------------------------------------- */
@@ -1108,6 +1234,19 @@ int cluster_join(struct cluster *c, const json_t *req, cluster_done_cb cb,
     op->next = cluster_join_ops;
     cluster_join_ops = op;
     log_info(LOG_CLUSTER, "joining the swarm through %s", op->remote);
+    /* The key and CSR are made meanwhile: they do not depend on the
+     * swarm. */
+    op->keygen.data = op;
+    if (uv_queue_work(c->loop, &op->keygen, cluster_join_keygen_work,
+                      cluster_join_keygen_done) == 0) {
+        op->keygen_busy = true;
+    } else {
+        struct err e;
+
+        err_set(&e, ERR_INTERNAL, "cannot queue the node key's creation");
+        cluster_join_finish(op, -ERR_INTERNAL, &e);
+        return 0;
+    }
     if (cluster_join_is_literal(op->host)) {
         snprintf(op->dial_addr, sizeof(op->dial_addr), "%s", op->remote);
         op->phase = CLUSTER_JOIN_ROOT;

@@ -49,13 +49,9 @@ char *cluster_node_key_pem(struct cluster *c, struct err *err)
     return key;
 }
 
-int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
-                       struct err *err)
+char *cluster_lock_key_text(struct cluster *c, const char *key_pem,
+                            bool manager, struct err *err)
 {
-    char path[PATH_MAX];
-    char *text;
-    int rv;
-
     if (manager && !c->has_dek) {
         ids_random(c->dek, sizeof(c->dek));
         c->has_dek = true;
@@ -65,8 +61,18 @@ int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
         c->has_kek = false;
         c->has_dek = false;
     }
-    text = ca_kek_write(key_pem, c->has_kek ? c->kek : NULL,
+    return ca_kek_write(key_pem, c->has_kek ? c->kek : NULL,
                         c->has_dek ? c->dek : NULL, c->kek_version, err);
+}
+
+int cluster_lock_write(struct cluster *c, const char *key_pem, bool manager,
+                       struct err *err)
+{
+    char path[PATH_MAX];
+    char *text;
+    int rv;
+
+    text = cluster_lock_key_text(c, key_pem, manager, err);
     if (text == NULL)
         return -err->code;
     if (cluster_paths(c, "certificates/swarm-node.key", path,

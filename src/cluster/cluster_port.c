@@ -1634,10 +1634,6 @@ static char *cluster_port_read(struct cluster *c, const char *name,
 
 int cluster_port_start(struct cluster *c, struct err *err)
 {
-    static const char *const alpn[] = {cluster_port_alpn_rpc,
-                                       cluster_port_alpn_raft};
-    struct tls_ctx_config cfg;
-    struct cluster_port *p;
     char *root = NULL;
     char *cert = NULL;
     char *key = NULL;
@@ -1649,58 +1645,65 @@ int cluster_port_start(struct cluster *c, struct err *err)
     cert = root ? cluster_port_read(c, "certificates/swarm-node.crt", err)
                 : NULL;
     key = cert ? cluster_node_key_pem(c, err) : NULL;
-    if (key == NULL)
-        goto out;
+    if (key != NULL)
+        rv = cluster_port_start_pem(c, root, cert, key, err);
+    free(root);
+    free(cert);
+    free(key);
+    return rv;
+}
+
+int cluster_port_start_pem(struct cluster *c, const char *root,
+                           const char *cert, const char *key,
+                           struct err *err)
+{
+    static const char *const alpn[] = {cluster_port_alpn_rpc,
+                                       cluster_port_alpn_raft};
+    struct tls_ctx_config cfg[3];
+    struct tls_ctx *ctx[3];
+    struct cluster_port *p;
+    size_t i;
+    int rv;
+
+    if (c->port != NULL)
+        return 0;
+    /* The server, the client to managers and the client to any node:
+     * one parse of the material for the three. */
+    memset(cfg, 0, sizeof(cfg));
+    cfg[0].is_server = true;
+    cfg[0].alpn = alpn;
+    cfg[0].n_alpn = ARRAY_SIZE(alpn);
+    cfg[1].verify_name = "swarm-manager";
+    for (i = 0; i < ARRAY_SIZE(cfg); i++) {
+        cfg[i].root_pem = root;
+        cfg[i].cert_pem = cert;
+        cfg[i].key_pem = key;
+    }
+    rv = tls_ctx_new_shared(cfg, ARRAY_SIZE(cfg), ctx, err);
+    if (rv != 0)
+        return rv;
     p = xcalloc(1, sizeof(*p));
     p->c = c;
     rpc_server_init(&p->rpc, cluster_port_methods,
                     ARRAY_SIZE(cluster_port_methods), p);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.is_server = true;
-    cfg.root_pem = root;
-    cfg.cert_pem = cert;
-    cfg.key_pem = key;
-    cfg.alpn = alpn;
-    cfg.n_alpn = ARRAY_SIZE(alpn);
-    rv = tls_ctx_new(&cfg, &p->server_ctx, err);
-    if (rv != 0)
-        goto err_after_port;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.root_pem = root;
-    cfg.cert_pem = cert;
-    cfg.key_pem = key;
-    cfg.verify_name = "swarm-manager";
-    rv = tls_ctx_new(&cfg, &p->client_ctx, err);
-    if (rv != 0)
-        goto err_after_server;
-    cfg.verify_name = NULL;
-    rv = tls_ctx_new(&cfg, &p->node_ctx, err);
-    if (rv != 0)
-        goto err_after_client;
+    p->server_ctx = ctx[0];
+    p->client_ctx = ctx[1];
+    p->node_ctx = ctx[2];
     rv = tls_stream_listen(c->loop, p->server_ctx, c->listen_addr,
                            TLS_STREAM_HANDSHAKE_MS, cluster_port_on_accept, p,
                            &p->listener, err);
     if (rv != 0) {
         err_wrap(err, "failed to listen on remote API address");
-        goto err_after_client;
+        tls_ctx_free(p->node_ctx);
+        tls_ctx_free(p->client_ctx);
+        tls_ctx_free(p->server_ctx);
+        free(p);
+        return rv;
     }
     c->port = p;
     cluster_port_attach(c);
     log_info(LOG_CLUSTER, "cluster port listening on %s", c->listen_addr);
-    goto out;
-
-err_after_client:
-    tls_ctx_free(p->node_ctx);
-    tls_ctx_free(p->client_ctx);
-err_after_server:
-    tls_ctx_free(p->server_ctx);
-err_after_port:
-    free(p);
-out:
-    free(root);
-    free(cert);
-    free(key);
-    return rv;
+    return 0;
 }
 
 int cluster_port_reload(struct cluster *c, struct err *err)

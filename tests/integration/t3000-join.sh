@@ -146,7 +146,8 @@ while time.time() < end:
     except socket.timeout: pass
 ' $PHOLE &
 hole=$!
-sleep 0.3
+wait_for 200 0.05 "the black hole to listen" \
+    eval '[ -n "$(ss -Htln "sport = :$PHOLE")" ]'
 join n6 $P6 --token "$manager" 127.0.0.1:$PHOLE >"$TMP/n6-join.out" 2>&1 &
 joiner=$!
 sleep 1

@@ -62,6 +62,11 @@ int ca_root_check(const char *root_pem, struct err *err);
 int ca_node_key_create(char **out_key_pem, char **out_csr_pem,
                        struct err *err);
 
+/* At the end of a thread-pool job that called ca_* functions: releases
+ * the thread's OpenSSL state (OpenSSL's exit cleanup runs before libuv
+ * joins its pool). */
+void ca_thread_done(void);
+
 /*
  * Sign a CSR with the root. root_cert_pem is the signing certificate (the
  * first one of the PEM is used) and root_key_pem its private key (any

@@ -7,6 +7,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -449,6 +450,11 @@ int ca_root_check(const char *root_pem, struct err *err)
         return err_set(err, ERR_INVALID, "invalid root CA bundle: %s",
                        problem);
     return 0;
+}
+
+void ca_thread_done(void)
+{
+    OPENSSL_thread_stop();
 }
 
 int ca_node_key_create(char **out_key_pem, char **out_csr_pem,

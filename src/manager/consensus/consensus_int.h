@@ -158,6 +158,8 @@ struct consensus_peer
 {
     uint64_t id;
     uint64_t last_seen;                   /* uv_now() the leader last saw recent_recv */
+    uint64_t kicked;                      /* uv_now() of its last catch-up kick */
+    unsigned n_kicks;                     /* catch-up kicks so far (a few) */
     unsigned n_in;                        /* open incoming bridges */
     unsigned n_out;                       /* open outgoing bridges */
 };

@@ -29,6 +29,8 @@
     "raft: failed to process the request: node lost leader status"
 #define CONSENSUS__STOPPED \
     "raft: failed to process the request: node is stopped"
+/* Catch-up kicks per member being added (consensus_ops_sample). */
+#define CONSENSUS__MAX_KICKS 3
 #define CONSENSUS__NO_QUORUM \
     "can't remove member from the raft: this would result in a loss of quorum"
 
@@ -118,22 +120,6 @@ static bool consensus_quorum_without(const struct consensus *c, uint64_t id)
             reachable++;
     }
     return reachable >= (n - 1) / 2 + 1;
-}
-
-void consensus_ops_sample(struct consensus *c)
-{
-    uint64_t now = uv_now(c->loop);
-    unsigned i;
-
-    if (c->raft.state != RAFT_LEADER || c->raft.leader_state.progress == NULL)
-        return;
-    for (i = 0; i < c->raft.configuration.n; i++) {
-        if (c->raft.configuration.servers[i].id == c->id)
-            continue;
-        if (c->raft.leader_state.progress[i].recent_recv)
-            consensus_peer_get(c, c->raft.configuration.servers[i].id)
-                ->last_seen = now;
-    }
 }
 
 bool consensus_can_remove(const struct consensus *c, uint64_t id)
@@ -581,6 +567,71 @@ int consensus_barrier(struct consensus *c, struct consensus_op_req *req,
     op->in_raft = true;
     consensus_op_link(c, op);
     return 0;
+}
+
+/*
+ * Send a member being added what it lacks now rather than at the next
+ * heartbeat. The leader's first append to a new member names the last
+ * entry of the log, which its empty log rejects; raft 0.15 then sends a
+ * member in probe mode at most one append per heartbeat interval, so the
+ * entries it needs waited up to a heartbeat (25 ms) for the next tick. A
+ * barrier appended while the heartbeat timeout is zero makes raft
+ * replicate to every member at once, the new one from where its
+ * rejection put it (its own request, dropped when it completes).
+ */
+static void consensus_ops_kick(struct consensus *c, uint64_t id)
+{
+    struct consensus_op *op = xcalloc(1, sizeof(*op));
+    unsigned heartbeat = c->raft.heartbeat_timeout;
+    int rv;
+
+    op->c = c;
+    op->kind = CONSENSUS__OP_BARRIER;
+    op->u.barrier.data = op;
+    raft_set_heartbeat_timeout(&c->raft, 0);
+    rv = raft_barrier(&c->raft, &op->u.barrier, consensus_op_barrier_cb);
+    raft_set_heartbeat_timeout(&c->raft, heartbeat);
+    if (rv != 0) {
+        free(op);
+        return;
+    }
+    log_debug(LOG_RAFT, "raft member %llx answered with an empty log: "
+              "replicating at once", (unsigned long long)id);
+    op->in_raft = true;
+    consensus_op_link(c, op);
+}
+
+void consensus_ops_sample(struct consensus *c)
+{
+    const struct raft_progress *pr;
+    const struct raft_server *s;
+    struct consensus_peer *peer;
+    uint64_t now = uv_now(c->loop);
+    uint64_t kick = 0;
+    unsigned i;
+
+    if (c->raft.state != RAFT_LEADER || c->raft.leader_state.progress == NULL)
+        return;
+    for (i = 0; i < c->raft.configuration.n; i++) {
+        s = &c->raft.configuration.servers[i];
+        pr = &c->raft.leader_state.progress[i];
+        if (s->id == c->id || !pr->recent_recv)
+            continue;
+        peer = consensus_peer_get(c, s->id);
+        peer->last_seen = now;
+        /* A member being added has answered and holds nothing yet (a
+         * few times at most: one taking a snapshot stays so a while). */
+        if ((s->role != RAFT_VOTER ||
+             s->id == c->raft.leader_state.promotee_id) &&
+            pr->match_index == 0 && peer->n_kicks < CONSENSUS__MAX_KICKS &&
+            now - peer->kicked >= c->raft.heartbeat_timeout) {
+            peer->kicked = now;
+            peer->n_kicks++;
+            kick = s->id;
+        }
+    }
+    if (kick != 0 && c->raft.transfer == NULL)
+        consensus_ops_kick(c, kick);
 }
 
 int consensus_members(const struct consensus *c,

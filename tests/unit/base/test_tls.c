@@ -1021,6 +1021,49 @@ static void test_reload(void **state)
     tls_ctx_free(cctx);
 }
 
+/* Contexts built from one parse of shared material: a server and a
+ * verifying client of the same node talk to each other; different
+ * material is refused and nothing is left behind. */
+static void test_shared(void **state)
+{
+    struct tls_ctx_config cfg[2] = {
+        {.is_server = true, .alpn = alpns, .n_alpn = 2},
+        {.verify_name = "swarm-manager"},
+    };
+    struct tls_ctx *ctx[2];
+    struct err err;
+    int port;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        cfg[i].root_pem = pki.root;
+        cfg[i].cert_pem = pki.mgr1;
+        cfg[i].key_pem = pki.mgr1_key;
+    }
+    assert_int_equal(tls_ctx_new_shared(cfg, 2, ctx, &err), 0);
+    port = listen_on(ctx[0], 0);
+    dial(ctx[1], port, "shoal-rpc");
+    assert_int_equal(t.dial_status, 0);
+    assert_string_equal(t.cli->peer.node_id, "node1");
+    tls_ctx_free(ctx[0]);
+    tls_ctx_free(ctx[1]);
+
+    cfg[1].cert_pem = pki.mgr2;
+    cfg[1].key_pem = pki.mgr2_key;
+    assert_int_equal(tls_ctx_new_shared(cfg, 2, ctx, &err), -ERR_INVALID);
+    assert_null(ctx[0]);
+    assert_null(ctx[1]);
+    /* a key that is not the certificate's: refused for every context */
+    cfg[1].cert_pem = pki.mgr1;
+    cfg[0].key_pem = cfg[1].key_pem = pki.mgr1b_key;
+    assert_int_equal(tls_ctx_new_shared(cfg, 2, ctx, &err), -ERR_INVALID);
+    assert_string_equal(err.msg,
+                        "node key does not match the node certificate");
+    assert_null(ctx[0]);
+    assert_null(ctx[1]);
+}
+
 static void test_ipv6(void **state)
 {
     struct tls_ctx *sctx = server_ctx(pki.mgr1, pki.mgr1_key);
@@ -1126,6 +1169,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dial_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
