@@ -185,29 +185,6 @@ static const struct cli_flag cli_flags_secret_inspect[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
-static const struct cli_flag cli_flags_service_create[] = {
-    {"constraint", 0, CLI_FLAG_LIST, NULL, NULL, "Placement constraints"},
-    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
-     "Exit immediately instead of waiting for the service to converge"},
-    {"env", 'e', CLI_FLAG_LIST, NULL, NULL, "Set environment variables"},
-    {"mode", 0, CLI_FLAG_STRING, NULL, "replicated",
-     "Service mode (\"replicated\", \"global\", \"replicated-job\", "
-     "\"global-job\")"},
-    {"name", 0, CLI_FLAG_STRING, NULL, NULL, "Service name"},
-    {"replicas", 0, CLI_FLAG_UINT, NULL, NULL, "Number of tasks"},
-    {"restart-condition", 0, CLI_FLAG_STRING, NULL, NULL,
-     "Restart when condition is met (\"none\", \"on-failure\", \"any\") "
-     "(default \"any\")"},
-    {"restart-delay", 0, CLI_FLAG_DURATION, NULL, NULL,
-     "Delay between restart attempts (ns|us|ms|s|m|h) (default 5s)"},
-    {"restart-max-attempts", 0, CLI_FLAG_UINT, NULL, NULL,
-     "Maximum number of restarts before giving up"},
-    {"stop-grace-period", 0, CLI_FLAG_DURATION, NULL, NULL,
-     "Time to wait before force killing a container (ns|us|ms|s|m|h) "
-     "(default 10s)"},
-    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
-};
-
 static const struct cli_flag cli_flags_service_ls[] = {
     {"filter", 'f', CLI_FLAG_FILTER, NULL, NULL,
      "Filter output based on conditions provided"},
@@ -234,18 +211,6 @@ static const struct cli_flag cli_flags_service_inspect[] = {
 static const struct cli_flag cli_flags_service_detach[] = {
     {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
      "Exit immediately instead of waiting for the service to converge"},
-    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
-};
-
-static const struct cli_flag cli_flags_service_update[] = {
-    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
-     "Exit immediately instead of waiting for the service to converge"},
-    {"env-add", 0, CLI_FLAG_LIST, NULL, NULL,
-     "Add or update an environment variable"},
-    {"force", 0, CLI_FLAG_BOOL, NULL, NULL,
-     "Force update even if no changes require it"},
-    {"image", 0, CLI_FLAG_STRING, NULL, NULL, "Service image tag"},
-    {"replicas", 0, CLI_FLAG_UINT, NULL, NULL, "Number of tasks"},
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
@@ -373,7 +338,7 @@ static const struct cli_cmd cli_config_cmds[] = {
 
 static const struct cli_cmd cli_service_cmds[] = {
     {"create", NULL, "[OPTIONS] IMAGE [COMMAND] [ARG...]",
-     "Create a new service", CLI_ARGS_MIN, 1, cli_flags_service_create,
+     "Create a new service", CLI_ARGS_MIN, 1, cli_service_flags_create_table,
      cli_service_create, NULL},
     {"inspect", NULL, "[OPTIONS] SERVICE [SERVICE...]",
      "Display detailed information on one or more services", CLI_ARGS_MIN, 1,
@@ -396,7 +361,7 @@ static const struct cli_cmd cli_service_cmds[] = {
      "Scale one or multiple replicated services", CLI_ARGS_MIN, 1,
      cli_flags_service_detach, cli_service_scale, NULL},
     {"update", NULL, "[OPTIONS] SERVICE", "Update a service", CLI_ARGS_EXACT,
-     1, cli_flags_service_update, cli_service_update, NULL},
+     1, cli_service_flags_update_table, cli_service_update, NULL},
     {NULL, NULL, NULL, NULL, CLI_ARGS_ANY, 0, NULL, NULL, NULL},
 };
 
@@ -507,6 +472,10 @@ static const char *cli_flag_varname(const struct cli_flag *f)
     case CLI_FLAG_DURATION: return "duration";
     case CLI_FLAG_FILTER: return "filter";
     case CLI_FLAG_CIDR: return "ipNetSlice";
+    case CLI_FLAG_BYTES: return "bytes";
+    case CLI_FLAG_DECIMAL: return "decimal";
+    case CLI_FLAG_FLOAT: return "float";
+    case CLI_FLAG_OPT: return "list";
     }
     return "";
 }
@@ -892,14 +861,38 @@ static int cli_flag_assign(const struct cli_flag *f, struct cli_flag_val *v,
         v->u = ull;
         return 0;
     }
-    case CLI_FLAG_DURATION: {
-        int rv = cli_format_duration_parse(val, &v->i, err);
-
-        if (rv != 0)
+    case CLI_FLAG_DURATION:
+        if (cli_format_duration_parse(val, &v->i, err) != 0)
             return err_wrap(err, "invalid argument \"%s\" for \"%s\" flag",
                             val, name);
         return 0;
-    }
+    case CLI_FLAG_BYTES:
+        if (cli_service_flags_parse_bytes(val, &v->i, err) != 0)
+            return err_wrap(err, "invalid argument \"%s\" for \"%s\" flag",
+                            val, name);
+        return 0;
+    case CLI_FLAG_DECIMAL:
+        if (cli_service_flags_parse_cpus(val, &v->i, err) != 0)
+            return err_wrap(err, "invalid argument \"%s\" for \"%s\" flag",
+                            val, name);
+        return 0;
+    case CLI_FLAG_FLOAT:
+        errno = 0;
+        v->d = strtod(val, &end);
+        if (*val == '\0' || *end != '\0' || isspace((unsigned char)*val))
+            return err_set(err, ERR_INVALID,
+                           "invalid argument \"%s\" for \"%s\" flag: "
+                           "strconv.ParseFloat: parsing \"%s\": invalid "
+                           "syntax",
+                           val, name, val);
+        v->d = (double)(float)v->d;
+        return 0;
+    case CLI_FLAG_OPT:
+        if (cli_service_flags_check(f->name, val, err) != 0)
+            return err_wrap(err, "invalid argument \"%s\" for \"%s\" flag",
+                            val, name);
+        cli_val_append(v, val);
+        return 0;
     }
     return 0;
 }
@@ -1085,6 +1078,11 @@ int64_t cli_flag_int(const struct cli_args *a, const char *name)
     return a->vals[cli_flag_index(a, name)].i;
 }
 
+double cli_flag_float(const struct cli_args *a, const char *name)
+{
+    return a->vals[cli_flag_index(a, name)].d;
+}
+
 uint64_t cli_flag_uint(const struct cli_args *a, const char *name)
 {
     return a->vals[cli_flag_index(a, name)].u;
@@ -1108,6 +1106,39 @@ static void cli_vals_free(struct cli_flag_val *vals, size_t n)
     for (i = 0; i < n; i++)
         free(vals[i].list);
     free(vals);
+}
+
+int cli_args_parse(const struct cli_cmd *cmd, bool interspersed, int argc,
+                   char **argv, struct cli_args *out, struct err *err)
+{
+    enum cli_parse_result pr;
+    int used = 0;
+
+    memset(out, 0, sizeof(*out));
+    out->cmd = cmd;
+    out->path = xstrdup(cmd->name);
+    out->vals = xcalloc(cli_flags_count(cmd->flags) + 1, sizeof(*out->vals));
+    cli_flags_defaults(cmd->flags, out->vals);
+    pr = cli_flags_parse(cmd->flags, out->vals, argc, argv, !interspersed,
+                         &out->argv, &out->argc, &used, err);
+    if (pr == CLI_PARSE_HELP || pr == CLI_PARSE_HELP_SHORT)
+        return err_set(err, ERR_INVALID, "help requested");
+    if (pr != CLI_PARSE_OK)
+        return -ERR_INVALID;
+    for (; used < argc; used++) {
+        out->argv = xrealloc(out->argv,
+                             (size_t)(out->argc + 1) * sizeof(*out->argv));
+        out->argv[out->argc++] = argv[used];
+    }
+    return 0;
+}
+
+void cli_args_release(struct cli_args *a)
+{
+    cli_vals_free(a->vals, cli_flags_count(a->cmd->flags));
+    free(a->argv);
+    free(a->path);
+    memset(a, 0, sizeof(*a));
 }
 
 /* ------------------------------------------------------------------ */

@@ -54,6 +54,11 @@ enum cli_flag_type {
     CLI_FLAG_DURATION, /* Go duration text -> int64 nanoseconds */
     CLI_FLAG_FILTER,   /* repeatable "name=value" */
     CLI_FLAG_CIDR,     /* repeatable IPv4/IPv6 CIDR */
+    CLI_FLAG_BYTES,    /* go-units RAMInBytes ("64m") -> int64 */
+    CLI_FLAG_DECIMAL,  /* CPUs ("0.5") -> int64 nano-CPUs */
+    CLI_FLAG_FLOAT,    /* float32 text -> double */
+    CLI_FLAG_OPT,      /* repeatable, checked by cli_service_flags_check
+                        * under the flag's name (port, mount, ...) */
 };
 
 struct cli_flag
@@ -70,7 +75,8 @@ struct cli_flag_val
 {
     bool set;           /* given on the command line */
     bool b;             /* BOOL */
-    int64_t i;          /* INT, DURATION */
+    int64_t i;          /* INT, DURATION, BYTES, DECIMAL */
+    double d;           /* FLOAT */
     uint64_t u;         /* UINT, UINT32 */
     const char *s;      /* STRING: borrowed from argv or the table */
     const char **list;  /* repeatable kinds: owned array, borrowed items */
@@ -118,8 +124,17 @@ bool cli_flag_bool(const struct cli_args *a, const char *name);
 const char *cli_flag_str(const struct cli_args *a, const char *name);
 int64_t cli_flag_int(const struct cli_args *a, const char *name);
 uint64_t cli_flag_uint(const struct cli_args *a, const char *name);
+double cli_flag_float(const struct cli_args *a, const char *name);
 const char **cli_flag_list(const struct cli_args *a, const char *name,
                            size_t *out_n);
+
+/* Parse argv[0..argc) against cmd's flags into *out as a command run
+ * would (flags end at the first positional unless interspersed); release
+ * with cli_args_release. 0, or -ERR_INVALID with pflag's message (help
+ * flags are an error here). For tests and callers that build specs. */
+int cli_args_parse(const struct cli_cmd *cmd, bool interspersed, int argc,
+                   char **argv, struct cli_args *out, struct err *err);
+void cli_args_release(struct cli_args *a);
 
 /* Print the command's help on fp. */
 void cli_print_help(FILE *fp, const struct cli_args *a);
@@ -342,6 +357,42 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 
 int cli_system_info(struct cli *c, struct cli_args *a, struct err *err);
+
+/* ---- service create/update flags (cli_service_flags.c) ---- */
+
+/* docker 28's flags of `service create` and `service update`. */
+extern const struct cli_flag cli_service_flags_create_table[];
+extern const struct cli_flag cli_service_flags_update_table[];
+
+/* Resolve a name to an ID for kind "secret", "config" or "network"; on 0
+ * *out_id is owned by the caller; otherwise err says why (docker's
+ * "secret not found: x"). */
+typedef int (*cli_service_flags_resolve_cb)(void *data, const char *kind,
+                                            const char *name, char **out_id,
+                                            struct err *err);
+
+/* go-units RAMInBytes ("64m", "1g", "512"): "invalid size: 'x'". */
+int cli_service_flags_parse_bytes(const char *s, int64_t *out,
+                                  struct err *err);
+/* docker's NanoCPUs ("0.5", "2", "1/4") -> nano-CPUs. */
+int cli_service_flags_parse_cpus(const char *s, int64_t *out,
+                                 struct err *err);
+/* Check one value of the CLI_FLAG_OPT flag named flag (publish, mount,
+ * secret, config, placement-pref, network, host, dns, entrypoint, ... and
+ * their -add/-rm forms) with docker's texts (without pflag's prefix). */
+int cli_service_flags_check(const char *flag, const char *val,
+                            struct err *err);
+/* The spec `docker service create` sends for a's flags and positionals
+ * (IMAGE [COMMAND] [ARG...]); on 0 *out_spec is a new reference. */
+int cli_service_flags_create(const struct cli_args *a,
+                             cli_service_flags_resolve_cb resolve,
+                             void *data, json_t **out_spec,
+                             struct err *err);
+/* Apply `docker service update`'s flags in a to spec (borrowed, changed
+ * in place), as docker does (-add/-rm on the existing lists). */
+int cli_service_flags_update(const struct cli_args *a, json_t *spec,
+                             cli_service_flags_resolve_cb resolve,
+                             void *data, struct err *err);
 
 /* ---- cli_bench.c ---- */
 int cli_bench_agents(struct cli *c, struct cli_args *a, struct err *err);

@@ -63,91 +63,68 @@ static int cli_service_post(struct cli *c, const json_t *svc, bool rollback,
     return rv;
 }
 
-/* "key=value" items of a list flag into an array of strings. */
-static json_t *cli_service_list(const struct cli_args *a, const char *flag)
+/* Names to IDs for the spec builder: secrets and configs by exact name
+ * from their lists (docker's ParseSecrets/ParseConfigs), networks by
+ * inspecting them. */
+static int cli_service_resolve(void *data, const char *kind,
+                               const char *name, char **out_id,
+                               struct err *err)
 {
-    const char **v;
-    size_t n;
+    struct cli *c = data;
+    json_t *list = NULL;
+    json_t *filters;
+    json_t *v;
+    char *q;
+    char *esc;
+    char *path;
     size_t i;
-    json_t *out = json_array();
+    int rv;
 
-    v = cli_flag_list(a, flag, &n);
-    for (i = 0; i < n; i++)
-        json_array_append_new(out, json_string(v[i]));
-    return out;
+    *out_id = NULL;
+    if (strcmp(kind, "network") == 0) {
+        esc = cli_http_escape(name);
+        path = xasprintf("/networks/%s", esc);
+        free(esc);
+        rv = cli_http_json(c, "GET", path, NULL, &list, err);
+        free(path);
+        if (rv == 0)
+            *out_id = xstrdup(cli_jstr(list, "ID"));
+        json_decref(list);
+        return rv;
+    }
+    filters = json_pack("{s:{s:b}}", "name", name, 1);
+    q = cli_format_json_compact(filters);
+    esc = cli_http_escape(q);
+    path = xasprintf("/%ss?filters=%s", kind, esc);
+    free(q);
+    free(esc);
+    json_decref(filters);
+    rv = cli_http_json(c, "GET", path, NULL, &list, err);
+    free(path);
+    json_array_foreach(list, i, v) {
+        if (rv == 0 && *out_id == NULL &&
+            strcmp(cli_jstr(v, "Spec.Name"), name) == 0)
+            *out_id = xstrdup(cli_jstr(v, "ID"));
+    }
+    json_decref(list);
+    if (rv == 0 && *out_id == NULL)
+        rv = err_set(err, ERR_NOTFOUND, "%s not found: %s", kind, name);
+    return rv;
 }
 
 /* --- create ------------------------------------------------------------- */
 
 int cli_service_create(struct cli *c, struct cli_args *a, struct err *err)
 {
-    const char *mode = cli_flag_str(a, "mode");
-    json_t *spec = json_object();
-    json_t *args = json_array();
+    json_t *spec = NULL;
     json_t *resp = NULL;
-    json_t *rp;
     json_t *w;
     size_t i;
-    int j;
     int rv;
 
-    if (strcmp(mode, "replicated") != 0 && strcmp(mode, "global") != 0 &&
-        strcmp(mode, "replicated-job") != 0 && strcmp(mode, "global-job") != 0) {
-        json_decref(spec);
-        json_decref(args);
-        return err_set(err, ERR_INVALID,
-                       "invalid argument \"%s\" for \"--mode\" flag: "
-                       "invalid mode",
-                       mode);
-    }
-    if (cli_flag_str(a, "name")[0] != '\0')
-        json_object_set_new(spec, "Name", json_string(cli_flag_str(a, "name")));
-    for (j = 1; j < a->argc; j++)
-        json_array_append_new(args, json_string(a->argv[j]));
-    cli_jset(spec, "TaskTemplate.ContainerSpec.Image",
-             json_string(a->argv[0]));
-    if (json_array_size(args) > 0)
-        cli_jset(spec, "TaskTemplate.ContainerSpec.Args", args);
-    else
-        json_decref(args);
-    if (cli_flag_changed(a, "env"))
-        cli_jset(spec, "TaskTemplate.ContainerSpec.Env",
-                 cli_service_list(a, "env"));
-    if (cli_flag_changed(a, "stop-grace-period"))
-        cli_jset(spec, "TaskTemplate.ContainerSpec.StopGracePeriod",
-                 json_integer(cli_flag_int(a, "stop-grace-period")));
-    if (cli_flag_changed(a, "constraint"))
-        cli_jset(spec, "TaskTemplate.Placement.Constraints",
-                 cli_service_list(a, "constraint"));
-    rp = json_object();
-    if (cli_flag_changed(a, "restart-condition"))
-        json_object_set_new(rp, "Condition",
-                            json_string(cli_flag_str(a, "restart-condition")));
-    if (cli_flag_changed(a, "restart-delay"))
-        json_object_set_new(rp, "Delay",
-                            json_integer(cli_flag_int(a, "restart-delay")));
-    if (cli_flag_changed(a, "restart-max-attempts"))
-        json_object_set_new(
-            rp, "MaxAttempts",
-            json_integer((json_int_t)cli_flag_uint(a,
-                                                   "restart-max-attempts")));
-    if (json_object_size(rp) > 0)
-        cli_jset(spec, "TaskTemplate.RestartPolicy", rp);
-    else
-        json_decref(rp);
-    if (strcmp(mode, "global") == 0) {
-        cli_jset(spec, "Mode.Global", json_object());
-    } else if (strcmp(mode, "replicated") == 0) {
-        cli_jset(spec, "Mode.Replicated.Replicas",
-                 json_integer(cli_flag_changed(a, "replicas")
-                                  ? (json_int_t)cli_flag_uint(a, "replicas")
-                                  : 1));
-    } else if (strcmp(mode, "global-job") == 0) {
-        cli_jset(spec, "Mode.GlobalJob", json_object());
-    } else {
-        cli_jset(spec, "Mode.ReplicatedJob", json_object());
-    }
-    rv = cli_http_json(c, "POST", "/services/create", spec, &resp, err);
+    rv = cli_service_flags_create(a, cli_service_resolve, c, &spec, err);
+    if (rv == 0)
+        rv = cli_http_json(c, "POST", "/services/create", spec, &resp, err);
     if (rv == 0) {
         json_array_foreach(cli_jget(resp, "Warnings"), i, w) {
             fprintf(stderr, "%s\n", json_string_value(w));
@@ -341,36 +318,14 @@ int cli_service_scale(struct cli *c, struct cli_args *a, struct err *err)
 int cli_service_update(struct cli *c, struct cli_args *a, struct err *err)
 {
     json_t *svc = NULL;
-    json_t *env;
-    const char **v;
-    size_t n;
-    size_t i;
     int rv;
 
     rv = cli_service_get(c, a->argv[0], &svc, err);
-    if (rv != 0)
-        return rv;
-    if (cli_flag_changed(a, "image"))
-        cli_jset(svc, "Spec.TaskTemplate.ContainerSpec.Image",
-                 json_string(cli_flag_str(a, "image")));
-    if (cli_flag_changed(a, "replicas"))
-        cli_jset(svc, "Spec.Mode.Replicated.Replicas",
-                 json_integer((json_int_t)cli_flag_uint(a, "replicas")));
-    v = cli_flag_list(a, "env-add", &n);
-    if (n > 0) {
-        env = cli_jget(svc, "Spec.TaskTemplate.ContainerSpec.Env");
-        if (!json_is_array(env)) {
-            env = json_array();
-            cli_jset(svc, "Spec.TaskTemplate.ContainerSpec.Env", env);
-        }
-        for (i = 0; i < n; i++)
-            json_array_append_new(env, json_string(v[i]));
-    }
-    if (cli_flag_bool(a, "force"))
-        cli_jset(svc, "Spec.TaskTemplate.ForceUpdate",
-                 json_integer(cli_jint(svc, "Spec.TaskTemplate.ForceUpdate") +
-                              1));
-    rv = cli_service_post(c, svc, false, err);
+    if (rv == 0)
+        rv = cli_service_flags_update(a, cli_jget(svc, "Spec"),
+                                      cli_service_resolve, c, err);
+    if (rv == 0)
+        rv = cli_service_post(c, svc, cli_flag_bool(a, "rollback"), err);
     if (rv == 0)
         printf("%s\n", a->argv[0]);
     json_decref(svc);
