@@ -79,6 +79,7 @@ struct agent
     struct rpc_call gcall;        /* the goodbye at agent_close */
     json_t *sending;              /* owned: ucall's body, or NULL */
     uv_timer_t tflush;            /* statuses batched this long */
+    uv_idle_t pace;               /* resumes the executor's slow steps */
     bool closing;
     unsigned n_closing;
     void (*close_cb)(void *data);
@@ -284,6 +285,26 @@ static void agent_on_tflush(uv_timer_t *t)
     agent_tasks_send(t->data);
 }
 
+static void agent_on_pace(uv_idle_t *h)
+{
+    struct agent *a = h->data;
+
+    uv_idle_stop(h);
+    if (!a->closing)
+        agent_exec_resume(a->exec);
+}
+
+/* The executor has slow steps left: resume it on the next loop turn,
+ * after the loop polled for I/O (an idle handle, not a 0 ms timer: the
+ * timers phase runs a timer started from a timer at once). */
+static void agent_exec_wake(void *data)
+{
+    struct agent *a = data;
+
+    if (!a->closing)
+        uv_idle_start(&a->pace, agent_on_pace);
+}
+
 static void agent_exec_notified(void *data)
 {
     struct agent *a = data;
@@ -339,9 +360,11 @@ static void agent_tasks_ensure(struct agent *a, const char *leader)
 
     if (a->exec_ops == NULL || leader == NULL || leader[0] == '\0')
         return;
-    if (a->exec == NULL)
+    if (a->exec == NULL) {
         a->exec = agent_exec_new(a->exec_ops, a->exec_data, a->node_id,
                                  agent_exec_notified, a);
+        agent_exec_set_pacer(a->exec, agent_exec_wake, a);
+    }
     if (a->tconn != NULL && strcmp(a->tconn->addr, leader) != 0)
         agent_tasks_drop(a);
     if (a->tconn == NULL)
@@ -393,6 +416,7 @@ static void agent_reset(struct agent *a)
 {
     agent_drop_conn(a);
     agent_tasks_drop(a);
+    uv_idle_stop(&a->pace);
     agent_exec_free(a->exec);
     a->exec = NULL;
     tls_ctx_free(a->tls);
@@ -889,6 +913,8 @@ struct agent *agent_new(uv_loop_t *loop, struct cluster *c)
     a->timer.data = a;
     uv_timer_init(loop, &a->tflush);
     a->tflush.data = a;
+    uv_idle_init(loop, &a->pace);
+    a->pace.data = a;
     agent_after(a, 0);
     return a;
 }
@@ -960,9 +986,10 @@ void agent_close(struct agent *a, void (*cb)(void *data), void *data)
     a->closing = true;
     a->close_cb = cb;
     a->close_data = data;
-    a->n_closing += 2;
+    a->n_closing += 3;
     uv_close((uv_handle_t *)&a->timer, agent_on_timer_closed);
     uv_close((uv_handle_t *)&a->tflush, agent_on_timer_closed);
+    uv_close((uv_handle_t *)&a->pace, agent_on_timer_closed);
     agent_drop_conn(a);
     if (!agent_goodbye(a))
         agent_tasks_drop(a);

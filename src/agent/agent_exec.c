@@ -25,6 +25,7 @@ struct agent_task
     bool unhealthy;               /* stopped for failing its healthcheck */
     struct agent_exec *x;
     bool files;                   /* its secrets tmpfs is mounted */
+    bool deferred;                /* a slow step waits for the next turn */
     struct agent_task *next;
 };
 
@@ -43,6 +44,10 @@ struct agent_exec
     void *sub;                    /* engine event subscription, or NULL */
     unsigned n_ops;               /* engine operations in flight */
     bool dead;                    /* freed once n_ops is 0 */
+    void (*wake)(void *data);     /* agent_exec_set_pacer's, or NULL */
+    void *wake_data;
+    unsigned slow;                /* slow steps since the last resume */
+    bool wake_pending;
 };
 
 /* An engine operation in flight for a task. */
@@ -639,6 +644,30 @@ static bool agent_exec_remove(struct agent_exec *x, struct agent_task *t)
 }
 
 /* Drive t as far as it goes without waiting. */
+/*
+ * Creating and starting a container are the executor's slow steps (file
+ * writes, a mount and a spawn on the loop, 10-30 ms each): with a pacer,
+ * at most AGENT_EXEC_SLOW_PER_TURN of them run before the loop turns
+ * again, the rest when the pacer resumes, so a node handed 100 tasks at
+ * once keeps answering its API (it stalled for seconds). Without one
+ * (unit tests), no limit.
+ */
+static bool agent_exec_may_slow(struct agent_exec *x, struct agent_task *t)
+{
+    if (x->wake == NULL)
+        return true;
+    if (x->slow < AGENT_EXEC_SLOW_PER_TURN) {
+        x->slow++;
+        return true;
+    }
+    t->deferred = true;
+    if (!x->wake_pending) {
+        x->wake_pending = true;
+        x->wake(x->wake_data);
+    }
+    return false;
+}
+
 static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
 {
     int desired;
@@ -678,10 +707,14 @@ static void agent_exec_step(struct agent_exec *x, struct agent_task *t)
             agent_exec_report(x, t, STORE_TASK_PREPARING, "preparing", NULL,
                               -1, 0);
         } else if (t->state < STORE_TASK_READY) {
+            if (!agent_exec_may_slow(x, t))
+                return;
             agent_exec_prepare(x, t);
         } else if (t->state < STORE_TASK_STARTING) {
             if (desired < STORE_TASK_RUNNING)
                 return; /* a replacement waits at READY */
+            if (!agent_exec_may_slow(x, t))
+                return;
             agent_exec_start(x, t);
         } else {
             return; /* STARTING or RUNNING: the engine's events decide */
@@ -1022,6 +1055,31 @@ struct agent_exec *agent_exec_new(const struct agent_exec_ops *ops,
     if (ops->subscribe != NULL)
         x->sub = ops->subscribe(ops_data, agent_exec_on_event, x);
     return x;
+}
+
+void agent_exec_set_pacer(struct agent_exec *x, void (*wake)(void *data),
+                          void *data)
+{
+    x->wake = wake;
+    x->wake_data = data;
+}
+
+void agent_exec_resume(struct agent_exec *x)
+{
+    struct agent_task *t;
+    struct agent_task *next;
+
+    if (x == NULL || x->dead)
+        return;
+    x->wake_pending = false;
+    x->slow = 0;
+    for (t = x->tasks; t != NULL; t = next) {
+        next = t->next;
+        if (!t->deferred)
+            continue;
+        t->deferred = false;
+        agent_exec_step(x, t);
+    }
 }
 
 void agent_exec_free(struct agent_exec *x)

@@ -88,6 +88,16 @@ struct agent_exec *agent_exec_new(const struct agent_exec_ops *ops,
  * of engine operations in flight are ignored afterwards. NULL: no-op. */
 void agent_exec_free(struct agent_exec *x);
 
+/* Pace the slow steps (creating, starting a container): at most
+ * AGENT_EXEC_SLOW_PER_TURN run at once; then wake(data) is called once
+ * and the owner calls agent_exec_resume(x) on a later loop turn (before
+ * agent_exec_free, or not at all). Without a pacer every step runs at
+ * once. */
+#define AGENT_EXEC_SLOW_PER_TURN 2u
+void agent_exec_set_pacer(struct agent_exec *x, void (*wake)(void *data),
+                          void *data);
+void agent_exec_resume(struct agent_exec *x);
+
 /* One message of the assignments stream (dispatcher.h's format,
  * borrowed). 0, or -ERR_PROTO when msg is malformed (nothing changed). */
 int agent_exec_assign(struct agent_exec *x, const json_t *msg,

@@ -295,6 +295,62 @@ static void test_runs_to_complete(void **st)
     teardown(&f);
 }
 
+/* With a pacer, creating and starting containers (the slow steps) go
+ * AGENT_EXEC_SLOW_PER_TURN at a time: the rest waits for resume, and the
+ * pacer is woken once per batch left over. */
+static int n_wakes;
+
+static void f_wake(void *data)
+{
+    (void)data;
+    n_wakes++;
+}
+
+static size_t count_ops(struct fake *f, const char *what)
+{
+    size_t i;
+    size_t n = 0;
+
+    for (i = 0; i < f->n_ops; i++)
+        n += strcmp(f->ops[i].what, what) == 0;
+    return n;
+}
+
+static void test_paced_slow_steps(void **st)
+{
+    static const char *const ids[] = {
+        "p1p1p1p1p1p1p1p1p1p1p1p1p", "p2p2p2p2p2p2p2p2p2p2p2p2p",
+        "p3p3p3p3p3p3p3p3p3p3p3p3p", "p4p4p4p4p4p4p4p4p4p4p4p4p",
+        "p5p5p5p5p5p5p5p5p5p5p5p5p"};
+    struct fake f;
+    size_t i;
+
+    (void)st;
+    setup(&f);
+    n_wakes = 0;
+    agent_exec_set_pacer(f.x, f_wake, &f);
+    for (i = 0; i < 5; i++)
+        assign(&f, i == 0 ? "COMPLETE" : "INCREMENTAL", "update",
+               task(ids[i], "assigned", "running", "busybox"));
+    /* the first task's create and start; the others wait */
+    assert_int_equal(f.n_created, 1);
+    assert_int_equal(count_ops(&f, "start"), 1);
+    assert_int_equal(state(&f, ids[1]), STORE_TASK_PREPARING);
+    assert_int_equal(n_wakes, 1);
+    for (i = 2; i <= 5; i++) {
+        agent_exec_resume(f.x);
+        assert_int_equal(f.n_created, (int)i);
+        assert_int_equal(count_ops(&f, "start"), i);
+    }
+    assert_int_equal(n_wakes, 4);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(state(&f, ids[i]), STORE_TASK_STARTING);
+    /* nothing left: a resume does nothing and wakes no one */
+    agent_exec_resume(f.x);
+    assert_int_equal(n_wakes, 4);
+    teardown(&f);
+}
+
 #define S1 "s1s1s1s1s1s1s1s1s1s1s1s1s"
 #define C1 "c1c1c1c1c1c1c1c1c1c1c1c1c"
 
@@ -524,6 +580,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_to_complete),
+        cmocka_unit_test(test_paced_slow_steps),
         cmocka_unit_test(test_failure_rejection_and_shutdown),
         cmocka_unit_test(test_reconcile_after_restart),
         cmocka_unit_test(test_secrets),
