@@ -358,6 +358,17 @@ int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 
 int cli_system_info(struct cli *c, struct cli_args *a, struct err *err);
 
+/* ---- service convergence progress (cli_service_progress.c) ---- */
+
+/* Wait until service ref (ID or name, as given) converges, showing
+ * docker's progress on stdout (redrawn in place on a terminal; nothing
+ * when quiet). Returns 0 also when SIGINT ends the wait ("Operation
+ * continuing in background."); an error of a request, or "service update
+ * paused: ..." / "service rollback paused: ...". Jobs are not waited
+ * for. */
+int cli_service_progress(struct cli *c, const char *ref, bool quiet,
+                         struct err *err);
+
 /* ---- service create/update flags (cli_service_flags.c) ---- */
 
 /* docker 28's flags of `service create` and `service update`. */
