@@ -41,6 +41,8 @@
 enum cli_service_progress_mode {
     CLI_SERVICE_PROGRESS_REPLICATED,
     CLI_SERVICE_PROGRESS_GLOBAL,
+    CLI_SERVICE_PROGRESS_REPLICATED_JOB,
+    CLI_SERVICE_PROGRESS_GLOBAL_JOB,
 };
 
 struct cli_service_progress
@@ -56,6 +58,10 @@ struct cli_service_progress
     bool done;               /* converged once: task lines frozen */
     long long *slots;        /* owned: slots in the order they got a line */
     size_t n_slots;
+    /* jobs */
+    long long iteration;     /* JobStatus.JobIteration.Index */
+    long long total;         /* completions wanted */
+    long long concurrent;    /* MaxConcurrent */
 };
 
 /* One task chosen for a slot or a node. */
@@ -426,6 +432,187 @@ static bool cli_service_progress_global(struct cli_service_progress *p,
     return running == (long long)n;
 }
 
+static int cli_service_progress_digits(long long n)
+{
+    char text[32];
+
+    return snprintf(text, sizeof(text), "%lld", n);
+}
+
+/* A job's task line: its error, or its state with a bar out of 10. */
+static void cli_service_progress_job_task(struct cli_service_progress *p,
+                                          const char *id, const json_t *t)
+{
+    const char *msg = cli_jstr(t, "Status.Err");
+    const char *st = cli_jstr(t, "Status.State");
+    struct cli_service_progress_pick k;
+    char text[64];
+
+    if (*msg != '\0') {
+        k.task = t;
+        k.desired = 0;
+        k.state = 0;
+        cli_service_progress_task(p, id, &k, false);
+        return;
+    }
+    snprintf(text, sizeof(text), "%-*s", CLI_SERVICE_PROGRESS__STATE_W, st);
+    cli_service_progress_line(p, id, text, cli_service_progress_rank(st),
+                              CLI_SERVICE_PROGRESS__RUNNING + 1);
+}
+
+/* Tasks of the service's current job iteration (node_ok: on nodes up). */
+static bool cli_service_progress_job_ok(const struct cli_service_progress *p,
+                                        const json_t *t, const json_t *nodes,
+                                        bool node_ok)
+{
+    if (cli_jget(t, "JobIteration.Index") == NULL ||
+        cli_jint(t, "JobIteration.Index") != p->iteration)
+        return false;
+    if (node_ok &&
+        !cli_service_progress_active(nodes, cli_jstr(t, "NodeID")))
+        return false;
+    return cli_service_progress_rank(cli_jstr(t, "DesiredState")) != 0 &&
+           cli_service_progress_rank(cli_jstr(t, "Status.State")) != 0;
+}
+
+static void cli_service_progress_job_overall(struct cli_service_progress *p,
+                                             long long done)
+{
+    char text[128];
+
+    snprintf(text, sizeof(text), "%*lld out of %lld complete",
+             cli_service_progress_digits(p->total), done, p->total);
+    cli_service_progress_line(p, "job progress", text, done, p->total);
+}
+
+/* The two count lines of a replicated job: completions (with a bar) and
+ * tasks active out of those that may run now. */
+static void cli_service_progress_job_counts(struct cli_service_progress *p,
+                                            long long active, long long done)
+{
+    long long room = p->concurrent;
+    char text[128];
+
+    if (p->total - done < room)
+        room = p->total - done;
+    cli_service_progress_job_overall(p, done);
+    snprintf(text, sizeof(text), "%*lld out of %lld tasks",
+             cli_service_progress_digits(p->concurrent), active, room);
+    cli_service_progress_line(p, "active tasks", text, 0, 0);
+}
+
+/* docker's replicatedJobProgressUpdater: a line per slot (the task in
+ * the lowest state), the completions and the tasks active; true once
+ * TotalCompletions tasks completed. */
+static bool cli_service_progress_replicated_job(
+    struct cli_service_progress *p, const json_t *tasks,
+    const json_t *nodes)
+{
+    json_t *none = json_object();
+    const json_t **by_slot;
+    const json_t *t;
+    long long active = 0;
+    long long done = 0;
+    size_t n = 0;
+    size_t i;
+    char id[64];
+
+    if (!p->initialized) {
+        cli_service_progress_job_counts(p, 0, 0);
+        for (i = 1; p->total <= CLI_SERVICE_PROGRESS__MAX_BARS &&
+                    (long long)i <= p->total;
+             i++) {
+            snprintf(id, sizeof(id), "%zu/%lld", i, p->total);
+            cli_service_progress_line(p, id, " ", 0, 0);
+        }
+        p->initialized = true;
+    }
+    by_slot = xcalloc(json_array_size(tasks) + 1, sizeof(*by_slot));
+    json_array_foreach(tasks, i, t) {
+        long long slot = cli_jint(t, "Slot");
+        size_t j;
+
+        if (!cli_service_progress_job_ok(p, t, nodes, false))
+            continue;
+        for (j = 0; j < n; j++) {
+            if (cli_jint(by_slot[j], "Slot") == slot)
+                break;
+        }
+        if (j == n)
+            by_slot[n++] = t;
+        else if (cli_service_progress_rank(
+                     cli_jstr(by_slot[j], "Status.State")) >
+                 cli_service_progress_rank(cli_jstr(t, "Status.State")))
+            by_slot[j] = t;
+    }
+    /* docker walks slots 0..n-1; a slot without a task reads as an empty
+     * task of slot 0 */
+    for (i = 0; i < n; i++) {
+        const json_t *task = none;
+        long long slot = 0;
+        size_t j;
+
+        for (j = 0; j < n; j++) {
+            if (cli_jint(by_slot[j], "Slot") == (long long)i) {
+                task = by_slot[j];
+                slot = (long long)i;
+            }
+        }
+        if (p->total <= CLI_SERVICE_PROGRESS__MAX_BARS) {
+            snprintf(id, sizeof(id), "%lld/%lld", slot + 1, p->total);
+            cli_service_progress_job_task(p, id, task);
+        }
+        if (cli_service_progress_rank(cli_jstr(task, "Status.State")) <=
+            CLI_SERVICE_PROGRESS__RUNNING)
+            active++;
+        if (strcmp(cli_jstr(task, "Status.State"), "complete") == 0)
+            done++;
+    }
+    free(by_slot);
+    json_decref(none);
+    cli_service_progress_job_counts(p, active, done);
+    return done == p->total;
+}
+
+/* docker's globalJobProgressUpdater: one task per node up; true once
+ * each completed. */
+static bool cli_service_progress_global_job(struct cli_service_progress *p,
+                                            const json_t *tasks,
+                                            const json_t *nodes)
+{
+    const json_t *t;
+    long long n = 0;
+    long long done = 0;
+    size_t i;
+
+    json_array_foreach(tasks, i, t) {
+        if (cli_service_progress_job_ok(p, t, nodes, true))
+            n++;
+    }
+    if (!p->initialized) {
+        if (n == 0) {
+            cli_service_progress_line(p, "job progress", "waiting for tasks",
+                                      0, 0);
+            return false;
+        }
+        p->total = n;
+        p->initialized = true;
+        cli_service_progress_job_overall(p, 0);
+    }
+    json_array_foreach(tasks, i, t) {
+        if (!cli_service_progress_job_ok(p, t, nodes, true))
+            continue;
+        if (strcmp(cli_jstr(t, "Status.State"), "complete") == 0)
+            done++;
+        if (p->total > CLI_SERVICE_PROGRESS__MAX_BARS)
+            continue;
+        /* the whole node ID here, as docker shows it */
+        cli_service_progress_job_task(p, cli_jstr(t, "NodeID"), t);
+    }
+    cli_service_progress_job_overall(p, done);
+    return done == p->total;
+}
+
 /* GET the service, its up-to-date tasks and the nodes. */
 static int cli_service_progress_fetch(struct cli *c, const char *ref,
                                       bool tasks_too, json_t **svc,
@@ -507,11 +694,20 @@ static int cli_service_progress_run(struct cli *c, const char *ref,
                 p->mode = CLI_SERVICE_PROGRESS_REPLICATED;
             } else if (cli_jget(svc, "Spec.Mode.Global") != NULL) {
                 p->mode = CLI_SERVICE_PROGRESS_GLOBAL;
+            } else if (cli_jget(svc, "Spec.Mode.ReplicatedJob") != NULL) {
+                p->mode = CLI_SERVICE_PROGRESS_REPLICATED_JOB;
+                p->total = cli_jint(svc,
+                                    "Spec.Mode.ReplicatedJob.TotalCompletions");
+                p->concurrent = cli_jint(
+                    svc, "Spec.Mode.ReplicatedJob.MaxConcurrent");
+            } else if (cli_jget(svc, "Spec.Mode.GlobalJob") != NULL) {
+                p->mode = CLI_SERVICE_PROGRESS_GLOBAL_JOB;
             } else {
-                /* jobs: not waited for (yet) */
                 json_decref(svc);
+                rv = err_set(err, ERR_INVALID, "unrecognized service mode");
                 break;
             }
+            p->iteration = cli_jint(svc, "JobStatus.JobIteration.Index");
         }
         st = cli_jstr(svc, "UpdateStatus.State");
         msg = cli_jstr(svc, "UpdateStatus.Message");
@@ -554,15 +750,26 @@ static int cli_service_progress_run(struct cli *c, const char *ref,
             if (p->mode == CLI_SERVICE_PROGRESS_REPLICATED)
                 converged = cli_service_progress_replicated(
                     p, svc, tasks, nodes, rollback);
-            else
+            else if (p->mode == CLI_SERVICE_PROGRESS_GLOBAL)
                 converged = cli_service_progress_global(p, tasks, nodes,
                                                         rollback);
+            else if (p->mode == CLI_SERVICE_PROGRESS_REPLICATED_JOB)
+                converged =
+                    cli_service_progress_replicated_job(p, tasks, nodes);
+            else
+                converged = cli_service_progress_global_job(p, tasks, nodes);
         }
         json_decref(svc);
         json_decref(tasks);
         json_decref(nodes);
         if (rv != 0)
             break;
+        if (converged && (p->mode == CLI_SERVICE_PROGRESS_REPLICATED_JOB ||
+                          p->mode == CLI_SERVICE_PROGRESS_GLOBAL_JOB)) {
+            /* a job that completed stays so: no verify phase */
+            cli_service_progress_msg(p, "", "job complete");
+            break;
+        }
         if (converged) {
             if (converged_at == 0)
                 converged_at = cli_service_progress_now();

@@ -94,6 +94,20 @@ expect_eq "$OUT" "$(dk n1 service inspect -f '{{.ID}}' s4)" "-d prints only the 
 [ "$elapsed" -lt 4000 ] || fail "-d took $elapsed ms"
 wait_for 300 0.1 "2 tasks of s4 running" running_is s4 2
 
+log "jobs: the counts, then \"job complete\" (no verify phase)"
+for who in docker shoal; do
+    if [ $who = docker ]; then cli=("$DOCKER" -H "$SHOAL_HOST"); else cli=("$SHOAL"); fi
+    "${cli[@]}" service create --name "${who}j" --mode replicated-job --replicas 3 \
+        --max-concurrent 2 busybox true >"$TMP/$who-job.out" 2>/dev/null ||
+        fail "$who replicated job: $(cat "$TMP/$who-job.out")"
+    expect_eq "$(sed -n 2,5p "$TMP/$who-job.out")" "$(printf 'active tasks: 0 out of 2 tasks\n1/3:  \n2/3:  \n3/3:  ')" "$who job: initial block"
+    expect_eq "$(tail -n 2 "$TMP/$who-job.out")" "$(printf 'active tasks: 0 out of 0 tasks\njob complete')" "$who job: last lines"
+    expect_eq "$(dk n1 service ps --format '{{.CurrentState}}' "${who}j" | grep -c '^Complete')" 3 "$who job: 3 complete on return"
+    "${cli[@]}" service create --name "${who}g" --mode global-job busybox true \
+        >"$TMP/$who-gjob.out" 2>/dev/null || fail "$who global job: $(cat "$TMP/$who-gjob.out")"
+    expect_eq "$(tail -n 1 "$TMP/$who-gjob.out")" "job complete" "$who global job: last line"
+done
+
 log "a task's error on its line; SIGINT leaves the wait"
 timeout -s INT 4 "$SHOAL" service create --name bad --replicas 2 nosuchimage >"$TMP/bad.out" 2>&1
 rc=$?
