@@ -3,8 +3,9 @@
  * Declarations shared inside cli/: the command and flag tables (cli.c), the
  * Engine API client over libcurl (cli_http.c), output formatting: the
  * tabwriter (cli_tabwriter.c), the Go-template subset (cli_template.c,
- * cli_template_exec.c) and docker's list layouts (cli_format.c), and the
- * command handlers (cli_swarm.c, cli_node.c, cli_network.c, cli_system.c).
+ * cli_template_exec.c) and docker's list layouts (cli_format.c), the
+ * command handlers (cli_swarm.c, cli_node.c, cli_network.c, cli_system.c,
+ * cli_service.c) and the service convergence wait (cli_service_progress.c).
  */
 #ifndef SHOAL_CLI_CLI_INT_H
 #define SHOAL_CLI_CLI_INT_H

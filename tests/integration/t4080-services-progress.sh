@@ -94,6 +94,28 @@ expect_eq "$OUT" "$(dk n1 service inspect -f '{{.ID}}' s4)" "-d prints only the 
 [ "$elapsed" -lt 4000 ] || fail "-d took $elapsed ms"
 wait_for 300 0.1 "2 tasks of s4 running" running_is s4 2
 
+log "on a terminal: lines redrawn in place with docker's escapes"
+# tty_run FILE CMD: CMD's output on a 150-column terminal, without the
+# ID line and the lines script(1) adds.
+tty_run() {
+    local f=$1
+    shift
+    script -qfc "stty cols 150; $*" "$f.raw" >/dev/null </dev/null || fail "tty run of $*"
+    sed '1,2d;$d' "$f.raw" >"$f"
+}
+tty_run "$TMP/dt" "$DOCKER" -H "$SHOAL_HOST" service create --name dt --replicas 2 \
+    --update-monitor 1s --no-resolve-image busybox sleep 1d
+tty_run "$TMP/st" "$SHOAL" service create --name st --replicas 2 \
+    --update-monitor 1s busybox sleep 1d
+for f in dt st; do
+    head -c 200 "$TMP/$f" >"$TMP/$f.head"
+    grep -qF "$(printf '1/2: running   [==================================================>] \r')" "$TMP/$f" ||
+        fail "$f: no running bar in $(cat -A "$TMP/$f")"
+    grep -qF "$(printf 'verify: Service %s converged \r\033[1B' "$(dk n1 service inspect -f '{{.ID}}' $f)")" "$TMP/$f" ||
+        fail "$f: no converged line in $(cat -A "$TMP/$f")"
+done
+cmp "$TMP/dt.head" "$TMP/st.head" || fail "terminal output differs: $(cat -A "$TMP/dt.head") vs $(cat -A "$TMP/st.head")"
+
 log "jobs: the counts, then \"job complete\" (no verify phase)"
 for who in docker shoal; do
     if [ $who = docker ]; then cli=("$DOCKER" -H "$SHOAL_HOST"); else cli=("$SHOAL"); fi
