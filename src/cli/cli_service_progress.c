@@ -141,6 +141,17 @@ static void cli_service_progress_down(struct cli_service_progress *p,
         fprintf(p->fp, "\x1b[%zuB", n);
 }
 
+static void cli_service_progress_forget(struct cli_service_progress *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_ids; i++)
+        free(p->ids[i]);
+    free(p->ids);
+    p->ids = NULL;
+    p->n_ids = 0;
+}
+
 /* A progress message: ID (may be ""), its action and a bar of cur out of
  * total (none when both are 0). */
 static void cli_service_progress_line(struct cli_service_progress *p,
@@ -176,23 +187,14 @@ static void cli_service_progress_line(struct cli_service_progress *p,
         }
         diff = p->n_ids - line;
         cli_service_progress_up(p, diff);
+    } else {
+        cli_service_progress_forget(p);
     }
     fputs("\x1b[2K\r", p->fp);
     if (*id != '\0')
         fprintf(p->fp, "%s: ", id);
     fprintf(p->fp, "%s %s\r", action, bar);
     cli_service_progress_down(p, diff);
-}
-
-static void cli_service_progress_forget(struct cli_service_progress *p)
-{
-    size_t i;
-
-    for (i = 0; i < p->n_ids; i++)
-        free(p->ids[i]);
-    free(p->ids);
-    p->ids = NULL;
-    p->n_ids = 0;
 }
 
 /* A status message: a line of its own that ends the redrawn block. */
