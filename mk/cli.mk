@@ -4,7 +4,7 @@ SRC += src/cli/cli.c src/cli/cli_http.c src/cli/cli_format.c \
        src/cli/cli_template_exec.c \
        src/cli/cli_swarm.c src/cli/cli_node.c src/cli/cli_network.c \
        src/cli/cli_secret.c src/cli/cli_service.c \
-       src/cli/cli_service_flags.c \
+       src/cli/cli_service_flags.c src/cli/cli_service_progress.c \
        src/cli/cli_system.c src/cli/cli_bench.c
 
 # `shoal version` shows the commit and its date (not the build time, so

@@ -214,6 +214,13 @@ static const struct cli_flag cli_flags_service_detach[] = {
     {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
 };
 
+static const struct cli_flag cli_flags_service_rollback[] = {
+    {"detach", 'd', CLI_FLAG_BOOL, NULL, NULL,
+     "Exit immediately instead of waiting for the service to converge"},
+    {"quiet", 'q', CLI_FLAG_BOOL, NULL, NULL, "Suppress progress output"},
+    {NULL, 0, CLI_FLAG_BOOL, NULL, NULL, NULL},
+};
+
 static const struct cli_flag cli_flags_service_logs[] = {
     {"tail", 'n', CLI_FLAG_STRING, NULL, "all",
      "Number of lines to show from the end of the logs"},
@@ -356,7 +363,7 @@ static const struct cli_cmd cli_service_cmds[] = {
      NULL},
     {"rollback", NULL, "[OPTIONS] SERVICE",
      "Revert changes to a service's configuration", CLI_ARGS_EXACT, 1,
-     cli_flags_service_detach, cli_service_rollback, NULL},
+     cli_flags_service_rollback, cli_service_rollback, NULL},
     {"scale", NULL, "SERVICE=REPLICAS [SERVICE=REPLICAS...]",
      "Scale one or multiple replicated services", CLI_ARGS_MIN, 1,
      cli_flags_service_detach, cli_service_scale, NULL},

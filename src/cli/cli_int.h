@@ -3,8 +3,9 @@
  * Declarations shared inside cli/: the command and flag tables (cli.c), the
  * Engine API client over libcurl (cli_http.c), output formatting: the
  * tabwriter (cli_tabwriter.c), the Go-template subset (cli_template.c,
- * cli_template_exec.c) and docker's list layouts (cli_format.c), and the
- * command handlers (cli_swarm.c, cli_node.c, cli_network.c, cli_system.c).
+ * cli_template_exec.c) and docker's list layouts (cli_format.c), the
+ * command handlers (cli_swarm.c, cli_node.c, cli_network.c, cli_system.c,
+ * cli_service.c) and the service convergence wait (cli_service_progress.c).
  */
 #ifndef SHOAL_CLI_CLI_INT_H
 #define SHOAL_CLI_CLI_INT_H
@@ -357,6 +358,17 @@ int cli_network_ls(struct cli *c, struct cli_args *a, struct err *err);
 int cli_network_inspect(struct cli *c, struct cli_args *a, struct err *err);
 
 int cli_system_info(struct cli *c, struct cli_args *a, struct err *err);
+
+/* ---- service convergence progress (cli_service_progress.c) ---- */
+
+/* Wait until service ref (ID or name, as given) converges, showing
+ * docker's progress on stdout (redrawn in place on a terminal; nothing
+ * when quiet). Returns 0 also when SIGINT ends the wait ("Operation
+ * continuing in background."); an error of a request, or "service update
+ * paused: ..." / "service rollback paused: ...". Jobs are not waited
+ * for. */
+int cli_service_progress(struct cli *c, const char *ref, bool quiet,
+                         struct err *err);
 
 /* ---- service create/update flags (cli_service_flags.c) ---- */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `shoal service ...`: create, ls, ps, inspect, scale, update, rollback,
- * rm, logs, with docker's tables and messages (always detached: the
- * commands return once the daemon accepted the change). */
+ * rm, logs, with docker's tables and messages. create, update, rollback
+ * and scale then wait for the service to converge unless -d
+ * (cli_service_progress.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,19 @@ static int cli_service_resolve(void *data, const char *kind,
     return rv;
 }
 
+/* docker waits for convergence unless -d, from API 1.29 on. */
+static bool cli_service_waits(const struct cli *c, const struct cli_args *a)
+{
+    int major = 0;
+    int minor = 0;
+
+    if (cli_flag_bool(a, "detach"))
+        return false;
+    if (sscanf(c->api_version, "%d.%d", &major, &minor) != 2)
+        return true;
+    return major > 1 || (major == 1 && minor >= 29);
+}
+
 /* --- create ------------------------------------------------------------- */
 
 int cli_service_create(struct cli *c, struct cli_args *a, struct err *err)
@@ -130,6 +144,9 @@ int cli_service_create(struct cli *c, struct cli_args *a, struct err *err)
             fprintf(stderr, "%s\n", json_string_value(w));
         }
         printf("%s\n", cli_jstr(resp, "ID"));
+        if (cli_service_waits(c, a))
+            rv = cli_service_progress(c, cli_jstr(resp, "ID"),
+                                      cli_flag_bool(a, "quiet"), err);
     }
     json_decref(resp);
     json_decref(spec);
@@ -274,9 +291,12 @@ int cli_service_rm(struct cli *c, struct cli_args *a, struct err *err)
 
 int cli_service_scale(struct cli *c, struct cli_args *a, struct err *err)
 {
+    char **scaled;
+    int n_scaled = 0;
     int i;
     int rv = 0;
 
+    scaled = xcalloc((size_t)a->argc + 1, sizeof(*scaled));
     for (i = 0; i < a->argc && rv == 0; i++) {
         const char *eq = strchr(a->argv[i], '=');
         char *name;
@@ -284,19 +304,22 @@ int cli_service_scale(struct cli *c, struct cli_args *a, struct err *err)
         long long n;
         json_t *svc = NULL;
 
-        if (eq == NULL || eq == a->argv[i])
-            return err_set(err, ERR_INVALID,
-                           "invalid scale specifier '%s'.\nSee '" CLI_PROG
-                           " service scale --help'.\n\nUsage:  " CLI_PROG
-                           " service scale SERVICE=REPLICAS "
-                           "[SERVICE=REPLICAS...]\n\nScale one or multiple "
-                           "replicated services",
-                           a->argv[i]);
+        if (eq == NULL || eq == a->argv[i]) {
+            rv = err_set(err, ERR_INVALID,
+                         "invalid scale specifier '%s'.\nSee '" CLI_PROG
+                         " service scale --help'.\n\nUsage:  " CLI_PROG
+                         " service scale SERVICE=REPLICAS "
+                         "[SERVICE=REPLICAS...]\n\nScale one or multiple "
+                         "replicated services",
+                         a->argv[i]);
+            break;
+        }
         n = strtoll(eq + 1, &end, 10);
-        if (*end != '\0' || n < 0 || eq[1] == '\0')
-            return err_set(err, ERR_INVALID,
-                           "invalid replicas value %s: %s", eq + 1,
-                           "invalid syntax");
+        if (*end != '\0' || n < 0 || eq[1] == '\0') {
+            rv = err_set(err, ERR_INVALID, "invalid replicas value %s: %s",
+                         eq + 1, "invalid syntax");
+            break;
+        }
         name = xstrndup(a->argv[i], (size_t)(eq - a->argv[i]));
         rv = cli_service_get(c, name, &svc, err);
         if (rv == 0 && cli_jget(svc, "Spec.Mode.Replicated") == NULL)
@@ -307,11 +330,21 @@ int cli_service_scale(struct cli *c, struct cli_args *a, struct err *err)
             cli_jset(svc, "Spec.Mode.Replicated.Replicas", json_integer(n));
             rv = cli_service_post(c, svc, false, err);
         }
-        if (rv == 0)
+        if (rv == 0) {
             printf("%s scaled to %lld\n", name, n);
+            scaled[n_scaled++] = name;
+            name = NULL;
+        }
         free(name);
         json_decref(svc);
     }
+    /* docker waits for each service scaled once all are */
+    for (i = 0; i < n_scaled; i++) {
+        if (rv == 0 && cli_service_waits(c, a))
+            rv = cli_service_progress(c, scaled[i], false, err);
+        free(scaled[i]);
+    }
+    free(scaled);
     return rv;
 }
 
@@ -328,6 +361,9 @@ int cli_service_update(struct cli *c, struct cli_args *a, struct err *err)
         rv = cli_service_post(c, svc, cli_flag_bool(a, "rollback"), err);
     if (rv == 0)
         printf("%s\n", a->argv[0]);
+    if (rv == 0 && cli_service_waits(c, a))
+        rv = cli_service_progress(c, a->argv[0], cli_flag_bool(a, "quiet"),
+                                  err);
     json_decref(svc);
     return rv;
 }
@@ -341,6 +377,9 @@ int cli_service_rollback(struct cli *c, struct cli_args *a, struct err *err)
         rv = cli_service_post(c, svc, true, err);
     if (rv == 0)
         printf("%s\n", a->argv[0]);
+    if (rv == 0 && cli_service_waits(c, a))
+        rv = cli_service_progress(c, a->argv[0], cli_flag_bool(a, "quiet"),
+                                  err);
     json_decref(svc);
     return rv;
 }

@@ -104,14 +104,15 @@ expect_eq "$(sh_ n1 service ps --format '{{.Name}} {{.Node}} {{.DesiredState}}' 
 expect_eq "$(sh_ n1 service inspect -f '{{.ID}} {{.Spec.Name}}' sw)" \
     "$(dk n1 service inspect -f '{{.ID}} {{.Spec.Name}}' sw)" "shoal service inspect"
 run_ok sh_ n1 service scale sw=3
-expect_eq "$OUT" "sw scaled to 3" "shoal service scale"
-wait_for 300 0.1 "3 tasks of sw running" running_is sw 3
+expect_eq "$(head -n 1 <<<"$OUT")" "sw scaled to 3" "shoal service scale"
+expect_eq "$(tail -n 1 <<<"$OUT")" "verify: Service sw converged" "shoal service scale waits"
+expect_eq "$(running sw)" 3 "3 tasks of sw running once scale returned"
 wait_for 100 0.1 "3 lines in sw's logs" \
     bash -c "[ \$('$SHOAL' -H unix://$(node_sock n1) service logs sw | grep -c '| from-shoal') = 3 ]"
 expect_eq "$(sh_ n1 service logs sw | sort)" "$(dk n1 service logs sw 2>&1 | sort)" "shoal service logs"
-run_ok sh_ n1 service update --env-add X=1 sw
+run_ok sh_ n1 service update -d --env-add X=1 sw
 expect_eq "$(dk n1 service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Env}}' sw)" "[X=1]" "shoal service update"
-run_ok sh_ n1 service rollback sw
+run_ok sh_ n1 service rollback -d sw
 expect_eq "$(dk n1 service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Env}}' sw)" "[]" "shoal service rollback"
 expect_fail sh_ n1 service rm nosuch
 expect_contains "$OUT" "service nosuch not found" "shoal service rm of nothing"

@@ -8,9 +8,11 @@
 # comparison free of running tasks.
 . "$(dirname "$0")/lib.sh"
 
+# Ports 27720-27839.
+P=$((27720 + RANDOM % 60 * 2))
 start_node n1
 export SHOAL_HOST="unix://$(node_sock n1)"
-run_ok dk n1 swarm init --advertise-addr 127.0.0.1
+run_ok dk n1 swarm init --advertise-addr "127.0.0.1:$P" --listen-addr "127.0.0.1:$P"
 printf 'pw' | run_ok dk n1 secret create s1 -
 printf 'pw2' | run_ok dk n1 secret create s2 -
 printf 'conf' | run_ok dk n1 config create c1 -
