@@ -51,9 +51,9 @@ void api_system_version(struct api_req *req)
     api_reply_json(req, 200, v);
 }
 
-json_t *api_public_copy(const json_t *obj)
+/* Drop the internal ('_'-prefixed) fields of out, a copy; returns it. */
+static json_t *api_public_strip(json_t *out)
 {
-    json_t *out = json_deep_copy(obj);
     const char *key;
     json_t *v;
     void *tmp;
@@ -65,18 +65,14 @@ json_t *api_public_copy(const json_t *obj)
     return out;
 }
 
+json_t *api_public_copy(const json_t *obj)
+{
+    return api_public_strip(json_deep_copy(obj));
+}
+
 json_t *api_public_view(const json_t *obj)
 {
-    json_t *out = json_copy((json_t *)obj);
-    const char *key;
-    json_t *v;
-    void *tmp;
-
-    json_object_foreach_safe(out, tmp, key, v) {
-        if (key[0] == '_')
-            json_object_del(out, key);
-    }
-    return out;
+    return api_public_strip(json_copy((json_t *)obj));
 }
 
 /* The daemon's engine ID: a UUID kept in <data-root>/engine-id. */

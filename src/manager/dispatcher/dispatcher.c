@@ -158,6 +158,20 @@ int dispatcher__propose(struct dispatcher *d, json_t *actions,
     return d->ops.propose(d->data, actions, cb, cb_data, err);
 }
 
+int dispatcher__check_node(const struct store *s, const char *node_id,
+                           struct err *err)
+{
+    if (s == NULL)
+        return err_set(err, ERR_UNAVAILABLE,
+                       "rpc error: code = Unavailable desc = dispatcher is "
+                       "stopped");
+    if (store_get(s, STORE_NODE, node_id) == NULL)
+        return err_set(err, ERR_NOTFOUND,
+                       "rpc error: code = NotFound desc = node not "
+                       "registered");
+    return 0;
+}
+
 struct dispatcher_tasks *dispatcher__tasks(const struct dispatcher *d)
 {
     return d->tasks;
@@ -574,19 +588,15 @@ int dispatcher_leaving(struct dispatcher *d, const char *node_id,
 {
     const struct store *s;
     struct dispatcher_node *n;
+    int rv;
 
     if (d != NULL && !d->closing)
         dispatcher_leader_changed(d);
     s = d != NULL && d->leading && !d->closing ? d->ops.store(d->data)
                                                : NULL;
-    if (s == NULL)
-        return err_set(err, ERR_UNAVAILABLE,
-                       "rpc error: code = Unavailable desc = dispatcher is "
-                       "stopped");
-    if (store_get(s, STORE_NODE, node_id) == NULL)
-        return err_set(err, ERR_NOTFOUND,
-                       "rpc error: code = NotFound desc = node not "
-                       "registered");
+    rv = dispatcher__check_node(s, node_id, err);
+    if (rv != 0)
+        return rv;
     n = dispatcher_find(d, node_id);
     if (n != NULL)
         n->leaving = true;
@@ -604,20 +614,16 @@ int dispatcher_heartbeat(struct dispatcher *d, const char *node_id,
     struct dispatcher_node *n;
     json_t *exp;
     int64_t period;
+    int rv;
 
     if (d != NULL && !d->closing)
         dispatcher_leader_changed(d);
     s = d != NULL && d->leading ? d->ops.store(d->data) : NULL;
-    if (s == NULL)
-        return err_set(err, ERR_UNAVAILABLE,
-                       "rpc error: code = Unavailable desc = dispatcher is "
-                       "stopped");
-    if (!d->swept)
+    if (s != NULL && !d->swept)
         dispatcher_sweep(d, s);
-    if (store_get(s, STORE_NODE, node_id) == NULL)
-        return err_set(err, ERR_NOTFOUND,
-                       "rpc error: code = NotFound desc = node not "
-                       "registered");
+    rv = dispatcher__check_node(s, node_id, err);
+    if (rv != 0)
+        return rv;
     n = dispatcher_track(d, node_id);
     n->unknown = false;
     n->lost = false;

@@ -14,6 +14,10 @@ const struct store *dispatcher__store(struct dispatcher *d);
 int dispatcher__propose(struct dispatcher *d, json_t *actions,
                         cluster_done_cb cb, void *cb_data, struct err *err);
 struct dispatcher_tasks *dispatcher__tasks(const struct dispatcher *d);
+/* A call for node_id can be served with store s: 0, or swarmkit's
+ * "dispatcher is stopped" (s NULL) / "node not registered" texts. */
+int dispatcher__check_node(const struct store *s, const char *node_id,
+                           struct err *err);
 /* node_id opened a session: it is alive (the usual expiry again) and no
  * longer leaving. */
 void dispatcher__session_opened(struct dispatcher *d, const char *node_id);

@@ -268,16 +268,8 @@ struct dispatcher_session *dispatcher_session_open(
     struct dispatcher_session *old;
     struct err why;
 
-    if (s == NULL || t == NULL) {
-        err_set(err, ERR_UNAVAILABLE,
-                "rpc error: code = Unavailable desc = dispatcher is stopped");
+    if (dispatcher__check_node(t != NULL ? s : NULL, node_id, err) != 0)
         return NULL;
-    }
-    if (store_get(s, STORE_NODE, node_id) == NULL) {
-        err_set(err, ERR_NOTFOUND,
-                "rpc error: code = NotFound desc = node not registered");
-        return NULL;
-    }
     old = strmap_get(t->by_node, node_id);
     if (old != NULL) {
         dispatcher_session_unlink(old);
@@ -556,15 +548,11 @@ int dispatcher_update_task_status(struct dispatcher *d, const char *node_id,
     json_t *updates = json_object_get(body, "Updates");
     json_t *u;
     size_t i;
+    int rv;
 
-    if (s == NULL || t == NULL)
-        return err_set(err, ERR_UNAVAILABLE,
-                       "rpc error: code = Unavailable desc = dispatcher is "
-                       "stopped");
-    if (store_get(s, STORE_NODE, node_id) == NULL)
-        return err_set(err, ERR_NOTFOUND,
-                       "rpc error: code = NotFound desc = node not "
-                       "registered");
+    rv = dispatcher__check_node(t != NULL ? s : NULL, node_id, err);
+    if (rv != 0)
+        return rv;
     if (!json_is_array(updates) ||
         json_array_size(updates) > DISPATCHER_MAX_UPDATES)
         return err_set(err, ERR_INVALID,
