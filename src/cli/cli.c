@@ -719,7 +719,7 @@ static const struct cli_flag *cli_flag_find(const struct cli_flag *flags,
     return NULL;
 }
 
-static bool cli_parse_bool(const char *s, bool *out)
+bool cli_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
     static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};

@@ -410,4 +410,8 @@ int cli_service_flags_update(const struct cli_args *a, json_t *spec,
 int cli_bench_agents(struct cli *c, struct cli_args *a, struct err *err);
 int cli_system_version(struct cli *c, struct cli_args *a, struct err *err);
 
+/* Go's strconv.ParseBool: true for 1 t T TRUE true True, false for 0 f F
+ * FALSE false False; false when s is none of these. */
+bool cli_parse_bool(const char *s, bool *out);
+
 #endif

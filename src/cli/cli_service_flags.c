@@ -432,27 +432,6 @@ static void cli_service_flags_sort(json_t *arr)
     free(items);
 }
 
-/* Go's strconv.ParseBool. */
-static bool cli_service_flags_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false",
-                                     "False"};
-    size_t i;
-
-    for (i = 0; i < ARRAY_SIZE(yes); i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Go's strconv.ParseUint(s, base, bits); errors as strconv prints them. */
 static int cli_service_flags_uint(const char *s, int base, int bits,
                                   uint64_t *out, struct err *err)
@@ -865,7 +844,7 @@ static int cli_service_flags_mount(const char *val, json_t **out,
                           strcmp(k, "ro") == 0 ||
                           strcmp(k, "volume-nocopy") == 0 ||
                           strcmp(k, "bind-nonrecursive") == 0) &&
-            !cli_service_flags_bool(v, &b)) {
+            !cli_parse_bool(v, &b)) {
             rv = err_set(err, ERR_INVALID, "invalid value for %s: %s", k, v);
             break;
         }
