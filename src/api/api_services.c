@@ -201,32 +201,8 @@ void api_services_create(struct api_req *req)
 
 /* --- list / inspect ----------------------------------------------------- */
 
-/* The tasks of each service, {ServiceID: [task, ...]} (shared with the
- * store): one pass over the tasks for a whole list. New reference. */
-static json_t *api_services_tasks(const struct store *s)
-{
-    json_t *by = json_object();
-    const char *id;
-    json_t *t;
-
-    json_object_foreach(store_all(s, STORE_TASK), id, t) {
-        const char *sid = json_string_value(json_object_get(t, "ServiceID"));
-        json_t *mine;
-
-        if (sid == NULL)
-            continue;
-        mine = json_object_get(by, sid);
-        if (mine == NULL) {
-            mine = json_array();
-            json_object_set_new(by, sid, mine);
-        }
-        json_array_append(mine, t);
-    }
-    return by;
-}
-
-/* ServiceStatus as moby computes it from the service's tasks (an array,
- * may be NULL): running tasks on nodes not down; desired: the replica
+/* ServiceStatus as moby computes it from the service's tasks ({ID:
+ * task}, may be NULL): running tasks on nodes not down; desired: the replica
  * count, for global services the tasks not shut down, for jobs the tasks
  * still to complete; jobs count completed tasks of the current
  * iteration. */
@@ -243,10 +219,10 @@ static json_t *api_service_status(const struct store *s, const json_t *svc,
     json_int_t live = 0;
     json_int_t completed = 0;
     json_int_t desired;
-    size_t i;
+    const char *id;
     json_t *t;
 
-    json_array_foreach(tasks, i, t) {
+    json_object_foreach((json_t *)tasks, id, t) {
         const char *nid = json_string_value(json_object_get(t, "NodeID"));
         const json_t *node = nid != NULL ? store_get(s, STORE_NODE, nid)
                                          : NULL;
@@ -328,7 +304,8 @@ void api_services_list(struct api_req *req)
         }
     }
     status = api_query_bool(req, "status");
-    by_svc = status ? api_services_tasks(s) : NULL;
+    by_svc = status ? orch_tasks_by_service(store_all(s, STORE_TASK))
+                    : NULL;
     out = json_array();
     json_object_foreach(store_all(s, STORE_SERVICE), id, svc) {
         const json_t *spec = json_object_get(svc, "Spec");

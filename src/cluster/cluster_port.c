@@ -130,22 +130,32 @@ static void cluster_port_on_dialed(struct tls_stream_dial_req *req,
     free(d);
 }
 
-static void cluster_port_dial(struct rpc_client *client, const char *address,
-                              void *data)
+/* Dial address for client with ctx (which peers it accepts). */
+static void cluster_port_dial_with(struct cluster_port *p,
+                                   struct tls_ctx *ctx,
+                                   struct rpc_client *client,
+                                   const char *address)
 {
-    struct cluster_port *p = data;
     struct cluster_port_dial *d = xcalloc(1, sizeof(*d));
     struct err err;
 
     d->client = client;
     d->req.data = d;
     err_clear(&err);
-    if (tls_stream_dial(p->c->loop, p->client_ctx, address,
-                        cluster_port_alpn_rpc, CLUSTER_PORT__DIAL_MS, &d->req,
+    if (tls_stream_dial(p->c->loop, ctx, address, cluster_port_alpn_rpc,
+                        CLUSTER_PORT__DIAL_MS, &d->req,
                         cluster_port_on_dialed, &err) != 0) {
         free(d);
         rpc_client_dialed(client, NULL, &err);
     }
+}
+
+static void cluster_port_dial(struct rpc_client *client, const char *address,
+                              void *data)
+{
+    struct cluster_port *p = data;
+
+    cluster_port_dial_with(p, p->client_ctx, client, address);
 }
 
 /* A dial for cluster_node_call: any node of this swarm. */
@@ -153,18 +163,8 @@ static void cluster_port_dial_node(struct rpc_client *client,
                                    const char *address, void *data)
 {
     struct cluster_port *p = data;
-    struct cluster_port_dial *d = xcalloc(1, sizeof(*d));
-    struct err err;
 
-    d->client = client;
-    d->req.data = d;
-    err_clear(&err);
-    if (tls_stream_dial(p->c->loop, p->node_ctx, address,
-                        cluster_port_alpn_rpc, CLUSTER_PORT__DIAL_MS, &d->req,
-                        cluster_port_on_dialed, &err) != 0) {
-        free(d);
-        rpc_client_dialed(client, NULL, &err);
-    }
+    cluster_port_dial_with(p, p->node_ctx, client, address);
 }
 
 static void cluster_port_on_client_closed(struct rpc_client *client)

@@ -61,22 +61,31 @@ static bool dispatcher_task_is_for(const json_t *task, const char *node_id)
 
 /* Equal but for what the agent itself reports (swarmkit's
  * TasksEqualStable): such a change is not sent back. */
+static bool dispatcher_task_stable_key(const char *key)
+{
+    return strcmp(key, "Status") != 0 && strcmp(key, "Version") != 0 &&
+           strcmp(key, "UpdatedAt") != 0;
+}
+
+/* Compared field by field: this runs for every task change (no copies). */
 static bool dispatcher_task_stable_equal(const json_t *a, const json_t *b)
 {
-    json_t *x = json_copy((json_t *)a);
-    json_t *y = json_copy((json_t *)b);
-    static const char *const skip[] = {"Status", "Version", "UpdatedAt"};
-    bool eq;
-    size_t i;
+    const char *key;
+    json_t *v;
+    size_t n_a = 0;
+    size_t n_b = 0;
 
-    for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
-        json_object_del(x, skip[i]);
-        json_object_del(y, skip[i]);
+    json_object_foreach((json_t *)a, key, v) {
+        if (!dispatcher_task_stable_key(key))
+            continue;
+        if (!json_equal(v, json_object_get(b, key)))
+            return false;
+        n_a++;
     }
-    eq = json_equal(x, y);
-    json_decref(x);
-    json_decref(y);
-    return eq;
+    json_object_foreach((json_t *)b, key, v) {
+        n_b += dispatcher_task_stable_key(key);
+    }
+    return n_a == n_b;
 }
 
 static void dispatcher_session_free(struct dispatcher_session *sess)

@@ -150,6 +150,28 @@ int64_t orch_int(const json_t *obj, const char *a, const char *b)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
+json_t *orch_tasks_by_service(const json_t *tasks)
+{
+    json_t *by = json_object();
+    const char *id;
+    json_t *t;
+
+    json_object_foreach((json_t *)tasks, id, t) {
+        const char *sid = json_string_value(json_object_get(t, "ServiceID"));
+        json_t *mine;
+
+        if (sid == NULL || sid[0] == '\0')
+            continue;
+        mine = json_object_get(by, sid);
+        if (mine == NULL) {
+            mine = json_object();
+            json_object_set_new(by, sid, mine);
+        }
+        json_object_set(mine, id, t);
+    }
+    return by;
+}
+
 bool orch_is_service_task(const json_t *service, const json_t *task)
 {
     return strcmp(orch_str(task, "ServiceID", NULL),

@@ -80,6 +80,10 @@ bool orch_node_valid(const json_t *nodes, const json_t *task);
  * ForceUpdate change counts) or its ports differ from the service's. */
 bool orch_task_is_dirty(const json_t *service, const json_t *task);
 
+/* Tasks ({ID: task}) grouped by service in one pass: {ServiceID: {ID:
+ * task}}, the tasks shared with the input. New reference. */
+json_t *orch_tasks_by_service(const json_t *tasks);
+
 /* "replicated", "global", "replicated-job", "global-job", or NULL. */
 const char *orch_service_mode(const json_t *service);
 

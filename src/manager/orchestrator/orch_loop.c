@@ -162,6 +162,12 @@ static bool orch_loop_update_quiet(const json_t *svc)
            (n >= 9 && strcmp(state + n - 9, "completed") == 0);
 }
 
+/* seen's key for svc's settled update ("u:" + ID). */
+static void orch_loop_update_key(const json_t *svc, char *key, size_t len)
+{
+    snprintf(key, len, "u:%s", store_obj_id(svc));
+}
+
 static bool orch_loop_update_idle(const json_t *svc, const json_t *seen,
                                   json_int_t version)
 {
@@ -169,7 +175,7 @@ static bool orch_loop_update_idle(const json_t *svc, const json_t *seen,
 
     if (seen == NULL || !orch_loop_update_quiet(svc))
         return false;
-    snprintf(key, sizeof(key), "u:%s", store_obj_id(svc));
+    orch_loop_update_key(svc, key, sizeof(key));
     return json_integer_value(json_object_get(seen, key)) == version;
 }
 
@@ -180,7 +186,7 @@ static void orch_loop_update_settled(const json_t *svc, json_t *seen,
 
     if (seen == NULL || !orch_loop_update_quiet(svc))
         return;
-    snprintf(key, sizeof(key), "u:%s", store_obj_id(svc));
+    orch_loop_update_key(svc, key, sizeof(key));
     json_object_set_new(seen, key, json_integer(version));
 }
 
@@ -326,32 +332,6 @@ static void orch_loop_new_tasks(const json_t *tasks, int64_t now, json_t *out,
     }
 }
 
-/* Tasks grouped by service, {ServiceID: {TaskID: task}} (tasks shared
- * with the store), and {"": {}} for services without any: each service's
- * orchestrators look at its own tasks only, so a pass costs the number of
- * tasks, not services times tasks. New reference. */
-static json_t *orch_loop_by_service(const json_t *tasks)
-{
-    json_t *by = json_pack("{s:{}}", "");
-    const char *id;
-    json_t *t;
-
-    json_object_foreach((json_t *)tasks, id, t) {
-        const char *sid = json_string_value(json_object_get(t, "ServiceID"));
-        json_t *mine;
-
-        if (sid == NULL || sid[0] == '\0')
-            continue;
-        mine = json_object_get(by, sid);
-        if (mine == NULL) {
-            mine = json_object();
-            json_object_set_new(by, sid, mine);
-        }
-        json_object_set(mine, id, t);
-    }
-    return by;
-}
-
 json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
                        const json_t *nodes, int64_t now, int64_t history,
                        json_t *seen, size_t max,
@@ -360,6 +340,7 @@ json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
     json_t *out = json_array();
     json_t *touched = json_object();
     json_t *by_svc;
+    json_t *none;
     json_t *placed;
     json_t *a;
     const char *id;
@@ -368,15 +349,18 @@ json_t *orch_loop_pass(const json_t *services, const json_t *tasks,
 
     *out_next = INT64_MAX;
     *out_more = false;
-    by_svc = orch_loop_by_service(tasks);
+    /* Each service's orchestrators look at its own tasks only, so a pass
+     * costs the number of tasks, not services times tasks. */
+    by_svc = orch_tasks_by_service(tasks);
+    none = json_object();
     json_object_foreach((json_t *)services, id, svc) {
         json_t *mine = json_object_get(by_svc, id);
 
-        if (mine == NULL)
-            mine = json_object_get(by_svc, "");
-        orch_loop_service(svc, mine, nodes, now, history, seen, max, out,
-                          touched, out_next, out_more);
+        orch_loop_service(svc, mine != NULL ? mine : none, nodes, now,
+                          history, seen, max, out, touched, out_next,
+                          out_more);
     }
+    json_decref(none);
     json_decref(by_svc);
     orch_loop_orphans(services, tasks, nodes, out, touched, max, out_more);
     orch_loop_new_tasks(tasks, now, out, touched, max, out_more);

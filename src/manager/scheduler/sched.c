@@ -270,6 +270,17 @@ static void sched_group_add(struct sched__pass *p, json_t *task)
     g->tasks[g->n_tasks++] = task;
 }
 
+/* A task the scheduler decides: PENDING, DesiredState at most complete. */
+static bool sched_is_pending(const json_t *task)
+{
+    int ds;
+
+    if (store_task_state(task) != STORE_TASK_PENDING)
+        return false;
+    ds = store_task_desired(task);
+    return ds >= 0 && ds <= STORE_TASK_COMPLETE;
+}
+
 static void sched_load_tasks(struct sched__pass *p, const json_t *tasks)
 {
     const char *id;
@@ -278,10 +289,9 @@ static void sched_load_tasks(struct sched__pass *p, const json_t *tasks)
     json_object_foreach((json_t *)tasks, id, task) {
         const char *node_id = json_string_value(json_object_get(task, "NodeID"));
         int st = store_task_state(task);
-        int ds = store_task_desired(task);
         json_t *ix;
 
-        if (st == STORE_TASK_PENDING && ds >= 0 && ds <= STORE_TASK_COMPLETE) {
+        if (sched_is_pending(task)) {
             if (node_id != NULL && node_id[0] != '\0') {
                 json_array_append(p->preassigned, task);
             } else {
@@ -718,19 +728,14 @@ static void sched_preassigned(struct sched__pass *p, const json_t *task)
     sched_want_clear(&w);
 }
 
-/* Is any task waiting to be placed (sched_load_tasks' test)? */
+/* Is any task waiting to be placed? */
 static bool sched_any_pending(const json_t *tasks)
 {
     const char *id;
     json_t *task;
 
     json_object_foreach((json_t *)tasks, id, task) {
-        int ds;
-
-        if (store_task_state(task) != STORE_TASK_PENDING)
-            continue;
-        ds = store_task_desired(task);
-        if (ds >= 0 && ds <= STORE_TASK_COMPLETE)
+        if (sched_is_pending(task))
             return true;
     }
     return false;
